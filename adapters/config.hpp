@@ -1,0 +1,114 @@
+#pragma once
+
+#include "protocols/expected.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+/// Gavel's configuration (one TOML file, DESIGN §1.5). Every key is declared
+/// once in config.cpp with its default, documentation and validator; unknown
+/// keys and bad values fail with an error whose `field` is the dotted key
+/// (`destination[1].url`, `auction.final_window`).
+namespace gavel::adapters {
+
+using protocols::expected;
+using millis = std::chrono::milliseconds;
+
+struct server_config {
+  std::string listen = "127.0.0.1:8080";
+  std::size_t max_body_bytes = 4 * 1024 * 1024;
+  unsigned io_threads = 1;
+  /// Events accepted but not yet committed above which ingest answers 503.
+  std::size_t max_in_flight = 100000;
+  millis request_timeout{10000};
+};
+
+struct database_config {
+  std::string url;              ///< empty: the embedded cluster
+  std::string data_dir = "var/pg";
+  millis connect_timeout{3000};
+};
+
+struct ingest_config {
+  std::vector<std::string> tokens; ///< resolved secrets; empty list = every request 401
+  std::size_t max_batch = 1000;
+  std::size_t max_depth = 32;
+};
+
+struct auction_config {
+  millis heartbeat_interval{60000};
+  millis final_heartbeat_interval{5000};
+  millis final_window{300000};
+  millis idle_timeout{300000}; ///< a closed auction's actor is passivated after this
+};
+
+struct store_config {
+  std::size_t max_batch_events = 4096; ///< per transaction
+  bool synchronous_commit = true;
+};
+
+struct retry_config {
+  millis initial{100};
+  millis max{30000};
+  double multiplier = 2.0;
+};
+
+struct destination_config {
+  std::string name;
+  std::string kind; ///< eventhub | hubspot | webhook
+  std::vector<std::string> event_types; ///< default: all four
+  // eventhub
+  std::string endpoint;
+  std::string hub;
+  std::string sas_key_name;
+  std::string sas_key; ///< resolved secret
+  // hubspot
+  std::string base_url;
+  std::string token; ///< resolved secret
+  std::string object_type;
+  std::string id_property;
+  unsigned requests_per_10s = 100;
+  // webhook
+  std::string url;
+  std::string secret; ///< resolved secret, `whsec_<base64>`
+  // common
+  std::string ca_file;
+  unsigned concurrency = 8;          ///< parallel lanes (auctions hash to a lane)
+  std::size_t window = 20000;        ///< envelopes held in memory before catch-up mode
+  millis request_timeout{10000};
+  retry_config retry;
+};
+
+struct log_config {
+  std::string level = "info";  ///< trace|debug|info|warn|error
+  std::string format = "text"; ///< text|json
+};
+
+struct config {
+  server_config server;
+  database_config database;
+  ingest_config ingest;
+  auction_config auction;
+  store_config store;
+  log_config log;
+  std::vector<destination_config> destinations;
+};
+
+/// Parses a duration string with a unit: `250ms`, `5s`, `5m`, `1h`.
+expected<millis> parse_duration(std::string_view text);
+
+/// Resolves a secret-valued key: `env:NAME` reads the environment (error when
+/// unset), `file:PATH` reads the file (trailing newline dropped), anything
+/// else is the literal.
+expected<std::string> resolve_secret(std::string_view value);
+
+/// Parses TOML text; `origin` names the source in messages.
+expected<config> parse_config(std::string_view toml_text, std::string_view origin = "config");
+/// Reads and parses a file; a missing file is an error.
+expected<config> load_config(const std::string& path);
+/// The configuration with every default (no file).
+config default_config();
+
+} // namespace gavel::adapters

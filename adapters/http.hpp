@@ -1,0 +1,135 @@
+#pragma once
+
+#include "protocols/expected.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace boost::asio {
+class io_context;
+}
+
+/// HTTP/1.1 server and client on Boost.Beast (+ OpenSSL for https).
+namespace gavel::adapters {
+
+using protocols::expected;
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+/// Case-insensitive header lookup; empty when absent.
+std::string_view find_header(const header_list& headers, std::string_view name);
+
+struct http_request {
+  std::string method; ///< "GET", "POST", ...
+  std::string target; ///< path and query, as sent
+  header_list headers;
+  std::string body;
+  std::string_view header(std::string_view name) const { return find_header(headers, name); }
+};
+
+struct http_response {
+  int status = 200;
+  std::string content_type = "application/json";
+  header_list headers; ///< extra headers (e.g. Retry-After)
+  std::string body;
+};
+
+/// Completes one request. Callable from any thread, exactly once.
+using http_responder = std::function<void(http_response)>;
+/// Called on an I/O thread for every complete request; must not block.
+using http_handler = std::function<void(http_request&&, http_responder)>;
+
+/// Owns an io_context and the threads that run it.
+class io_runtime {
+public:
+  explicit io_runtime(unsigned threads = 1);
+  ~io_runtime(); ///< stops and joins
+  io_runtime(const io_runtime&) = delete;
+  io_runtime& operator=(const io_runtime&) = delete;
+  boost::asio::io_context& context();
+  void stop();
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+struct http_server_options {
+  std::string listen = "127.0.0.1:8080"; ///< host:port; port 0 picks a free one
+  std::size_t max_body_bytes = 4 * 1024 * 1024; ///< larger bodies get 413
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::milliseconds read_timeout{30000};  ///< per request, header+body
+  std::chrono::milliseconds idle_timeout{75000};  ///< keep-alive idle
+  std::size_t max_connections = 4096;
+};
+
+/// Keep-alive HTTP/1.1 server. Answers 413 itself when a body is too large,
+/// 400 for unparsable HTTP; everything else goes to the handler. Responses
+/// to pipelined requests are written in request order.
+class http_server {
+public:
+  http_server(io_runtime& io, http_server_options opts, http_handler handler);
+  ~http_server();
+  /// Binds and starts accepting. Error code "listen" with the reason.
+  expected<std::uint16_t> start();
+  /// Stops accepting new connections (existing ones finish their request).
+  void stop_accepting();
+  /// Closes everything.
+  void stop();
+  std::uint16_t port() const;
+
+private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+/// Parsed absolute URL.
+struct url {
+  std::string scheme; ///< "http" or "https"
+  std::string host;
+  std::uint16_t port = 0; ///< defaulted from the scheme
+  std::string target = "/"; ///< path and query
+};
+expected<url> parse_url(std::string_view text);
+
+struct http_client_options {
+  std::string ca_file; ///< extra CA bundle; system store is always loaded too
+  /// Peer and host-name verification; on by default. Turning it off is only
+  /// possible here, in code (tests), never from configuration.
+  bool verify_peer = true;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds request_timeout{10000};
+};
+
+struct http_result {
+  int status = 0;    ///< 0 when the request failed before a response arrived
+  std::string error; ///< transport error (connect, TLS, timeout, reset), empty on response
+  header_list headers;
+  std::string body;
+  bool ok() const noexcept { return status >= 200 && status < 300; }
+};
+
+/// One keep-alive connection to one origin (scheme, host, port). Requests are
+/// sent one at a time in submission order (queued while one is in flight);
+/// the connection is (re)established lazily, after any error or close. The
+/// callback runs on the io thread.
+class http_connection : public std::enable_shared_from_this<http_connection> {
+public:
+  static std::shared_ptr<http_connection> make(io_runtime& io, url origin,
+                                               http_client_options opts = {});
+  virtual ~http_connection() = default;
+  virtual void async_request(std::string method, std::string target, header_list headers,
+                             std::string body, std::function<void(http_result)> done) = 0;
+  /// Blocking convenience for tools and tests (must not be called on the io thread).
+  http_result request(std::string method, std::string target, header_list headers = {},
+                      std::string body = {});
+  virtual void close() = 0;
+};
+
+} // namespace gavel::adapters

@@ -1,0 +1,39 @@
+#pragma once
+
+#include "protocols/expected.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+/// Small wrappers over OpenSSL's libcrypto (pure computation, no I/O).
+namespace gavel::protocols {
+
+std::string base64_encode(std::string_view bytes);
+/// Standard alphabet with padding; error code "base64" on bad input.
+expected<std::string> base64_decode(std::string_view text);
+/// Raw 32-byte HMAC-SHA256.
+std::string hmac_sha256(std::string_view key, std::string_view message);
+/// RFC 3986 percent-encoding of everything but unreserved characters
+/// (what Azure expects in SAS tokens).
+std::string url_encode(std::string_view s);
+
+/// Standard Webhooks (standardwebhooks.com): `v1,<base64 HMAC-SHA256 of
+/// "<id>.<timestamp>.<body>">` with the key being the base64 part of
+/// `whsec_<base64>`. Error code "secret" when the secret is malformed.
+expected<std::string> webhook_signature(std::string_view secret, std::string_view id,
+                                        std::int64_t timestamp, std::string_view body);
+
+/// Whether a `webhook-signature` header value (space-separated list of
+/// `v1,<sig>` entries) contains a valid signature for the message.
+bool webhook_signature_matches(std::string_view secret, std::string_view id,
+                               std::int64_t timestamp, std::string_view body,
+                               std::string_view header);
+
+/// Azure Event Hubs / Service Bus SAS token:
+/// `SharedAccessSignature sr=<enc uri>&sig=<enc b64 HMAC(key, enc_uri + "\n" + expiry)>&se=<expiry>&skn=<name>`.
+/// The key is used as given (its UTF-8 bytes), not base64-decoded.
+std::string sas_token(std::string_view resource_uri, std::string_view key_name,
+                      std::string_view key, std::int64_t expiry_unix_seconds);
+
+} // namespace gavel::protocols
