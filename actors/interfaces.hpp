@@ -1,0 +1,168 @@
+#pragma once
+
+/// The message protocol of the whole actor system on one page: atoms, the
+/// value types carried by messages, and every typed actor interface.
+
+#include "adapters/pg_store.hpp"
+#include "protocols/event.hpp"
+
+#include <caf/all.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+// -- atoms ---------------------------------------------------------------------
+
+CAF_BEGIN_TYPE_ID_BLOCK(gavel, caf::first_custom_type_id)
+  CAF_ADD_ATOM(gavel, gavel::atom, ingest, "ingest")
+  CAF_ADD_ATOM(gavel, gavel::atom, persist, "persist")
+  CAF_ADD_ATOM(gavel, gavel::atom, flush, "flush")
+  CAF_ADD_ATOM(gavel, gavel::atom, load, "load")
+  CAF_ADD_ATOM(gavel, gavel::atom, loaded, "loaded")
+  CAF_ADD_ATOM(gavel, gavel::atom, read, "read")
+  CAF_ADD_ATOM(gavel, gavel::atom, position, "position")
+  CAF_ADD_ATOM(gavel, gavel::atom, subscribe, "subscribe")
+  CAF_ADD_ATOM(gavel, gavel::atom, committed, "committed")
+  CAF_ADD_ATOM(gavel, gavel::atom, heartbeat, "heartbeat")
+  CAF_ADD_ATOM(gavel, gavel::atom, idle, "idle")
+  CAF_ADD_ATOM(gavel, gavel::atom, passivate, "passivate")
+  CAF_ADD_ATOM(gavel, gavel::atom, delivered, "delivered")
+  CAF_ADD_ATOM(gavel, gavel::atom, retry, "retry")
+  CAF_ADD_ATOM(gavel, gavel::atom, status, "status")
+  CAF_ADD_ATOM(gavel, gavel::atom, open_list, "open_list")
+  CAF_ADD_ATOM(gavel, gavel::atom, submit, "submit")
+  CAF_ADD_ATOM(gavel, gavel::atom, health, "health")
+CAF_END_TYPE_ID_BLOCK(gavel)
+
+namespace gavel::actors {
+
+// -- errors --------------------------------------------------------------------
+
+/// Errors that cross actor boundaries (category atom "gavel").
+enum class errc : std::uint8_t {
+  unavailable = 1, ///< the database cannot make it durable now (retry)
+  in_doubt,        ///< the commit outcome is unknown (retry; idempotent)
+  internal,        ///< a bug; logged loudly
+  overloaded,      ///< shed: too much in flight
+};
+
+caf::error make_error(errc x, std::string message = {});
+/// Maps an adapter error code ("unavailable", "in_doubt", "internal").
+caf::error make_error(const protocols::error& e);
+
+// -- value types ---------------------------------------------------------------
+
+/// The outcome of one ingested event (what the ingest API reports).
+struct ingest_result {
+  enum class status : std::uint8_t { accepted, duplicate, rejected };
+  status st = status::rejected;
+  std::string event_id;
+  std::int64_t bid_sequence = 0;
+  int http_status = 202;     ///< 202, 409, 422, 503
+  std::string error_field;   ///< when rejected
+  std::string error_message; ///< when rejected
+};
+
+/// Everything one auction asks the store to commit at once.
+struct persist_request {
+  std::vector<adapters::new_event> events;
+  adapters::auction_row auction;
+};
+
+/// Positions assigned to persist_request::events, in order.
+struct persist_reply {
+  std::vector<std::int64_t> positions;
+};
+
+/// A committed batch, in position order, as published to destinations.
+using record_batch = std::shared_ptr<const std::vector<adapters::outbox_record>>;
+
+/// One destination's health, for /v1/pipeline.
+struct destination_status {
+  std::string name;
+  std::string kind;
+  std::string state; ///< ok | retrying | catching-up
+  std::int64_t delivered_through = 0;
+  std::int64_t loaded_through = 0;
+  std::uint64_t delivered = 0;
+  std::uint64_t retries = 0;
+  std::size_t in_memory = 0;
+  std::string last_error;
+};
+
+} // namespace gavel::actors
+
+// Gavel's messages never leave the process, so they are not serialisable.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::ingest_event)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::ingest_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::persist_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::persist_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::record_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::destination_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::auction_snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::outbox_record>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<std::int64_t>)
+
+namespace gavel::actors {
+
+// -- actor interfaces ----------------------------------------------------------
+
+/// The DESTINATION actor interface (one per configured destination).
+using destination_actor = caf::typed_actor<
+  /// A batch the store just committed (position order); the live path.
+  caf::reacts_to<atom::committed, record_batch>,
+  /// Current health.
+  caf::replies_to<atom::status>::with<destination_status>>;
+
+/// The STORE actor interface: the single outbox writer.
+using store_actor = caf::typed_actor<
+  /// Commits one auction's events and state; replies after COMMIT.
+  caf::replies_to<atom::persist, persist_request>::with<persist_reply>,
+  /// Records a destination's delivered-through position (next transaction).
+  caf::reacts_to<atom::position, std::string, std::int64_t>,
+  /// Publishes every committed batch to this destination from now on.
+  caf::reacts_to<atom::subscribe, destination_actor>,
+  /// Gathers pending work into one transaction (sent to itself).
+  caf::reacts_to<atom::flush>,
+  /// Whether the database answered the last attempt.
+  caf::replies_to<atom::health>::with<bool>>;
+
+/// The READER actor interface: blocking reads on a connection of its own.
+using reader_actor = caf::typed_actor<
+  /// An auction's durable state and its accepted bids.
+  caf::replies_to<atom::load, std::int64_t>::with<adapters::auction_snapshot>,
+  /// Ids of auctions that are still open.
+  caf::replies_to<atom::open_list>::with<std::vector<std::int64_t>>,
+  /// Outbox rows after a position (position order, at most `limit`).
+  caf::replies_to<atom::read, std::int64_t, std::uint64_t>::with<
+    std::vector<adapters::outbox_record>>,
+  /// A destination's stored delivered-through position.
+  caf::replies_to<atom::position, std::string>::with<std::int64_t>,
+  /// Gathers pending loads into one query (sent to itself).
+  caf::reacts_to<atom::flush>>;
+
+/// The AUCTION actor interface (one per active auction).
+using auction_actor = caf::typed_actor<
+  /// Orders, dedups, sequences and persists one event; replies after commit.
+  caf::replies_to<atom::ingest, protocols::ingest_event>::with<ingest_result>,
+  /// A heartbeat timer fired (generation guards against stale timers).
+  caf::reacts_to<atom::heartbeat, std::uint64_t>,
+  /// The idle timer fired (generation guards against stale timers).
+  caf::reacts_to<atom::idle, std::uint64_t>,
+  /// The registry agreed to passivation: quit.
+  caf::reacts_to<atom::passivate>,
+  /// Retry loading the durable state (after the database was unreachable).
+  caf::reacts_to<atom::load>>;
+
+/// The REGISTRY actor interface: auction_id → auction actor.
+using registry_actor = caf::typed_actor<
+  /// Routes an event to its auction's actor, spawning it on first use.
+  caf::replies_to<atom::ingest, protocols::ingest_event>::with<ingest_result>,
+  /// An auction asks to be passivated after `processed` messages.
+  caf::reacts_to<atom::idle, std::int64_t, std::uint64_t>,
+  /// Active auctions (count).
+  caf::replies_to<atom::status>::with<std::uint64_t>>;
+
+} // namespace gavel::actors

@@ -1,0 +1,232 @@
+#include "actors/store.hpp"
+
+#include "adapters/log.hpp"
+
+#include <algorithm>
+
+namespace gavel::actors {
+
+caf::error make_error(errc x, std::string message) {
+  return caf::error{static_cast<std::uint8_t>(x), caf::atom("gavel"),
+                    caf::make_message(std::move(message))};
+}
+
+caf::error make_error(const protocols::error& e) {
+  auto code = e.code == "unavailable" ? errc::unavailable
+              : e.code == "in_doubt"  ? errc::in_doubt
+                                      : errc::internal;
+  return make_error(code, e.message);
+}
+
+namespace {
+
+using store_ptr = store_actor::stateful_pointer<store_state>;
+
+void schedule_flush(store_ptr self) {
+  if (!self->state.flush_scheduled) {
+    self->state.flush_scheduled = true;
+    self->send(self, atom::flush_v);
+  }
+}
+
+void flush(store_ptr self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.pending.empty() && st.positions.empty())
+    return;
+  // Take requests in arrival order up to the batch limit (at least one).
+  std::size_t take = 0, events = 0;
+  while (take < st.pending.size() &&
+         (take == 0 || events + st.pending[take].req.events.size() <= st.settings.max_batch_events)) {
+    events += st.pending[take].req.events.size();
+    ++take;
+  }
+  std::vector<store_state::waiting> batch;
+  batch.reserve(take);
+  std::move(st.pending.begin(), st.pending.begin() + static_cast<std::ptrdiff_t>(take),
+            std::back_inserter(batch));
+  st.pending.erase(st.pending.begin(), st.pending.begin() + static_cast<std::ptrdiff_t>(take));
+  st.pending_events -= events;
+  auto positions = std::move(st.positions);
+  st.positions.clear();
+  if (!st.pending.empty())
+    schedule_flush(self);
+
+  auto fail = [&](const protocols::error& e) {
+    st.healthy->store(false);
+    auto err = make_error(e);
+    for (auto& w : batch)
+      w.rp.deliver(err);
+    // Positions are only hints: keep the newest for the next transaction.
+    for (auto& [k, v] : positions)
+      st.positions[k] = std::max(st.positions[k], v);
+  };
+
+  auto now = std::chrono::steady_clock::now();
+  if (!st.db->connected() && now < st.next_attempt) {
+    fail({"unavailable", {}, "database unreachable (waiting before reconnecting)"});
+    if (!st.positions.empty() && st.pending.empty())
+      self->delayed_send(self, st.next_attempt - now, atom::flush_v);
+    return;
+  }
+
+  std::vector<adapters::new_event> rows;
+  rows.reserve(events);
+  std::vector<adapters::auction_row> auctions;
+  auctions.reserve(batch.size());
+  for (auto& w : batch) {
+    for (auto& e : w.req.events)
+      rows.push_back(e); // shares the envelope bytes
+    auctions.push_back(w.req.auction);
+  }
+  std::vector<std::pair<std::string, std::int64_t>> pos(positions.begin(), positions.end());
+  auto committed = st.db->commit(rows, auctions, pos);
+  if (!committed) {
+    const auto& e = committed.err();
+    if (e.code == "internal")
+      GAVEL_LOG_ERROR("store: commit of {} events failed: {}", rows.size(), e.message);
+    else
+      GAVEL_LOG_WARN("store: commit of {} events failed: {}", rows.size(), e.message);
+    if (!st.db->connected()) {
+      st.backoff = std::clamp(st.backoff * 2, st.settings.reconnect_min, st.settings.reconnect_max);
+      st.next_attempt = std::chrono::steady_clock::now() + st.backoff;
+    }
+    fail(e);
+    return;
+  }
+  if (!st.healthy->exchange(true))
+    GAVEL_LOG_INFO("store: database reachable");
+  st.backoff = std::chrono::milliseconds{0};
+  const auto& ids = *committed;
+  auto published = std::make_shared<std::vector<adapters::outbox_record>>();
+  published->reserve(rows.size());
+  std::size_t i = 0;
+  for (auto& w : batch) {
+    persist_reply reply;
+    reply.positions.reserve(w.req.events.size());
+    for (auto& e : w.req.events) {
+      reply.positions.push_back(ids[i]);
+      adapters::outbox_record rec;
+      rec.position = ids[i];
+      rec.auction_id = e.auction_id;
+      rec.type = e.type;
+      rec.bid_sequence = e.bid_sequence;
+      rec.event_id = std::move(e.event_id);
+      rec.envelope = std::move(e.envelope);
+      rec.producer_ms = e.producer_ms;
+      published->push_back(std::move(rec));
+      ++i;
+    }
+    w.rp.deliver(std::move(reply));
+  }
+  if (!published->empty()) {
+    std::sort(published->begin(), published->end(),
+              [](const auto& a, const auto& b) { return a.position < b.position; });
+    record_batch shared = std::move(published);
+    for (auto& d : st.subscribers)
+      self->send(d, atom::committed_v, shared);
+  }
+}
+
+} // namespace
+
+store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self,
+                                 adapters::pg_store::options db, store_settings settings,
+                                 std::shared_ptr<std::atomic<bool>> healthy) {
+  self->state.db = std::make_unique<adapters::pg_store>(std::move(db));
+  self->state.settings = settings;
+  self->state.healthy = healthy ? std::move(healthy) : std::make_shared<std::atomic<bool>>(false);
+  if (auto ok = self->state.db->ensure_connected(); ok)
+    self->state.healthy->store(true);
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& subs = self->state.subscribers;
+    subs.erase(std::remove_if(subs.begin(), subs.end(),
+                              [&](const auto& d) { return d.address() == msg.source; }),
+               subs.end());
+  });
+  return {
+    [self](atom::persist, persist_request& req) -> caf::result<persist_reply> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<persist_reply>();
+      st.pending_events += req.events.size();
+      st.pending.push_back({std::move(req), rp});
+      schedule_flush(self);
+      return rp;
+    },
+    [self](atom::position, std::string& name, std::int64_t pos) {
+      auto& p = self->state.positions[name];
+      p = std::max(p, pos);
+      schedule_flush(self);
+    },
+    [self](atom::subscribe, destination_actor& d) {
+      self->monitor(d);
+      self->state.subscribers.push_back(std::move(d));
+    },
+    [self](atom::flush) { flush(self); },
+    [self](atom::health) -> bool {
+      auto& st = self->state;
+      if (!st.db->connected())
+        st.healthy->store(static_cast<bool>(st.db->ensure_connected()));
+      return st.healthy->load();
+    },
+  };
+}
+
+reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self,
+                                   adapters::pg_store::options db) {
+  self->state.db = std::make_unique<adapters::pg_store>(std::move(db));
+  return {
+    [self](atom::load, std::int64_t id) -> caf::result<adapters::auction_snapshot> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<adapters::auction_snapshot>();
+      st.loads.push_back({id, rp});
+      if (!st.flush_scheduled) {
+        st.flush_scheduled = true;
+        self->send(self, atom::flush_v);
+      }
+      return rp;
+    },
+    [self](atom::flush) {
+      auto& st = self->state;
+      st.flush_scheduled = false;
+      auto loads = std::move(st.loads);
+      st.loads.clear();
+      if (loads.empty())
+        return;
+      std::vector<std::int64_t> ids;
+      ids.reserve(loads.size());
+      for (auto& l : loads)
+        ids.push_back(l.auction_id);
+      auto snaps = st.db->load_auctions(ids);
+      if (!snaps) {
+        auto err = make_error(snaps.err());
+        for (auto& l : loads)
+          l.rp.deliver(err);
+        return;
+      }
+      for (std::size_t i = 0; i < loads.size(); ++i)
+        loads[i].rp.deliver(std::move((*snaps)[i]));
+    },
+    [self](atom::open_list) -> caf::result<std::vector<std::int64_t>> {
+      auto ids = self->state.db->open_auctions();
+      if (!ids)
+        return make_error(ids.err());
+      return std::move(*ids);
+    },
+    [self](atom::read, std::int64_t after,
+           std::uint64_t limit) -> caf::result<std::vector<adapters::outbox_record>> {
+      auto rows = self->state.db->read_outbox(after, limit);
+      if (!rows)
+        return make_error(rows.err());
+      return std::move(*rows);
+    },
+    [self](atom::position, std::string& name) -> caf::result<std::int64_t> {
+      auto pos = self->state.db->load_position(name);
+      if (!pos)
+        return make_error(pos.err());
+      return *pos;
+    },
+  };
+}
+
+} // namespace gavel::actors

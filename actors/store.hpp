@@ -1,0 +1,60 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <map>
+
+namespace gavel::actors {
+
+struct store_settings {
+  std::size_t max_batch_events = 4096; ///< per transaction
+  std::chrono::milliseconds reconnect_min{100};
+  std::chrono::milliseconds reconnect_max{2000};
+};
+
+struct store_state {
+  struct waiting {
+    persist_request req;
+    caf::typed_response_promise<persist_reply> rp;
+  };
+  std::unique_ptr<adapters::pg_store> db;
+  store_settings settings;
+  std::vector<waiting> pending;
+  std::size_t pending_events = 0;
+  std::map<std::string, std::int64_t> positions;
+  bool flush_scheduled = false;
+  std::vector<destination_actor> subscribers;
+  std::chrono::steady_clock::time_point next_attempt{};
+  std::chrono::milliseconds backoff{0};
+  std::shared_ptr<std::atomic<bool>> healthy;
+  static inline const char* name = "gavel.store";
+};
+
+/// The STORE actor: the outbox's single writer. Requests that arrive while a
+/// transaction commits wait in the mailbox and go into the next one (group
+/// commit); each writer hears back only after COMMIT, and every committed
+/// batch is then published, in position order, to the destinations. Spawn it
+/// detached in production: libpq blocks.
+store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self,
+                                 adapters::pg_store::options db, store_settings settings,
+                                 std::shared_ptr<std::atomic<bool>> healthy);
+
+struct reader_state {
+  struct waiting {
+    std::int64_t auction_id;
+    caf::typed_response_promise<adapters::auction_snapshot> rp;
+  };
+  std::unique_ptr<adapters::pg_store> db;
+  std::vector<waiting> loads;
+  bool flush_scheduled = false;
+  static inline const char* name = "gavel.reader";
+};
+
+/// The READER actor: blocking reads on a connection of its own; snapshot
+/// loads that arrive together are answered by one query. Spawn detached.
+reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self,
+                                   adapters::pg_store::options db);
+
+} // namespace gavel::actors

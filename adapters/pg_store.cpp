@@ -1,0 +1,446 @@
+#include "adapters/pg_store.hpp"
+
+#include <pqxx/pqxx>
+
+#include <charconv>
+#include <unordered_map>
+
+namespace gavel::adapters {
+
+namespace {
+
+using protocols::error;
+using protocols::event_type;
+
+struct migration {
+  int version;
+  const char* name;
+  const char* sql;
+};
+
+// Append-only: a released migration is never edited, only followed by a new one.
+const migration migrations[] = {
+  {1, "outbox, auctions, destination positions", R"sql(
+create table auctions (
+  auction_id      bigint primary key,
+  last_sequence   bigint not null,
+  total_bid_count bigint not null,
+  heartbeat_count bigint not null,
+  end_date        timestamptz,
+  closed          boolean not null default false,
+  current_price   text not null default '',
+  updated_at      timestamptz not null default now()
+);
+create table outbox (
+  position       bigint generated always as identity primary key,
+  event_id       text not null unique,
+  auction_id     bigint not null,
+  event_type     text not null,
+  bid_sequence   bigint not null,
+  bid_id         bigint,
+  bidder_user_id text,
+  producer_ts    timestamptz not null,
+  created_at     timestamptz not null default now(),
+  envelope       text not null
+);
+create index outbox_auction_sequence on outbox (auction_id, bid_sequence);
+-- The safety net under the auction actor: a sequence number is taken once.
+create unique index outbox_sequence_taken on outbox (auction_id, bid_sequence)
+  where event_type in ('auction.opened', 'bid.placed');
+create index outbox_bidder on outbox (bidder_user_id) where bidder_user_id is not null;
+create index outbox_created_at on outbox (created_at);
+create table destination_positions (
+  destination       text primary key,
+  delivered_through bigint not null,
+  updated_at        timestamptz not null default now()
+);
+)sql"},
+};
+
+// PostgreSQL array literal of text elements; empty strings become NULL when
+// `empty_is_null`.
+void append_text_array(std::string& out, const std::vector<std::string_view>& xs,
+                       bool empty_is_null = false) {
+  out += '{';
+  bool first = true;
+  for (auto x : xs) {
+    if (!first)
+      out += ',';
+    first = false;
+    if (empty_is_null && x.empty()) {
+      out += "NULL";
+      continue;
+    }
+    out += '"';
+    for (char c : x) {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+}
+
+template <class Range, class F>
+std::string int_array(const Range& xs, F get) {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& x : xs) {
+    if (!first)
+      out += ',';
+    first = false;
+    out += std::to_string(get(x));
+  }
+  out += '}';
+  return out;
+}
+
+error unavailable(const char* what, const std::exception& e) {
+  return error{"unavailable", {}, std::string{what} + ": " + e.what()};
+}
+
+} // namespace
+
+int latest_schema_version() {
+  return migrations[std::size(migrations) - 1].version;
+}
+
+pg_store::pg_store(options opts) : opts_(std::move(opts)) {
+}
+
+pg_store::~pg_store() = default;
+
+bool pg_store::connected() const noexcept {
+  return conn_ != nullptr && conn_->is_open();
+}
+
+void pg_store::disconnect() {
+  conn_.reset();
+}
+
+template <class F>
+auto pg_store::guarded(const char* what, F&& f) -> decltype(f()) {
+  if (auto ok = ensure_connected(); !ok)
+    return ok.err();
+  try {
+    return f();
+  } catch (const pqxx::in_doubt_error& e) {
+    conn_.reset();
+    return error{"in_doubt", {}, std::string{what} + ": " + e.what()};
+  } catch (const pqxx::broken_connection& e) {
+    conn_.reset();
+    return unavailable(what, e);
+  } catch (const pqxx::sql_error& e) {
+    // Class 08 (connection exception), 57P (operator intervention: shutdown,
+    // admin shutdown, cannot connect now) and 53 (insufficient resources) are
+    // environment failures that pass; everything else is a bug.
+    const auto& state = e.sqlstate();
+    if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state.rfind("53", 0) == 0) {
+      conn_.reset();
+      return unavailable(what, e);
+    }
+    if (conn_ && !conn_->is_open())
+      conn_.reset();
+    return error{"internal", {}, std::string{what} + ": " + e.what()};
+  } catch (const std::exception& e) {
+    if (conn_ && !conn_->is_open()) {
+      conn_.reset();
+      return unavailable(what, e);
+    }
+    return error{"internal", {}, std::string{what} + ": " + e.what()};
+  }
+}
+
+expected<done> pg_store::ensure_connected() {
+  if (connected())
+    return done{};
+  conn_.reset();
+  try {
+    std::string url = opts_.url;
+    // libpq accepts both URIs and key=value strings; options are appended in
+    // the matching syntax.
+    auto timeout = std::to_string(opts_.connect_timeout_seconds);
+    if (url.rfind("postgres", 0) == 0) {
+      url += url.find('?') == std::string::npos ? '?' : '&';
+      url += "connect_timeout=" + timeout + "&application_name=" + opts_.application_name;
+    } else {
+      url += " connect_timeout=" + timeout + " application_name=" + opts_.application_name;
+    }
+    conn_ = std::make_unique<pqxx::connection>(url);
+    prepared_ = false;
+    if (!opts_.synchronous_commit) {
+      pqxx::nontransaction tx{*conn_};
+      tx.exec("set synchronous_commit = off");
+    }
+    return done{};
+  } catch (const std::exception& e) {
+    conn_.reset();
+    return unavailable("connect", e);
+  }
+}
+
+void pg_store::prepare_statements() {
+  // Statements are per connection; a reconnect prepares them again.
+  if (prepared_)
+    return;
+  prepared_ = true;
+  auto& c = *conn_;
+  c.prepare("insert_events", R"sql(
+insert into outbox (event_id, auction_id, event_type, bid_sequence, bid_id,
+                    bidder_user_id, producer_ts, envelope)
+select u.event_id, u.auction_id, u.event_type, u.bid_sequence, nullif(u.bid_id, 0),
+       u.bidder_user_id, to_timestamp(u.producer_ms / 1000.0), u.envelope
+from unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[],
+            $6::text[], $7::bigint[], $8::text[])
+     with ordinality as u(event_id, auction_id, event_type, bid_sequence, bid_id,
+                          bidder_user_id, producer_ms, envelope, ord)
+order by u.ord
+returning position, event_id)sql");
+  c.prepare("upsert_auctions", R"sql(
+insert into auctions (auction_id, last_sequence, total_bid_count, heartbeat_count,
+                      end_date, closed, current_price, updated_at)
+select u.auction_id, u.last_sequence, u.total_bid_count, u.heartbeat_count,
+       case when u.end_ms is null then null else to_timestamp(u.end_ms / 1000.0) end,
+       u.closed, u.current_price, now()
+from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+            $6::boolean[], $7::text[])
+     as u(auction_id, last_sequence, total_bid_count, heartbeat_count, end_ms, closed,
+          current_price)
+on conflict (auction_id) do update set
+  last_sequence = excluded.last_sequence,
+  total_bid_count = excluded.total_bid_count,
+  heartbeat_count = excluded.heartbeat_count,
+  end_date = excluded.end_date,
+  closed = excluded.closed,
+  current_price = excluded.current_price,
+  updated_at = now())sql");
+  c.prepare("upsert_positions", R"sql(
+insert into destination_positions (destination, delivered_through, updated_at)
+select u.destination, u.position, now()
+from unnest($1::text[], $2::bigint[]) as u(destination, position)
+on conflict (destination) do update set
+  delivered_through = greatest(destination_positions.delivered_through,
+                               excluded.delivered_through),
+  updated_at = now())sql");
+  c.prepare("load_auctions", R"sql(
+select auction_id, last_sequence, total_bid_count, heartbeat_count,
+       (extract(epoch from end_date) * 1000)::bigint, closed, current_price
+from auctions where auction_id = any($1::bigint[]))sql");
+  c.prepare("load_bids", R"sql(
+select auction_id, bid_id, bid_sequence from outbox
+where auction_id = any($1::bigint[]) and event_type = 'bid.placed')sql");
+  c.prepare("read_outbox", R"sql(
+select position, auction_id, event_type, bid_sequence, event_id, envelope,
+       (extract(epoch from producer_ts) * 1000)::bigint
+from outbox where position > $1 order by position limit $2)sql");
+}
+
+expected<int> pg_store::migrate() {
+  return guarded("migrate", [&]() -> expected<int> {
+    pqxx::work tx{*conn_};
+    // Serialise concurrent migrators (two gavel processes starting at once).
+    tx.exec("select pg_advisory_xact_lock(74061001)");
+    tx.exec("create table if not exists gavel_schema_migrations ("
+            " version int primary key, name text not null,"
+            " applied_at timestamptz not null default now())");
+    auto r = tx.exec("select coalesce(max(version), 0) from gavel_schema_migrations");
+    int current = r[0][0].as<int>();
+    if (current > latest_schema_version())
+      return error{"internal", "", "database schema version " + std::to_string(current) +
+                                     " is newer than this build (" +
+                                     std::to_string(latest_schema_version()) + ")"};
+    for (const auto& m : migrations) {
+      if (m.version <= current)
+        continue;
+      tx.exec(m.sql);
+      tx.exec_params("insert into gavel_schema_migrations (version, name) values ($1, $2)",
+                     m.version, std::string{m.name});
+      current = m.version;
+    }
+    tx.commit();
+    return current;
+  });
+}
+
+expected<std::vector<std::int64_t>>
+pg_store::commit(const std::vector<new_event>& events, const std::vector<auction_row>& auctions,
+                 const std::vector<std::pair<std::string, std::int64_t>>& positions) {
+  return guarded("commit", [&]() -> expected<std::vector<std::int64_t>> {
+    prepare_statements();
+    std::vector<std::int64_t> result(events.size(), 0);
+    pqxx::work tx{*conn_};
+    if (!events.empty()) {
+      std::vector<std::string_view> ids, types, bidders, envelopes;
+      ids.reserve(events.size());
+      types.reserve(events.size());
+      bidders.reserve(events.size());
+      envelopes.reserve(events.size());
+      for (const auto& e : events) {
+        ids.emplace_back(e.event_id);
+        types.emplace_back(protocols::to_string(e.type));
+        bidders.emplace_back(e.bidder_user_id);
+        envelopes.emplace_back(*e.envelope);
+      }
+      std::string a_ids, a_types, a_bidders, a_envelopes;
+      append_text_array(a_ids, ids);
+      append_text_array(a_types, types);
+      append_text_array(a_bidders, bidders, true);
+      a_envelopes.reserve(events.size() * 700);
+      append_text_array(a_envelopes, envelopes);
+      auto r = tx.exec_prepared(
+        "insert_events", a_ids, int_array(events, [](auto& e) { return e.auction_id; }),
+        a_types, int_array(events, [](auto& e) { return e.bid_sequence; }),
+        int_array(events, [](auto& e) { return e.bid_id; }), a_bidders,
+        int_array(events, [](auto& e) { return e.producer_ms; }), a_envelopes);
+      std::unordered_map<std::string_view, std::size_t> index;
+      index.reserve(events.size());
+      for (std::size_t i = 0; i < events.size(); ++i)
+        index.emplace(events[i].event_id, i);
+      for (const auto& row : r) {
+        auto it = index.find(row[1].c_str());
+        if (it != index.end())
+          result[it->second] = row[0].as<std::int64_t>();
+      }
+    }
+    if (!auctions.empty()) {
+      // One row per auction: a later state of the same auction wins.
+      std::unordered_map<std::int64_t, std::size_t> last;
+      for (std::size_t i = 0; i < auctions.size(); ++i)
+        last[auctions[i].auction_id] = i;
+      std::vector<const auction_row*> rows;
+      for (std::size_t i = 0; i < auctions.size(); ++i)
+        if (last[auctions[i].auction_id] == i)
+          rows.push_back(&auctions[i]);
+      std::string ends = "{", closed = "{";
+      std::vector<std::string_view> prices;
+      for (std::size_t i = 0; i < rows.size(); ++i) {
+        if (i > 0) {
+          ends += ',';
+          closed += ',';
+        }
+        ends += rows[i]->end_date ? std::to_string(*rows[i]->end_date) : "NULL";
+        closed += rows[i]->closed ? 't' : 'f';
+        prices.emplace_back(rows[i]->current_price);
+      }
+      ends += '}';
+      closed += '}';
+      std::string a_prices;
+      append_text_array(a_prices, prices);
+      tx.exec_prepared("upsert_auctions", int_array(rows, [](auto* a) { return a->auction_id; }),
+                       int_array(rows, [](auto* a) { return a->last_sequence; }),
+                       int_array(rows, [](auto* a) { return a->total_bid_count; }),
+                       int_array(rows, [](auto* a) { return a->heartbeat_count; }), ends, closed,
+                       a_prices);
+    }
+    if (!positions.empty()) {
+      std::vector<std::string_view> names;
+      for (const auto& p : positions)
+        names.emplace_back(p.first);
+      std::string a_names;
+      append_text_array(a_names, names);
+      tx.exec_prepared("upsert_positions", a_names,
+                       int_array(positions, [](auto& p) { return p.second; }));
+    }
+    tx.commit();
+    return result;
+  });
+}
+
+expected<std::vector<auction_snapshot>>
+pg_store::load_auctions(const std::vector<std::int64_t>& auction_ids) {
+  return guarded("load auctions", [&]() -> expected<std::vector<auction_snapshot>> {
+    prepare_statements();
+    std::vector<auction_snapshot> out(auction_ids.size());
+    std::unordered_map<std::int64_t, std::size_t> index;
+    for (std::size_t i = 0; i < auction_ids.size(); ++i) {
+      index[auction_ids[i]] = i;
+      out[i].row.auction_id = auction_ids[i];
+    }
+    auto ids = int_array(auction_ids, [](auto x) { return x; });
+    pqxx::read_transaction tx{*conn_};
+    for (const auto& r : tx.exec_prepared("load_auctions", ids)) {
+      auto& s = out[index[r[0].as<std::int64_t>()]];
+      s.exists = true;
+      s.row.last_sequence = r[1].as<std::int64_t>();
+      s.row.total_bid_count = r[2].as<std::int64_t>();
+      s.row.heartbeat_count = r[3].as<std::int64_t>();
+      if (!r[4].is_null())
+        s.row.end_date = r[4].as<std::int64_t>();
+      s.row.closed = r[5].as<bool>();
+      s.row.current_price = r[6].c_str();
+    }
+    for (const auto& r : tx.exec_prepared("load_bids", ids)) {
+      auto& s = out[index[r[0].as<std::int64_t>()]];
+      s.bids.emplace_back(r[1].as<std::int64_t>(), r[2].as<std::int64_t>());
+    }
+    return out;
+  });
+}
+
+expected<std::vector<std::int64_t>> pg_store::open_auctions() {
+  return guarded("open auctions", [&]() -> expected<std::vector<std::int64_t>> {
+    pqxx::read_transaction tx{*conn_};
+    std::vector<std::int64_t> out;
+    for (const auto& r : tx.exec("select auction_id from auctions where not closed"))
+      out.push_back(r[0].as<std::int64_t>());
+    return out;
+  });
+}
+
+expected<std::vector<outbox_record>> pg_store::read_outbox(std::int64_t after,
+                                                           std::size_t limit) {
+  return guarded("read outbox", [&]() -> expected<std::vector<outbox_record>> {
+    prepare_statements();
+    pqxx::read_transaction tx{*conn_};
+    auto r = tx.exec_prepared("read_outbox", after, static_cast<std::int64_t>(limit));
+    std::vector<outbox_record> out;
+    out.reserve(r.size());
+    for (const auto& row : r) {
+      outbox_record rec;
+      rec.position = row[0].as<std::int64_t>();
+      rec.auction_id = row[1].as<std::int64_t>();
+      rec.type = protocols::parse_event_type(row[2].c_str()).value_or(event_type::bid_placed);
+      rec.bid_sequence = row[3].as<std::int64_t>();
+      rec.event_id = row[4].c_str();
+      rec.envelope = std::make_shared<const std::string>(row[5].c_str(), row[5].size());
+      rec.producer_ms = row[6].as<std::int64_t>();
+      out.push_back(std::move(rec));
+    }
+    return out;
+  });
+}
+
+expected<std::int64_t> pg_store::load_position(const std::string& destination) {
+  return guarded("load position", [&]() -> expected<std::int64_t> {
+    pqxx::read_transaction tx{*conn_};
+    auto r = tx.exec_params(
+      "select delivered_through from destination_positions where destination = $1",
+      destination);
+    return r.empty() ? std::int64_t{0} : r[0][0].as<std::int64_t>();
+  });
+}
+
+expected<std::int64_t> pg_store::head_position() {
+  return guarded("head position", [&]() -> expected<std::int64_t> {
+    pqxx::read_transaction tx{*conn_};
+    auto r = tx.exec("select coalesce(max(position), 0) from outbox");
+    return r[0][0].as<std::int64_t>();
+  });
+}
+
+expected<std::vector<std::vector<std::string>>> pg_store::query(const std::string& sql) {
+  return guarded("query", [&]() -> expected<std::vector<std::vector<std::string>>> {
+    pqxx::nontransaction tx{*conn_};
+    std::vector<std::vector<std::string>> out;
+    for (const auto& row : tx.exec(sql)) {
+      std::vector<std::string> cells;
+      for (const auto& f : row)
+        cells.emplace_back(f.is_null() ? "" : f.c_str());
+      out.push_back(std::move(cells));
+    }
+    return out;
+  });
+}
+
+} // namespace gavel::adapters

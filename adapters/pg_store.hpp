@@ -1,0 +1,132 @@
+#pragma once
+
+#include "protocols/event.hpp"
+#include "protocols/expected.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pqxx {
+class connection_base;
+}
+
+/// The PostgreSQL outbox: schema migrations, group-committed writes and the
+/// reads the actors need. A plain, blocking class: the actors run it on
+/// detached threads, never on scheduler workers. libpqxx exceptions stop
+/// here and come out as protocols::error with code:
+/// - "unavailable": the server is unreachable or the connection broke (retry later);
+/// - "in_doubt": the connection broke during COMMIT (the outcome is unknown);
+/// - "internal": anything else (a bug or a broken schema).
+namespace gavel::adapters {
+
+using protocols::expected;
+
+/// Marker for an expected<> without a value.
+struct done {};
+
+/// One event to append to the outbox.
+struct new_event {
+  std::string event_id;
+  std::int64_t auction_id = 0;
+  protocols::event_type type = protocols::event_type::bid_placed;
+  std::int64_t bid_sequence = 0;
+  std::int64_t bid_id = 0; ///< 0 unless bid.placed
+  std::string bidder_user_id;
+  protocols::unix_ms producer_ms = 0;
+  std::shared_ptr<const std::string> envelope;
+};
+
+/// The durable per-auction state (what an auction actor restores).
+struct auction_row {
+  std::int64_t auction_id = 0;
+  std::int64_t last_sequence = 0;
+  std::int64_t total_bid_count = 0;
+  std::int64_t heartbeat_count = 0;
+  std::optional<protocols::unix_ms> end_date;
+  bool closed = false;
+  std::string current_price;
+};
+
+/// An auction_row plus its accepted bids (bid_id, bid_sequence), for dedup.
+struct auction_snapshot {
+  bool exists = false;
+  auction_row row;
+  std::vector<std::pair<std::int64_t, std::int64_t>> bids;
+};
+
+/// An outbox row as destinations see it.
+struct outbox_record {
+  std::int64_t position = 0;
+  std::int64_t auction_id = 0;
+  protocols::event_type type = protocols::event_type::bid_placed;
+  std::int64_t bid_sequence = 0;
+  std::string event_id;
+  std::shared_ptr<const std::string> envelope;
+  protocols::unix_ms producer_ms = 0;
+};
+
+/// The latest schema version this build knows.
+int latest_schema_version();
+
+class pg_store {
+public:
+  struct options {
+    std::string url;
+    int connect_timeout_seconds = 3;
+    bool synchronous_commit = true;
+    std::string application_name = "gavel";
+  };
+
+  explicit pg_store(options opts);
+  ~pg_store();
+  pg_store(const pg_store&) = delete;
+  pg_store& operator=(const pg_store&) = delete;
+
+  /// (Re)connects when not connected; cheap when connected.
+  expected<done> ensure_connected();
+  bool connected() const noexcept;
+  void disconnect();
+
+  /// Applies pending migrations under an advisory lock; returns the version.
+  expected<int> migrate();
+
+  /// One transaction: appends `events` (returning their positions in input
+  /// order), upserts `auctions` and raises `positions` (destination, position).
+  expected<std::vector<std::int64_t>>
+  commit(const std::vector<new_event>& events, const std::vector<auction_row>& auctions,
+         const std::vector<std::pair<std::string, std::int64_t>>& positions);
+
+  /// Snapshots for these auctions, in the order asked (exists=false when new).
+  expected<std::vector<auction_snapshot>>
+  load_auctions(const std::vector<std::int64_t>& auction_ids);
+
+  /// Ids of auctions that are open (not closed).
+  expected<std::vector<std::int64_t>> open_auctions();
+
+  /// Up to `limit` outbox rows with position > after, in position order.
+  expected<std::vector<outbox_record>> read_outbox(std::int64_t after, std::size_t limit);
+
+  /// A destination's delivered-through position (0 when never stored).
+  expected<std::int64_t> load_position(const std::string& destination);
+
+  /// Highest position in the outbox (0 when empty).
+  expected<std::int64_t> head_position();
+
+  /// Runs one statement and returns its rows as text (tests and tools).
+  expected<std::vector<std::vector<std::string>>> query(const std::string& sql);
+
+private:
+  template <class F>
+  auto guarded(const char* what, F&& f) -> decltype(f());
+  void prepare_statements();
+
+  options opts_;
+  std::unique_ptr<pqxx::connection_base> conn_;
+  bool prepared_ = false;
+};
+
+} // namespace gavel::adapters
