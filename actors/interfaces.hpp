@@ -3,6 +3,7 @@
 /// The message protocol of the whole actor system on one page: atoms, the
 /// value types carried by messages, and every typed actor interface.
 
+#include "adapters/http.hpp"
 #include "adapters/pg_store.hpp"
 #include "protocols/event.hpp"
 
@@ -102,6 +103,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::persist_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::record_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::destination_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::auction_snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::http_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::outbox_record>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<std::int64_t>)
 
@@ -114,7 +116,15 @@ using destination_actor = caf::typed_actor<
   /// A batch the store just committed (position order); the live path.
   caf::reacts_to<atom::committed, record_batch>,
   /// Current health.
-  caf::replies_to<atom::status>::with<destination_status>>;
+  caf::replies_to<atom::status>::with<destination_status>,
+  /// A send on lane N (attempt token T) finished (from the I/O thread).
+  caf::reacts_to<atom::delivered, std::uint32_t, std::uint64_t, adapters::http_result>,
+  /// Backoff over: resend the head of lane N (if token T still current).
+  caf::reacts_to<atom::retry, std::uint32_t, std::uint64_t>,
+  /// Catch up: read the next page from the outbox.
+  caf::reacts_to<atom::read>,
+  /// Periodic: store the delivered-through position.
+  caf::reacts_to<atom::flush>>;
 
 /// The STORE actor interface: the single outbox writer.
 using store_actor = caf::typed_actor<

@@ -3,6 +3,7 @@
 #include "protocols/expected.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>

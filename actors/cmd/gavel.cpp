@@ -1,1 +1,159 @@
-int main() { return 0; }
+// gavel: the service and its admin subcommands.
+#include "actors/service.hpp"
+#include "adapters/config.hpp"
+#include "adapters/embedded_postgres.hpp"
+#include "adapters/log.hpp"
+#include "adapters/pg_store.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <iostream>
+#include <pthread.h>
+#include <thread>
+
+namespace {
+
+using namespace gavel;
+
+struct database {
+  std::unique_ptr<adapters::embedded_postgres> embedded;
+  std::string url;
+};
+
+/// The configured server, or the embedded cluster when none is configured.
+protocols::expected<database> open_database(const adapters::config& cfg) {
+  database db;
+  if (!cfg.database.url.empty()) {
+    db.url = cfg.database.url;
+    return db;
+  }
+  adapters::embedded_postgres::options opts;
+  opts.data_dir = cfg.database.data_dir;
+  db.embedded = std::make_unique<adapters::embedded_postgres>(opts);
+  GAVEL_LOG_INFO("starting embedded PostgreSQL under {}", opts.data_dir);
+  auto url = db.embedded->start();
+  if (!url)
+    return url.err();
+  db.url = *url;
+  return db;
+}
+
+int migrate(const std::string& url) {
+  adapters::pg_store store{{url}};
+  auto v = store.migrate();
+  if (!v) {
+    GAVEL_LOG_ERROR("migration failed: {}", v.err().message);
+    return 1;
+  }
+  GAVEL_LOG_INFO("database schema at version {}", *v);
+  return 0;
+}
+
+int serve(const adapters::config& cfg) {
+  // Signals are taken by a sigwait() in main; every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto db = open_database(cfg);
+  if (!db) {
+    GAVEL_LOG_ERROR("database: {}", db.err().message);
+    return 1;
+  }
+  if (int rc = migrate(db->url); rc != 0)
+    return rc;
+  int rc = 0;
+  {
+    caf::actor_system_config caf_cfg;
+    caf_cfg.set("scheduler.max-threads", 2);
+    caf_cfg.set("logger.verbosity", caf::atom("quiet"));
+    caf::actor_system sys{caf_cfg};
+    adapters::io_runtime io{cfg.server.io_threads};
+    actors::service svc{sys, io, cfg, db->url};
+    if (auto ok = svc.start(); !ok) {
+      GAVEL_LOG_ERROR("{}", ok.err().message);
+      rc = 1;
+    } else {
+      adapters::http_server_options opts;
+      opts.listen = cfg.server.listen;
+      opts.max_body_bytes = cfg.server.max_body_bytes;
+      adapters::http_server server{io, opts, [&svc](adapters::http_request&& req,
+                                                    adapters::http_responder respond) {
+                                     svc.handle(std::move(req), std::move(respond));
+                                   }};
+      auto port = server.start();
+      if (!port) {
+        GAVEL_LOG_ERROR("listen on {}: {}", cfg.server.listen, port.err().message);
+        rc = 1;
+      } else {
+        GAVEL_LOG_INFO("gavel listening on {} (port {}), {} destination(s)", cfg.server.listen,
+                       *port, cfg.destinations.size());
+        std::cout << "gavel ready on port " << *port << std::endl;
+        int sig = 0;
+        sigwait(&signals, &sig);
+        GAVEL_LOG_INFO("signal {}: shutting down (a second signal exits at once)", sig);
+        // A second signal ends the process without waiting.
+        std::thread([signals]() mutable {
+          int s = 0;
+          sigwait(&signals, &s);
+          std::_Exit(130);
+        }).detach();
+        server.stop_accepting();
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+        while (svc.in_flight() > 0 && std::chrono::steady_clock::now() < deadline)
+          std::this_thread::sleep_for(std::chrono::milliseconds{10});
+        // Destinations store their position every 200 ms.
+        std::this_thread::sleep_for(std::chrono::milliseconds{500});
+        server.stop();
+      }
+    }
+    svc.stop();
+    sys.await_actors_before_shutdown(false);
+  }
+  if (db->embedded)
+    db->embedded->stop();
+  GAVEL_LOG_INFO("gavel stopped");
+  return rc;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"gavel: durable, ordered auction-event relay"};
+  app.require_subcommand(1);
+  std::string config_path;
+  auto* serve_cmd = app.add_subcommand("serve", "run the service");
+  serve_cmd->add_option("--config,-c", config_path, "TOML configuration file");
+  auto* migrate_cmd = app.add_subcommand("migrate", "apply database schema migrations");
+  migrate_cmd->add_option("--config,-c", config_path, "TOML configuration file");
+  auto* check_cmd = app.add_subcommand("check-config", "validate a configuration file");
+  check_cmd->add_option("--config,-c", config_path, "TOML configuration file")->required();
+  CLI11_PARSE(app, argc, argv);
+
+  auto cfg = config_path.empty() ? protocols::expected<adapters::config>{adapters::default_config()}
+                                 : adapters::load_config(config_path);
+  if (!cfg) {
+    std::cerr << "gavel: configuration: " << cfg.err().message << std::endl;
+    return 2;
+  }
+  adapters::setup_logging(cfg->log.level, cfg->log.format);
+  if (*check_cmd) {
+    std::cout << "configuration ok" << std::endl;
+    return 0;
+  }
+  if (*migrate_cmd) {
+    auto db = open_database(*cfg);
+    if (!db) {
+      GAVEL_LOG_ERROR("database: {}", db.err().message);
+      return 1;
+    }
+    int rc = migrate(db->url);
+    if (db->embedded)
+      db->embedded->stop();
+    return rc;
+  }
+  return serve(*cfg);
+}

@@ -1,0 +1,54 @@
+#pragma once
+
+#include "actors/auction.hpp"
+#include "actors/destination.hpp"
+#include "actors/store.hpp"
+#include "adapters/config.hpp"
+#include "adapters/http.hpp"
+
+#include <atomic>
+#include <memory>
+
+namespace gavel::actors {
+
+/// The running service: the actor tree behind the HTTP API. Owns nothing of
+/// the process (actor system, io runtime, database) — main() does — so tests
+/// can assemble it on their own.
+class service {
+public:
+  service(caf::actor_system& sys, adapters::io_runtime& io, adapters::config cfg,
+          std::string database_url);
+  ~service();
+
+  /// Spawns the actors. Error when a destination cannot be built.
+  protocols::expected<adapters::done> start();
+
+  /// The HTTP entry point (ingest and operations routes).
+  void handle(adapters::http_request&& req, adapters::http_responder respond);
+
+  /// Events accepted but not yet answered.
+  std::size_t in_flight() const noexcept { return in_flight_->load(); }
+
+  /// Lets destinations store their positions, then stops every actor.
+  void stop();
+
+private:
+  void ingest(adapters::http_request&& req, adapters::http_responder respond);
+  void pipeline(adapters::http_responder respond);
+
+  caf::actor_system& sys_;
+  adapters::io_runtime& io_;
+  adapters::config cfg_;
+  std::string database_url_;
+  std::shared_ptr<std::atomic<bool>> db_healthy_;
+  std::shared_ptr<std::atomic<std::size_t>> in_flight_;
+  store_actor store_;
+  reader_actor loader_;
+  reader_actor reader_;
+  registry_actor registry_;
+  std::vector<destination_actor> destinations_;
+  std::vector<caf::actor> gateways_;
+  std::atomic<std::size_t> next_gateway_{0};
+};
+
+} // namespace gavel::actors
