@@ -1,5 +1,6 @@
 #include "adapters/log.hpp"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
 namespace gavel::adapters {
