@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 /// Gavel's configuration (one TOML file, DESIGN §1.5). Every key is declared
@@ -110,5 +111,15 @@ expected<config> parse_config(std::string_view toml_text, std::string_view origi
 expected<config> load_config(const std::string& path);
 /// The configuration with every default (no file).
 config default_config();
+
+/// One declared key, for reference listings and documentation checks.
+struct config_key {
+  std::string key;           ///< dotted: `server.listen`, `destination.url`
+  std::string default_value; ///< as TOML text, `(required)` or `(secret)`
+  std::string doc;
+  std::string kind; ///< destinations: the kind it belongs to; empty: every kind
+};
+/// Every key the configuration accepts, in declaration order.
+std::vector<config_key> config_keys();
 
 } // namespace gavel::adapters

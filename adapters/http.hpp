@@ -69,6 +69,15 @@ struct http_server_options {
   std::size_t max_connections = 4096;
 };
 
+/// Counters of one server, for metrics (all monotonic but connections_active).
+struct http_server_stats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_refused = 0; ///< closed at once: max_connections reached
+  std::uint64_t connections_active = 0;
+  std::uint64_t requests = 0;          ///< complete requests handed to the handler
+  std::uint64_t requests_rejected = 0; ///< answered by the server itself (400, 413, 431)
+};
+
 /// Keep-alive HTTP/1.1 server. Answers 413 itself when a body is too large,
 /// 400 for unparsable HTTP; everything else goes to the handler. Responses
 /// to pipelined requests are written in request order.
@@ -83,6 +92,8 @@ public:
   /// Closes everything.
   void stop();
   std::uint16_t port() const;
+  /// Thread-safe snapshot.
+  http_server_stats stats() const;
 
 private:
   struct impl;

@@ -1,0 +1,596 @@
+// Keep-alive HTTP/1.1 server on Boost.Beast.
+//
+// One session per connection, all of its work on one strand. A session reads
+// ahead (pipelining) while earlier requests are still with the handler, up to
+// max_in_flight; responses fill a ring of slots indexed by request number and
+// are written strictly in request order, whatever order the responders run in.
+#include "adapters/http.hpp"
+
+#include <array>
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <condition_variable>
+#include <list>
+#include <mutex>
+#include <optional>
+
+namespace gavel::adapters {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+/// Requests a connection may have with the handler before the server stops
+/// reading from it (back-pressure on pipelining clients).
+constexpr std::size_t max_in_flight = 16;
+
+/// After an error response (400, 413) the server stops reading requests but
+/// drains what the client still sends for a while, so that closing the socket
+/// with unread data (which makes the kernel send RST) does not destroy the
+/// response before the client has read it.
+constexpr std::size_t max_drain_bytes = 8 * 1024 * 1024;
+constexpr std::chrono::milliseconds max_drain_time{5000};
+
+using beast_response = http::response<http::string_body>;
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  return beast::iequals(a, b);
+}
+
+/// Builds the wire response; runs on whatever thread calls the responder, so
+/// the formatting work stays off the I/O thread when the handler is elsewhere.
+beast_response to_beast(http_response&& r, bool& close_requested) {
+  beast_response res;
+  res.result(r.status >= 100 && r.status <= 999 ? static_cast<unsigned>(r.status) : 500u);
+  res.set(http::field::server, "gavel");
+  if (!r.content_type.empty())
+    res.set(http::field::content_type, r.content_type);
+  for (auto& [name, value] : r.headers) {
+    if (iequals(name, "connection")) {
+      if (iequals(value, "close"))
+        close_requested = true;
+      continue;
+    }
+    // Framing is the server's business.
+    if (iequals(name, "content-length") || iequals(name, "transfer-encoding"))
+      continue;
+    res.insert(name, value);
+  }
+  res.body() = std::move(r.body);
+  return res;
+}
+
+beast_response error_response(http::status status, std::string_view message) {
+  beast_response res{status, 11};
+  res.set(http::field::server, "gavel");
+  res.set(http::field::content_type, "application/json");
+  res.body() = "{\"error\":{\"status\":" + std::to_string(static_cast<unsigned>(status)) +
+               ",\"message\":\"" + std::string{message} + "\"}}";
+  return res;
+}
+
+} // namespace
+
+struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
+  class session;
+
+  net::io_context& ioc;
+  http_server_options opts;
+  http_handler handler;
+  tcp::acceptor acceptor;
+  std::atomic<std::uint16_t> bound_port{0};
+  std::atomic<bool> accepting{false};
+  std::atomic<bool> stopped{false};
+  std::atomic<std::size_t> active{0};
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> refused{0};
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> rejected{0};
+
+  std::mutex sessions_mtx;
+  std::list<std::weak_ptr<session>> sessions;
+
+  impl(net::io_context& ctx, http_server_options o, http_handler h)
+      : ioc(ctx), opts(std::move(o)), handler(std::move(h)),
+        acceptor(net::make_strand(ctx)) {}
+
+  expected<std::uint16_t> start();
+  void do_accept();
+  void on_accept(error_code ec, tcp::socket socket);
+  void close_acceptor();
+  void stop();
+};
+
+class http_server::impl::session : public std::enable_shared_from_this<session> {
+public:
+  session(std::shared_ptr<impl> server, tcp::socket socket)
+      : server_(std::move(server)), stream_(std::move(socket)) {}
+
+  ~session() {
+    if (registered_) {
+      std::lock_guard lock{server_->sessions_mtx};
+      server_->sessions.erase(self_it_);
+    }
+    server_->active.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  void register_with_server() {
+    std::lock_guard lock{server_->sessions_mtx};
+    self_it_ = server_->sessions.insert(server_->sessions.end(), weak_from_this());
+    registered_ = true;
+  }
+
+  void start() {
+    net::dispatch(stream_.get_executor(),
+                  [self = shared_from_this()] { self->do_read(); });
+  }
+
+  /// From any thread; `then` runs on the session's strand once closed.
+  template <class F> void close_from_outside(F then) {
+    net::post(stream_.get_executor(),
+              [self = shared_from_this(), then = std::move(then)] {
+                self->close();
+                then();
+              });
+  }
+
+private:
+  struct slot {
+    std::optional<beast_response> res;
+    unsigned version = 11;
+    bool keep_alive = true;
+    bool head = false;
+  };
+
+  http::request_parser<http::string_body>& fresh_parser() {
+    parser_.emplace();
+    parser_->body_limit(server_->opts.max_body_bytes);
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(server_->opts.max_header_bytes, UINT32_MAX)));
+    return *parser_;
+  }
+
+  std::size_t in_flight() const { return next_seq_ - write_seq_; }
+
+  void do_read() {
+    if (closed_ || reading_ || read_done_ || in_flight() >= max_in_flight)
+      return;
+    reading_ = true;
+    fresh_parser();
+    // A keep-alive connection with nothing buffered is idle until the next
+    // request starts; pipelined bytes already here are a request in progress.
+    stream_.expires_after(buffer_.size() == 0 ? server_->opts.idle_timeout
+                                              : server_->opts.read_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](error_code ec, std::size_t) {
+                              self->on_read_header(ec);
+                            });
+  }
+
+  void on_read_header(error_code ec) {
+    if (ec)
+      return on_read_error(ec);
+    auto& req = parser_->get();
+    if (parser_->is_done())
+      return on_request();
+    // Answer "Expect: 100-continue" only when nothing is queued ahead of it:
+    // an interim response must not overtake the answers to earlier requests.
+    // A client that does not get it sends the body after its own short wait.
+    if (iequals(req[http::field::expect], "100-continue") && in_flight() == 0 &&
+        !writing_) {
+      static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+      writing_ = true;
+      stream_.expires_after(server_->opts.read_timeout);
+      net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
+                       [self = shared_from_this()](error_code ec, std::size_t) {
+                         self->writing_ = false;
+                         if (ec)
+                           return self->close();
+                         self->read_body();
+                       });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    stream_.expires_after(server_->opts.read_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](error_code ec, std::size_t) {
+                       if (ec)
+                         return self->on_read_error(ec);
+                       self->on_request();
+                     });
+  }
+
+  void on_read_error(error_code ec) {
+    reading_ = false;
+    if (closed_)
+      return;
+    if (ec == http::error::body_limit) {
+      server_->rejected.fetch_add(1, std::memory_order_relaxed);
+      return queue_error(http::status::payload_too_large, "body too large");
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      // A parse error (bad method, header too large, bad chunk, ...).
+      server_->rejected.fetch_add(1, std::memory_order_relaxed);
+      auto status = ec == http::error::header_limit
+                        ? http::status::request_header_fields_too_large
+                        : http::status::bad_request;
+      return queue_error(status, ec == http::error::header_limit ? "header too large"
+                                                                 : "bad request");
+    }
+    // The client went away, half-closed, or timed out. Responses still owed
+    // are written if the socket allows (a half-closed client may still read).
+    read_done_ = true;
+    if (in_flight() == 0 || ec == beast::error::timeout)
+      close();
+  }
+
+  void queue_error(http::status status, std::string_view message) {
+    read_done_ = true;
+    auto& s = slots_[next_seq_ % max_in_flight];
+    s = slot{};
+    s.res.emplace(error_response(status, message));
+    s.keep_alive = false;
+    s.res->keep_alive(false);
+    s.res->prepare_payload();
+    drain_after_write_ = true;
+    ++next_seq_;
+    do_write();
+  }
+
+  void on_request() {
+    reading_ = false;
+    server_->requests.fetch_add(1, std::memory_order_relaxed);
+    auto msg = parser_->release();
+    auto seq = next_seq_++;
+    auto& s = slots_[seq % max_in_flight];
+    s = slot{};
+    s.version = msg.version();
+    s.keep_alive = msg.keep_alive();
+    s.head = msg.method() == http::verb::head;
+    if (!s.keep_alive)
+      read_done_ = true;
+
+    http_request req;
+    req.method = std::string{msg.method_string()};
+    req.target = std::string{msg.target()};
+    req.headers.reserve(8);
+    for (const auto& field : msg)
+      req.headers.emplace_back(std::string{field.name_string()},
+                               std::string{field.value()});
+    req.body = std::move(msg.body());
+
+    // Keep reading: the next request may already be buffered (pipelining).
+    do_read();
+
+    if (server_->stopped.load(std::memory_order_relaxed)) {
+      auto res = error_response(http::status::service_unavailable, "shutting down");
+      return on_response(seq, std::move(res), true);
+    }
+    http_responder responder = [self = shared_from_this(), seq](http_response r) {
+      bool close_requested = false;
+      auto res = to_beast(std::move(r), close_requested);
+      net::post(self->stream_.get_executor(),
+                [self, seq, close_requested, res = std::move(res)]() mutable {
+                  self->on_response(seq, std::move(res), close_requested);
+                });
+    };
+    try {
+      server_->handler(std::move(req), std::move(responder));
+    } catch (const std::exception&) {
+      // A throwing handler is a bug; the client still gets an answer.
+      on_response(seq,
+                  error_response(http::status::internal_server_error, "internal error"),
+                  false);
+    }
+  }
+
+  void on_response(std::uint64_t seq, beast_response&& res, bool close_requested) {
+    // Late (client gone, connection closed) or duplicate answers are dropped.
+    if (closed_ || seq < write_seq_ || seq >= next_seq_)
+      return;
+    auto& s = slots_[seq % max_in_flight];
+    if (s.res)
+      return;
+    if (close_requested)
+      s.keep_alive = false;
+    res.version(s.version);
+    res.keep_alive(s.keep_alive);
+    if (s.head) {
+      res.content_length(res.body().size());
+      res.body().clear();
+    } else {
+      res.prepare_payload();
+    }
+    s.res.emplace(std::move(res));
+    do_write();
+  }
+
+  void do_write() {
+    if (closed_ || writing_ || write_seq_ == next_seq_)
+      return;
+    auto& s = slots_[write_seq_ % max_in_flight];
+    if (!s.res)
+      return;
+    writing_ = true;
+    stream_.expires_after(server_->opts.read_timeout);
+    http::async_write(
+        stream_, *s.res,
+        [self = shared_from_this()](error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void on_write(error_code ec) {
+    writing_ = false;
+    if (ec)
+      return close();
+    auto& s = slots_[write_seq_ % max_in_flight];
+    bool keep_alive = s.keep_alive;
+    s.res.reset();
+    ++write_seq_;
+    if (!keep_alive) {
+      // Pipelined requests behind a "Connection: close" are never answered
+      // (RFC 9112 9.6): the client resends them on a new connection.
+      if (drain_after_write_)
+        return drain();
+      return close();
+    }
+    if (read_done_ && in_flight() == 0)
+      return close();
+    do_read(); // resumes if back-pressure had paused reading
+    do_write();
+  }
+
+  void drain() {
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(std::min(server_->opts.read_timeout, max_drain_time));
+    drain_some();
+  }
+
+  void drain_some() {
+    if (closed_)
+      return;
+    auto buf = buffer_.prepare(std::min<std::size_t>(64 * 1024, max_drain_bytes));
+    stream_.async_read_some(buf,
+                            [self = shared_from_this()](error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ >= max_drain_bytes)
+                                return self->close();
+                              self->drain_some();
+                            });
+  }
+
+  void close() {
+    if (closed_)
+      return;
+    closed_ = true;
+    error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+    // The slots stay: a write may still be unwinding over one of them. They
+    // go with the session, once the last handler has released it.
+  }
+
+  std::shared_ptr<impl> server_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::array<slot, max_in_flight> slots_;
+  std::uint64_t next_seq_ = 0;  // number of the next request read
+  std::uint64_t write_seq_ = 0; // number of the next response to write
+  std::size_t drained_ = 0;
+  bool reading_ = false;
+  bool writing_ = false;
+  bool read_done_ = false; // no further requests are read on this connection
+  bool drain_after_write_ = false;
+  bool closed_ = false;
+  bool registered_ = false;
+  std::list<std::weak_ptr<session>>::iterator self_it_;
+};
+
+namespace {
+
+struct listen_address {
+  std::string host;
+  std::string port;
+};
+
+std::optional<listen_address> split_listen(std::string_view text) {
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() ||
+        text[close + 1] != ':')
+      return std::nullopt;
+    return listen_address{std::string{text.substr(1, close - 1)},
+                          std::string{text.substr(close + 2)}};
+  }
+  auto colon = text.rfind(':');
+  if (colon == std::string_view::npos)
+    return std::nullopt;
+  auto host = text.substr(0, colon);
+  return listen_address{host.empty() ? std::string{"0.0.0.0"} : std::string{host},
+                        std::string{text.substr(colon + 1)}};
+}
+
+protocols::error listen_error(std::string message) {
+  return protocols::error{"listen", "", std::move(message)};
+}
+
+} // namespace
+
+expected<std::uint16_t> http_server::impl::start() {
+  if (auto port = bound_port.load(); port != 0)
+    return port;
+  auto addr = split_listen(opts.listen);
+  if (!addr || addr->port.empty())
+    return listen_error("invalid listen address '" + opts.listen + "' (want host:port)");
+  error_code ec;
+  tcp::resolver resolver{ioc};
+  auto endpoints =
+      resolver.resolve(addr->host, addr->port,
+                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || endpoints.empty())
+    return listen_error("resolve " + opts.listen + ": " +
+                        (ec ? ec.message() : std::string{"no address"}));
+  auto endpoint = endpoints.begin()->endpoint();
+  auto fail = [&](const char* what) {
+    error_code ignored;
+    acceptor.close(ignored);
+    return listen_error(std::string{what} + " " + opts.listen + ": " + ec.message());
+  };
+  if (acceptor.open(endpoint.protocol(), ec); ec)
+    return fail("open");
+  if (acceptor.set_option(net::socket_base::reuse_address(true), ec); ec)
+    return fail("setsockopt");
+  if (acceptor.bind(endpoint, ec); ec)
+    return fail("bind");
+  if (acceptor.listen(net::socket_base::max_listen_connections, ec); ec)
+    return fail("listen");
+  auto local = acceptor.local_endpoint(ec);
+  if (ec)
+    return fail("getsockname");
+  bound_port = local.port();
+  accepting = true;
+  net::dispatch(acceptor.get_executor(),
+                [self = shared_from_this()] { self->do_accept(); });
+  return local.port();
+}
+
+void http_server::impl::do_accept() {
+  if (!accepting || !acceptor.is_open())
+    return;
+  // Each connection gets its own strand: sessions run in parallel across the
+  // runtime's threads, and each session's handlers never run concurrently.
+  acceptor.async_accept(net::make_strand(ioc),
+                        [self = shared_from_this()](error_code ec, tcp::socket socket) {
+                          self->on_accept(ec, std::move(socket));
+                        });
+}
+
+void http_server::impl::on_accept(error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor.is_open() || stopped)
+    return;
+  if (!ec) {
+    if (active.load(std::memory_order_relaxed) >= opts.max_connections) {
+      refused.fetch_add(1, std::memory_order_relaxed);
+      error_code ignored;
+      socket.close(ignored);
+    } else {
+      accepted.fetch_add(1, std::memory_order_relaxed);
+      active.fetch_add(1, std::memory_order_relaxed);
+      error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto s = std::make_shared<session>(shared_from_this(), std::move(socket));
+      s->register_with_server();
+      s->start();
+    }
+  }
+  // Transient accept errors (EMFILE, ECONNABORTED) must not end accepting.
+  do_accept();
+}
+
+namespace {
+
+/// Counts down closes posted to strands, so that stop() can return only when
+/// the sockets are really closed (a caller may rebind the port right after).
+struct close_latch {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::size_t remaining = 0;
+
+  void done() {
+    std::lock_guard lock{mtx};
+    if (--remaining == 0)
+      cv.notify_all();
+  }
+};
+
+/// Waiting is only possible off the I/O threads (on them it could deadlock)
+/// and while the runtime still runs handlers; otherwise the closes are async.
+void wait_for(net::io_context& ioc, const std::shared_ptr<close_latch>& latch) {
+  if (ioc.get_executor().running_in_this_thread() || ioc.stopped())
+    return;
+  std::unique_lock lock{latch->mtx};
+  latch->cv.wait_for(lock, std::chrono::seconds{5},
+                     [&] { return latch->remaining == 0; });
+}
+
+} // namespace
+
+void http_server::impl::close_acceptor() {
+  accepting = false;
+  auto latch = std::make_shared<close_latch>();
+  latch->remaining = 1;
+  net::post(acceptor.get_executor(), [self = shared_from_this(), latch] {
+    error_code ignored;
+    self->acceptor.close(ignored);
+    latch->done();
+  });
+  wait_for(ioc, latch);
+}
+
+void http_server::impl::stop() {
+  if (stopped.exchange(true))
+    return;
+  close_acceptor(); // first: no session can appear after the snapshot below
+  std::vector<std::shared_ptr<session>> live;
+  {
+    std::lock_guard lock{sessions_mtx};
+    for (auto& weak : sessions)
+      if (auto s = weak.lock())
+        live.push_back(std::move(s));
+  }
+  if (live.empty())
+    return;
+  auto latch = std::make_shared<close_latch>();
+  latch->remaining = live.size();
+  for (auto& s : live)
+    s->close_from_outside([latch] { latch->done(); });
+  live.clear();
+  wait_for(ioc, latch);
+}
+
+http_server::http_server(io_runtime& io, http_server_options opts, http_handler handler)
+    : impl_(std::make_shared<impl>(io.context(), std::move(opts), std::move(handler))) {}
+
+http_server::~http_server() {
+  impl_->stop();
+}
+
+expected<std::uint16_t> http_server::start() {
+  return impl_->start();
+}
+
+void http_server::stop_accepting() {
+  impl_->close_acceptor();
+}
+
+void http_server::stop() {
+  impl_->stop();
+}
+
+std::uint16_t http_server::port() const {
+  return impl_->bound_port.load();
+}
+
+http_server_stats http_server::stats() const {
+  http_server_stats s;
+  s.connections_accepted = impl_->accepted.load(std::memory_order_relaxed);
+  s.connections_refused = impl_->refused.load(std::memory_order_relaxed);
+  s.connections_active = impl_->active.load(std::memory_order_relaxed);
+  s.requests = impl_->requests.load(std::memory_order_relaxed);
+  s.requests_rejected = impl_->rejected.load(std::memory_order_relaxed);
+  return s;
+}
+
+} // namespace gavel::adapters

@@ -1,0 +1,108 @@
+#define CAF_SUITE actors.store
+#include "actors/store.hpp"
+#include "pg_fixture.hpp"
+
+#include <caf/test/dsl.hpp>
+
+#include <set>
+#include <thread>
+
+using namespace gavel;
+using namespace gavel::actors;
+
+namespace {
+
+struct fixture : test_coordinator_fixture<> {
+  /// Runs every pending message; unlike run(), never fires a timer, so time
+  /// only moves when a test advances it.
+  void drain() {
+    while (consume_message())
+      ;
+  }
+
+  test::fresh_database db;
+  store_actor st;
+
+  fixture() {
+    st = sys.spawn(store, adapters::pg_store::options{db.url()}, store_settings{}, nullptr);
+    drain();
+  }
+
+  ~fixture() {
+    anon_send_exit(st, caf::exit_reason::kill);
+    drain();
+  }
+
+  static persist_request request_for(std::int64_t auction, std::int64_t seq) {
+    persist_request req;
+    adapters::new_event e;
+    e.auction_id = auction;
+    e.type = protocols::event_type::bid_placed;
+    e.bid_id = auction * 1000 + seq;
+    e.event_id = protocols::bid_event_id(e.bid_id);
+    e.bid_sequence = seq;
+    e.producer_ms = 1'780'000'000'000;
+    e.envelope = std::make_shared<const std::string>(R"({"metadata":{},"data":{}})");
+    req.events.push_back(e);
+    req.auction.auction_id = auction;
+    req.auction.last_sequence = seq;
+    req.auction.total_bid_count = seq;
+    return req;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(store_tests, fixture)
+
+CAF_TEST(requests that arrive together commit in one transaction) {
+  std::vector<std::unique_ptr<caf::scoped_actor>> writers;
+  for (int i = 0; i < 50; ++i) {
+    writers.push_back(std::make_unique<caf::scoped_actor>(sys));
+    (*writers.back())->send(st, atom::persist_v, request_for(100 + i, 2));
+  }
+  drain();
+  std::set<std::int64_t> positions;
+  for (auto& w : writers)
+    (*w)->receive([&](persist_reply& r) { positions.insert(r.positions.at(0)); },
+               [&](caf::error& e) { CAF_FAIL("unexpected error " << to_string(e)); });
+  CAF_CHECK_EQUAL(positions.size(), 50u);
+  CAF_CHECK_EQUAL(db.scalar("select count(*) from outbox"), "50");
+  // Rows written by one transaction share its transaction id.
+  CAF_CHECK_EQUAL(db.scalar("select count(distinct xmin::text) from outbox"), "1");
+  CAF_CHECK_EQUAL(db.scalar("select count(*) from auctions"), "50");
+}
+
+CAF_TEST(nothing is acknowledged when the commit fails and it recovers by itself) {
+  self->send(st, atom::persist_v, request_for(1, 2));
+  drain();
+  bool ok = false;
+  self->receive([&](persist_reply&) { ok = true; }, [&](caf::error&) {});
+  CAF_REQUIRE(ok);
+  CAF_REQUIRE_EQUAL(test::pg_ctl("stop"), 0);
+  self->send(st, atom::persist_v, request_for(2, 2));
+  drain();
+  bool failed = false;
+  self->receive([&](persist_reply&) { CAF_FAIL("acknowledged without a database"); },
+                [&](caf::error& e) {
+                  failed = true;
+                  CAF_CHECK_EQUAL(e.category(), caf::atom("gavel"));
+                });
+  CAF_CHECK(failed);
+  CAF_REQUIRE_EQUAL(test::pg_ctl("start"), 0);
+  CAF_CHECK_EQUAL(db.scalar("select count(*) from outbox where auction_id = 2"), "0");
+  // The store reconnects on its own (after its backoff).
+  bool recovered = false;
+  for (int attempt = 0; attempt < 100 && !recovered; ++attempt) {
+    self->send(st, atom::persist_v, request_for(2, 2));
+    drain();
+    self->receive([&](persist_reply&) { recovered = true; },
+                  [&](caf::error&) { std::this_thread::yield(); });
+    if (!recovered)
+      usleep(50'000); // the reconnect backoff is wall-clock time
+  }
+  CAF_CHECK(recovered);
+  CAF_CHECK_EQUAL(db.scalar("select count(*) from outbox where auction_id = 2"), "1");
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

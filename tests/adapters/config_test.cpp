@@ -1,0 +1,412 @@
+#define CAF_SUITE adapters.config
+#include "adapters/config.hpp"
+
+#include <caf/test/unit_test.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <unistd.h>
+
+using namespace gavel::adapters;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The error of a text that must not parse.
+gavel::protocols::error fails(std::string_view text) {
+  auto r = parse_config(text, "test.toml");
+  if (r) {
+    CAF_FAIL("expected an error, the configuration parsed: " << text);
+  }
+  return r.err();
+}
+
+bool mentions(const std::string& message, std::string_view what) {
+  return message.find(what) != std::string::npos;
+}
+
+constexpr std::string_view webhook_ok = R"(
+[[destination]]
+name = "hook"
+kind = "webhook"
+url = "http://127.0.0.1:9000/hook"
+secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+)";
+
+/// The source tree: GAVEL_SOURCE_DIR when set, else three levels above this
+/// file (CMake compiles it by its absolute path).
+std::string source_dir() {
+  if (const char* dir = std::getenv("GAVEL_SOURCE_DIR"); dir && *dir)
+    return dir;
+  return std::filesystem::path{__FILE__}
+      .parent_path()
+      .parent_path()
+      .parent_path()
+      .string();
+}
+
+/// A temporary file removed at the end of the scope.
+struct temp_file {
+  std::string path;
+  explicit temp_file(std::string_view content) {
+    char name[] = "/tmp/gavel-config-test-XXXXXX";
+    int fd = ::mkstemp(name);
+    CAF_REQUIRE(fd >= 0);
+    ::close(fd);
+    path = name;
+    std::ofstream{path} << content;
+  }
+  ~temp_file() { std::filesystem::remove(path); }
+};
+
+} // namespace
+
+CAF_TEST(an empty file yields every default) {
+  auto r = parse_config("");
+  CAF_REQUIRE(r);
+  auto& c = *r;
+  CAF_CHECK_EQUAL(c.server.listen, "127.0.0.1:8080");
+  CAF_CHECK_EQUAL(c.server.max_body_bytes, 4u * 1024 * 1024);
+  CAF_CHECK_EQUAL(c.server.request_timeout, 10s);
+  CAF_CHECK_EQUAL(c.database.url, "");
+  CAF_CHECK_EQUAL(c.database.data_dir, "var/pg");
+  CAF_CHECK(c.ingest.tokens.empty());
+  CAF_CHECK_EQUAL(c.ingest.max_batch, 1000u);
+  CAF_CHECK_EQUAL(c.auction.heartbeat_interval, 60s);
+  CAF_CHECK_EQUAL(c.auction.final_heartbeat_interval, 5s);
+  CAF_CHECK_EQUAL(c.auction.final_window, 5min);
+  CAF_CHECK_EQUAL(c.store.max_batch_events, 4096u);
+  CAF_CHECK_EQUAL(c.store.synchronous_commit, true);
+  CAF_CHECK_EQUAL(c.log.level, "info");
+  CAF_CHECK_EQUAL(c.log.format, "text");
+  CAF_CHECK(c.destinations.empty());
+  CAF_CHECK(default_config().ingest.tokens.empty());
+}
+
+CAF_TEST(values override defaults and destinations get theirs) {
+  auto r = parse_config(R"(
+[server]
+listen = "0.0.0.0:9090"
+io_threads = 2
+[auction]
+heartbeat_interval = "30s"
+final_heartbeat_interval = "250ms"
+[store]
+synchronous_commit = false
+[log]
+format = "json"
+)" + std::string{webhook_ok});
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->server.listen, "0.0.0.0:9090");
+  CAF_CHECK_EQUAL(r->server.io_threads, 2u);
+  CAF_CHECK_EQUAL(r->auction.heartbeat_interval, 30s);
+  CAF_CHECK_EQUAL(r->auction.final_heartbeat_interval, 250ms);
+  CAF_CHECK_EQUAL(r->store.synchronous_commit, false);
+  CAF_CHECK_EQUAL(r->log.format, "json");
+  CAF_REQUIRE_EQUAL(r->destinations.size(), 1u);
+  auto& d = r->destinations[0];
+  CAF_CHECK_EQUAL(d.name, "hook");
+  CAF_CHECK_EQUAL(d.kind, "webhook");
+  CAF_CHECK_EQUAL(d.event_types.size(), 4u);
+  CAF_CHECK_EQUAL(d.concurrency, 8u);
+  CAF_CHECK_EQUAL(d.window, 20000u);
+  CAF_CHECK_EQUAL(d.retry.initial, 100ms);
+  CAF_CHECK_EQUAL(d.retry.max, 30s);
+  CAF_CHECK_EQUAL(d.retry.multiplier, 2.0);
+}
+
+CAF_TEST(durations need a unit) {
+  struct row {
+    std::string_view text;
+    std::optional<millis> want;
+  };
+  for (auto [text, want] :
+       std::initializer_list<row>{{"250ms", 250ms},
+                                  {"5s", 5s},
+                                  {"5m", 5min},
+                                  {"1h", 1h},
+                                  {"0s", 0ms},
+                                  {"1500ms", 1500ms},
+                                  {"5", std::nullopt},
+                                  {"", std::nullopt},
+                                  {"s", std::nullopt},
+                                  {"5 s", std::nullopt},
+                                  {" 5s", std::nullopt},
+                                  {"-1s", std::nullopt},
+                                  {"+1s", std::nullopt},
+                                  {"1.5s", std::nullopt},
+                                  {"5sec", std::nullopt},
+                                  {"5S", std::nullopt},
+                                  {"1d", std::nullopt},
+                                  {"1h30m", std::nullopt},
+                                  {"99999999999999999999h", std::nullopt}}) {
+    auto d = parse_duration(text);
+    CAF_CHECK_EQUAL(static_cast<bool>(d), want.has_value());
+    if (d && want)
+      CAF_CHECK_EQUAL(*d, *want);
+    if (!d)
+      CAF_CHECK(mentions(d.err().message, "ms, s, m or h") ||
+                mentions(d.err().message, "too long"));
+  }
+}
+
+CAF_TEST(a bad duration names its key) {
+  auto e = fails("[auction]\nheartbeat_interval = \"60\"\n");
+  CAF_CHECK_EQUAL(e.code, "config");
+  CAF_CHECK_EQUAL(e.field, "auction.heartbeat_interval");
+  CAF_CHECK(mentions(e.message, "auction.heartbeat_interval"));
+  CAF_CHECK(mentions(e.message, "test.toml:2"));
+  // A bare number is a type error with the same key.
+  e = fails("[auction]\nheartbeat_interval = 60\n");
+  CAF_CHECK_EQUAL(e.field, "auction.heartbeat_interval");
+  CAF_CHECK(mentions(e.message, "duration"));
+  // Zero where zero means nothing sensible.
+  e = fails("[server]\nrequest_timeout = \"0s\"\n");
+  CAF_CHECK_EQUAL(e.field, "server.request_timeout");
+  CAF_CHECK(mentions(e.message, "greater than zero"));
+  // ... but allowed where it has a meaning.
+  CAF_CHECK(parse_config("[auction]\nfinal_window = \"0s\"\n"));
+  e = fails(std::string{webhook_ok} + "retry_max = \"-1s\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].retry_max");
+}
+
+CAF_TEST(an unknown key names the dotted key) {
+  auto e = fails("[server]\nlisen = \"127.0.0.1:1\"\n");
+  CAF_CHECK_EQUAL(e.field, "server.lisen");
+  CAF_CHECK(mentions(e.message, "server.lisen: unknown key"));
+  CAF_CHECK(mentions(e.message, "did you mean `listen`"));
+  e = fails("[srever]\nlisten = \"127.0.0.1:1\"\n");
+  CAF_CHECK_EQUAL(e.field, "srever");
+  e = fails("listen = \"127.0.0.1:1\"\n");
+  CAF_CHECK_EQUAL(e.field, "listen");
+  e = fails(std::string{webhook_ok} + "retries = 3\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].retries");
+  CAF_CHECK(mentions(e.message, "unknown key"));
+}
+
+CAF_TEST(a wrong type names the key and what is expected) {
+  auto e = fails("[server]\nmax_body_bytes = \"big\"\n");
+  CAF_CHECK_EQUAL(e.field, "server.max_body_bytes");
+  CAF_CHECK(mentions(e.message, "expected an integer, got a string"));
+  e = fails("[store]\nsynchronous_commit = \"yes\"\n");
+  CAF_CHECK_EQUAL(e.field, "store.synchronous_commit");
+  CAF_CHECK(mentions(e.message, "boolean"));
+  e = fails("[ingest]\ntokens = \"dev-token\"\n");
+  CAF_CHECK_EQUAL(e.field, "ingest.tokens");
+  CAF_CHECK(mentions(e.message, "array of strings"));
+  e = fails("server = 5\n");
+  CAF_CHECK_EQUAL(e.field, "server");
+  e = fails("[destination]\nname = \"x\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination");
+  CAF_CHECK(mentions(e.message, "[[destination]]"));
+}
+
+CAF_TEST(bad values name the key) {
+  struct row {
+    std::string text;
+    std::string field;
+  };
+  for (auto& [text, field] : std::vector<row>{
+           {"[server]\nlisten = \"8080\"", "server.listen"},
+           {"[server]\nlisten = \"localhost:http\"", "server.listen"},
+           {"[server]\nlisten = \"localhost:70000\"", "server.listen"},
+           {"[ingest]\nmax_batch = 1001", "ingest.max_batch"},
+           {"[ingest]\nmax_batch = 0", "ingest.max_batch"},
+           {"[log]\nlevel = \"verbose\"", "log.level"},
+           {"[log]\nformat = \"xml\"", "log.format"},
+           {"[database]\nurl = \"mysql://x\"", "database.url"},
+           {"[auction]\nfinal_heartbeat_interval = \"60s\"",
+            "auction.final_heartbeat_interval"},
+           {std::string{webhook_ok} + "concurrency = 0", "destination[0].concurrency"},
+           {std::string{webhook_ok} + "concurrency = 257", "destination[0].concurrency"},
+           {std::string{webhook_ok} + "window = 99", "destination[0].window"},
+           {std::string{webhook_ok} + "retry_multiplier = 0.5",
+            "destination[0].retry_multiplier"},
+           {std::string{webhook_ok} + "event_types = [\"bid.placed\", \"bid.won\"]",
+            "destination[0].event_types[1]"},
+           {std::string{webhook_ok} + "event_types = []", "destination[0].event_types"},
+           {std::string{webhook_ok} + "ca_file = \"/nonexistent/ca.pem\"",
+            "destination[0].ca_file"},
+       }) {
+    auto r = parse_config(text, "test.toml");
+    CAF_CHECK(!r);
+    if (!r) {
+      CAF_CHECK_EQUAL(r.err().field, field);
+      CAF_CHECK(mentions(r.err().message, field));
+    }
+  }
+}
+
+CAF_TEST(destinations are checked per kind) {
+  // A missing per-kind key.
+  auto e = fails("[[destination]]\nname = \"wh\"\nkind = \"webhook\"\n"
+                 "url = \"https://example.com/hook\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].secret");
+  CAF_CHECK(mentions(e.message, "missing"));
+  e = fails("[[destination]]\nname = \"eh\"\nkind = \"eventhub\"\n"
+            "endpoint = \"https://ns.servicebus.windows.net\"\nhub = \"bids\"\n"
+            "sas_key_name = \"send\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].sas_key");
+  e = fails(
+      "[[destination]]\nname = \"crm\"\nkind = \"hubspot\"\n"
+      "base_url = \"https://api.hubapi.com\"\ntoken = \"t\"\nobject_type = \"p_bids\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].id_property");
+  // A key of another kind.
+  e = fails(std::string{webhook_ok} + "hub = \"bids\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].hub");
+  CAF_CHECK(mentions(e.message, "not a key of a webhook destination"));
+  // Name and kind.
+  e = fails("[[destination]]\nkind = \"webhook\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].name");
+  e = fails("[[destination]]\nname = \"Hook\"\nkind = \"webhook\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].name");
+  e = fails("[[destination]]\nname = \"x\"\nkind = \"kafka\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].kind");
+  // Webhook URL and secret formats.
+  e = fails("[[destination]]\nname = \"x\"\nkind = \"webhook\"\nurl = \"ftp://h/\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].url");
+  e = fails("[[destination]]\nname = \"x\"\nkind = \"webhook\"\nurl = \"http://h/\"\n"
+            "secret = \"s3cret\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].secret");
+  CAF_CHECK(mentions(e.message, "whsec_"));
+  e = fails("[[destination]]\nname = \"x\"\nkind = \"webhook\"\nurl = \"http://h/\"\n"
+            "secret = \"whsec_not base64!\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].secret");
+  // A complete one of each kind.
+  auto r = parse_config(R"(
+[[destination]]
+name = "warehouse"
+kind = "eventhub"
+endpoint = "https://ns.servicebus.windows.net"
+hub = "bids"
+sas_key_name = "send"
+sas_key = "k3y"
+[[destination]]
+name = "crm"
+kind = "hubspot"
+event_types = ["auction.opened", "bid.placed", "auction.closed"]
+base_url = "https://api.hubapi.com"
+token = "pat-na1-x"
+object_type = "p_bids"
+id_property = "event_id"
+requests_per_10s = 50
+)");
+  CAF_REQUIRE(r);
+  CAF_REQUIRE_EQUAL(r->destinations.size(), 2u);
+  CAF_CHECK_EQUAL(r->destinations[0].sas_key, "k3y");
+  CAF_CHECK_EQUAL(r->destinations[1].event_types.size(), 3u);
+  CAF_CHECK_EQUAL(r->destinations[1].requests_per_10s, 50u);
+}
+
+CAF_TEST(destination names are unique) {
+  auto e = fails(std::string{webhook_ok} + std::string{webhook_ok});
+  CAF_CHECK_EQUAL(e.field, "destination[1].name");
+  CAF_CHECK(mentions(e.message, "duplicate"));
+}
+
+CAF_TEST(secrets resolve from the environment) {
+  ::setenv("GAVEL_TEST_TOKEN", "t0ken", 1);
+  auto r = parse_config("[ingest]\ntokens = [\"env:GAVEL_TEST_TOKEN\", \"literal\"]\n");
+  CAF_REQUIRE(r);
+  CAF_REQUIRE_EQUAL(r->ingest.tokens.size(), 2u);
+  CAF_CHECK_EQUAL(r->ingest.tokens[0], "t0ken");
+  CAF_CHECK_EQUAL(r->ingest.tokens[1], "literal");
+  ::unsetenv("GAVEL_TEST_UNSET");
+  auto e = fails("[ingest]\ntokens = [\"literal\", \"env:GAVEL_TEST_UNSET\"]\n");
+  CAF_CHECK_EQUAL(e.field, "ingest.tokens[1]");
+  CAF_CHECK(mentions(e.message, "GAVEL_TEST_UNSET"));
+  CAF_CHECK(mentions(e.message, "not set"));
+  ::setenv("GAVEL_TEST_EMPTY", "", 1);
+  e = fails(std::string{webhook_ok} +
+            "[[destination]]\nname = \"crm\"\nkind = \"hubspot\"\n"
+            "base_url = \"https://api.hubapi.com\"\n"
+            "token = \"env:GAVEL_TEST_EMPTY\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[1].token");
+  CAF_CHECK(mentions(e.message, "GAVEL_TEST_EMPTY"));
+  // The resolved value is validated too.
+  ::setenv("GAVEL_TEST_SECRET", "not-a-whsec", 1);
+  e = fails("[[destination]]\nname = \"x\"\nkind = \"webhook\"\nurl = \"http://h/\"\n"
+            "secret = \"env:GAVEL_TEST_SECRET\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].secret");
+  ::unsetenv("GAVEL_TEST_TOKEN");
+  ::unsetenv("GAVEL_TEST_EMPTY");
+  ::unsetenv("GAVEL_TEST_SECRET");
+}
+
+CAF_TEST(secrets resolve from files without the trailing newline) {
+  temp_file f{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"};
+  auto r = parse_config("[[destination]]\nname = \"x\"\nkind = \"webhook\"\n"
+                        "url = \"http://h/\"\nsecret = \"file:" +
+                        f.path + "\"\n");
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->destinations[0].secret, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+  temp_file two{"a\n\n"};
+  auto s = resolve_secret("file:" + two.path);
+  CAF_REQUIRE(s);
+  CAF_CHECK_EQUAL(*s, "a\n"); // only one newline is dropped
+  auto e = fails("[[destination]]\nname = \"x\"\nkind = \"eventhub\"\n"
+                 "sas_key = \"file:/nonexistent/key\"\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].sas_key");
+  CAF_CHECK(mentions(e.message, "/nonexistent/key"));
+  CAF_CHECK_EQUAL(*resolve_secret("plain"), "plain");
+}
+
+CAF_TEST(invalid toml reports the position) {
+  auto e = fails("[server]\nlisten = \n");
+  CAF_CHECK_EQUAL(e.code, "config");
+  CAF_CHECK(mentions(e.message, "test.toml:2"));
+}
+
+CAF_TEST(a missing file names its path) {
+  auto r = load_config("/nonexistent/gavel.toml");
+  CAF_REQUIRE(!r);
+  CAF_CHECK(mentions(r.err().message, "/nonexistent/gavel.toml"));
+}
+
+CAF_TEST(the shipped configuration files parse) {
+  ::setenv("GAVEL_INGEST_TOKEN", "ingest-token", 1);
+  ::setenv("GAVEL_EVENTHUB_KEY", "eventhub-key", 1);
+  ::setenv("GAVEL_HUBSPOT_TOKEN", "pat-na1-test", 1);
+  ::setenv("GAVEL_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
+  ::setenv("GAVEL_DATABASE_URL", "postgresql://gavel:pw@db.internal:5432/gavel", 1);
+  auto dir = source_dir() + "/config/";
+  for (auto name : {"gavel.example.toml", "dev.toml", "prod.toml"}) {
+    CAF_MESSAGE("parsing " << name);
+    auto r = load_config(dir + name);
+    if (!r)
+      CAF_FAIL(name << ": " << r.err().message);
+  }
+  auto dev = load_config(dir + "dev.toml");
+  CAF_REQUIRE(dev);
+  CAF_CHECK_EQUAL(dev->database.url, "");
+  CAF_REQUIRE_EQUAL(dev->ingest.tokens.size(), 1u);
+  CAF_CHECK_EQUAL(dev->ingest.tokens[0], "dev-token");
+  auto prod = load_config(dir + "prod.toml");
+  CAF_REQUIRE(prod);
+  CAF_CHECK_EQUAL(prod->database.url, "postgresql://gavel:pw@db.internal:5432/gavel");
+  // Without its environment the example fails, naming the key and variable.
+  ::unsetenv("GAVEL_INGEST_TOKEN");
+  auto e = load_config(dir + "gavel.example.toml");
+  CAF_REQUIRE(!e);
+  CAF_CHECK_EQUAL(e.err().field, "ingest.tokens[0]");
+  CAF_CHECK(mentions(e.err().message, "GAVEL_INGEST_TOKEN"));
+  for (auto v : {"GAVEL_EVENTHUB_KEY", "GAVEL_HUBSPOT_TOKEN", "GAVEL_WEBHOOK_SECRET",
+                 "GAVEL_DATABASE_URL"})
+    ::unsetenv(v);
+}
+
+CAF_TEST(the example documents every key) {
+  std::ifstream in{source_dir() + "/config/gavel.example.toml"};
+  CAF_REQUIRE(in);
+  std::string text{std::istreambuf_iterator<char>{in}, {}};
+  for (auto& k : config_keys()) {
+    auto name = k.key.substr(k.key.find('.') + 1);
+    auto documented = text.find("\n" + name + " =") != std::string::npos ||
+                      text.find("\n# " + name + " =") != std::string::npos;
+    if (!documented)
+      CAF_ERROR("config/gavel.example.toml does not document " << k.key);
+    CAF_CHECK(!k.doc.empty());
+  }
+}
