@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Runs Gavel on its embedded PostgreSQL, a `sim receive` webhook receiver and
+# a `sim burst` auction-close burst against it, then `sim verify`.
+#
+#   scripts/run-burst.sh BIN_DIR WORK_DIR [--auctions N] [--events N]
+#                        [--connections N] [--batch N] [--kill9]
+#
+# --kill9: kill -9 Gavel in the middle of the burst, restart it, and let the
+# burst finish (it retries what was not acknowledged).
+# Exit status: that of `sim verify` (0 = nothing lost, order intact).
+set -euo pipefail
+bin=$(cd "$1" && pwd)
+work=$2
+shift 2
+auctions=100 events=20000 connections=16 batch=1 kill9=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --auctions) auctions=$2; shift 2 ;;
+    --events) events=$2; shift 2 ;;
+    --connections) connections=$2; shift 2 ;;
+    --batch) batch=$2; shift 2 ;;
+    --kill9) kill9=1; shift ;;
+    *) echo "run-burst: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+py=/usr/bin/python3
+free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+gavel_port=$(free_port)
+secret="whsec_$(head -c 24 /dev/urandom | base64)"
+token="burst-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+rm -f "$work"/arrivals.jsonl "$work"/acks.jsonl
+gavel_pid="" recv_pid=""
+
+cleanup() {
+  [ -n "$gavel_pid" ] && kill -TERM "$gavel_pid" 2>/dev/null && wait "$gavel_pid" 2>/dev/null || true
+  [ -n "$recv_pid" ] && kill -TERM "$recv_pid" 2>/dev/null && wait "$recv_pid" 2>/dev/null || true
+  # A Gavel killed with -9 leaves its embedded cluster running.
+  if [ -f "$work/pg/data/postmaster.pid" ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+      runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$work/pg/data" -m fast stop >/dev/null 2>&1 || true
+    else
+      /usr/lib/postgresql/15/bin/pg_ctl -D "$work/pg/data" -m fast stop >/dev/null 2>&1 || true
+    fi
+  fi
+}
+trap cleanup EXIT
+
+wait_for_line() { # file pattern seconds
+  local i
+  for i in $(seq 1 $(($3 * 10))); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "run-burst: timed out waiting for '$2' in $1" >&2
+  cat "$1" >&2 || true
+  return 1
+}
+
+"$bin/sim" receive --listen 127.0.0.1:0 --secret "$secret" --out "$work/arrivals.jsonl" \
+  > "$work/receive.out" 2> "$work/receive.err" &
+recv_pid=$!
+wait_for_line "$work/receive.out" "listening on" 10
+recv_addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$work/receive.out" | head -1)
+
+cat > "$work/gavel.toml" <<TOML
+[server]
+listen = "127.0.0.1:$gavel_port"
+[database]
+data_dir = "$work/pg"
+[ingest]
+tokens = ["$token"]
+[log]
+level = "info"
+[[destination]]
+name = "webhook"
+kind = "webhook"
+url = "http://$recv_addr/hook"
+secret = "$secret"
+retry_initial = "50ms"
+retry_max = "2s"
+TOML
+
+start_gavel() {
+  "$bin/gavel" serve --config "$work/gavel.toml" >> "$work/gavel.out" 2>> "$work/gavel.log" &
+  gavel_pid=$!
+  local i
+  for i in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$gavel_port/readyz" >/dev/null 2>&1 && return 0
+    kill -0 "$gavel_pid" 2>/dev/null || { echo "run-burst: gavel exited" >&2; tail -20 "$work/gavel.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "run-burst: gavel not ready" >&2
+  return 1
+}
+start_gavel
+echo "gavel on 127.0.0.1:$gavel_port, receiver on $recv_addr, work dir $work"
+
+"$bin/sim" burst --target "http://127.0.0.1:$gavel_port" --token "$token" \
+  --auctions "$auctions" --events "$events" --connections "$connections" --batch "$batch" \
+  --acks "$work/acks.jsonl" --retry-for 120s --quiet > "$work/burst.out" 2> "$work/burst.err" &
+burst_pid=$!
+
+if [ "$kill9" -eq 1 ]; then
+  target=$((events / 3))
+  for i in $(seq 1 600); do
+    n=$(wc -l < "$work/acks.jsonl" 2>/dev/null || echo 0)
+    [ "$n" -ge "$target" ] && break
+    kill -0 "$burst_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  echo "kill -9 gavel after $(wc -l < "$work/acks.jsonl") acknowledged events"
+  kill -9 "$gavel_pid"
+  wait "$gavel_pid" 2>/dev/null || true
+  gavel_pid=""
+  sleep 1
+  start_gavel
+  echo "gavel restarted"
+fi
+
+burst_rc=0
+wait "$burst_pid" || burst_rc=$?
+cat "$work/burst.out"
+
+# Deliveries settle when every acknowledged event has arrived or the receiver
+# stops moving.
+last=-1 still=0
+for i in $(seq 1 600); do
+  n=$(curl -sf "http://$recv_addr/_sim/stats" | $py -c 'import json,sys; print(json.load(sys.stdin)["arrivals"])' || echo 0)
+  if [ "$n" = "$last" ]; then still=$((still + 1)); else still=0; fi
+  last=$n
+  [ "$still" -ge 30 ] && break
+  sleep 0.1
+done
+kill -TERM "$recv_pid"; wait "$recv_pid" 2>/dev/null || true; recv_pid=""
+curl -sf "http://127.0.0.1:$gavel_port/v1/pipeline" > "$work/pipeline.json" || true
+rc=0
+"$bin/sim" verify --acks "$work/acks.jsonl" --arrivals "$work/arrivals.jsonl" \
+  --report "$work/report.json" --expect-closed || rc=$?
+[ "$burst_rc" -eq 0 ] || { echo "run-burst: sim burst exited $burst_rc" >&2; rc=1; }
+exit $rc
