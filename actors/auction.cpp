@@ -10,7 +10,8 @@ using protocols::event_type;
 using protocols::unix_ms;
 using status = ingest_result::status;
 
-unix_ms next_heartbeat(unix_ms last, std::optional<unix_ms> end, const auction_settings& s) {
+unix_ms next_heartbeat(unix_ms last, std::optional<unix_ms> end,
+                       const auction_settings& s) {
   auto every = s.heartbeat_interval.count();
   if (!end)
     return last + every;
@@ -34,7 +35,8 @@ namespace {
 
 using self_ptr = auction_actor::stateful_pointer<auction_state>;
 
-ingest_result rejected(std::string event_id, int http, std::string field, std::string message) {
+ingest_result rejected(std::string event_id, int http, std::string field,
+                       std::string message) {
   ingest_result r;
   r.st = status::rejected;
   r.event_id = std::move(event_id);
@@ -45,7 +47,8 @@ ingest_result rejected(std::string event_id, int http, std::string field, std::s
 }
 
 ingest_result unavailable_result(std::string event_id) {
-  return rejected(std::move(event_id), 503, {}, "cannot make the event durable now; retry");
+  return rejected(std::move(event_id), 503, {},
+                  "cannot make the event durable now; retry");
 }
 
 void process(self_ptr self);
@@ -99,22 +102,23 @@ void load(self_ptr self) {
     return;
   st.loading = true;
   self->request(st.deps->reader, st.deps->settings.store_timeout, atom::load_v, st.id)
-    .then(
-      [self](adapters::auction_snapshot& snap) {
-        self->state.loading = false;
-        apply_snapshot(self, snap);
-        arm_heartbeat(self);
-        arm_idle(self);
-        process(self);
-      },
-      [self](caf::error& err) {
-        auto& st = self->state;
-        st.loading = false;
-        GAVEL_LOG_WARN("auction {}: cannot load state: {}", st.id, caf::to_string(err));
-        fail_queue(self);
-        // Heartbeats must resume even if no event arrives: try again later.
-        self->delayed_send(self, std::chrono::seconds{1}, atom::load_v);
-      });
+      .then(
+          [self](adapters::auction_snapshot& snap) {
+            self->state.loading = false;
+            apply_snapshot(self, snap);
+            arm_heartbeat(self);
+            arm_idle(self);
+            process(self);
+          },
+          [self](caf::error& err) {
+            auto& st = self->state;
+            st.loading = false;
+            GAVEL_LOG_WARN("auction {}: cannot load state: {}", st.id,
+                           caf::to_string(err));
+            fail_queue(self);
+            // Heartbeats must resume even if no event arrives: try again later.
+            self->delayed_send(self, std::chrono::seconds{1}, atom::load_v);
+          });
 }
 
 /// One decided queue item of an in-flight batch.
@@ -158,7 +162,8 @@ void process(self_ptr self) {
     e.bid_id = bid_id;
     e.bidder_user_id = std::move(bidder);
     e.producer_ms = now;
-    e.envelope = std::make_shared<const std::string>(protocols::make_envelope(meta, data));
+    e.envelope =
+        std::make_shared<const std::string>(protocols::make_envelope(meta, data));
     req.events.push_back(std::move(e));
   };
   auto open_implicitly = [&](const protocols::ingest_event& first) {
@@ -179,7 +184,8 @@ void process(self_ptr self) {
       auto cadence = heartbeat_cadence_seconds(now, row.end_date, st.deps->settings);
       emit(protocols::heartbeat_event_id(st.id, row.heartbeat_count),
            event_type::producer_heartbeat, row.last_sequence,
-           protocols::heartbeat_data(st.id, row.end_date, row.total_bid_count, cadence), 0, {});
+           protocols::heartbeat_data(st.id, row.end_date, row.total_bid_count, cadence),
+           0, {});
       heartbeat_emitted = true;
       continue;
     }
@@ -190,82 +196,84 @@ void process(self_ptr self) {
     auto& r = o.result;
     r.event_id = ev.event_id();
     switch (ev.type) {
-      case event_type::auction_opened:
-        if (exists) {
-          r.st = status::duplicate;
-          r.bid_sequence = 1;
-          o.depends_on_batch = !st.exists;
-        } else {
-          exists = true;
-          row.last_sequence = 1;
-          if (ev.end_date)
-            row.end_date = ev.end_date;
-          emit(r.event_id, event_type::auction_opened, 1, ev.data, 0, {});
-          r.st = status::accepted;
-          r.bid_sequence = 1;
-          o.depends_on_batch = true;
+    case event_type::auction_opened:
+      if (exists) {
+        r.st = status::duplicate;
+        r.bid_sequence = 1;
+        o.depends_on_batch = !st.exists;
+      } else {
+        exists = true;
+        row.last_sequence = 1;
+        if (ev.end_date)
+          row.end_date = ev.end_date;
+        emit(r.event_id, event_type::auction_opened, 1, ev.data, 0, {});
+        r.st = status::accepted;
+        r.bid_sequence = 1;
+        o.depends_on_batch = true;
+        replan = true;
+      }
+      break;
+    case event_type::bid_placed: {
+      if (auto it = st.bids.find(ev.bid_id); it != st.bids.end()) {
+        r.st = status::duplicate;
+        r.bid_sequence = it->second;
+      } else if (auto jt = new_bids.find(ev.bid_id); jt != new_bids.end()) {
+        r.st = status::duplicate;
+        r.bid_sequence = jt->second;
+        o.depends_on_batch = true;
+      } else if (row.closed) {
+        r = rejected(r.event_id, 409, "data.auction_id",
+                     "auction " + std::to_string(st.id) + " is closed");
+        o.depends_on_batch = !st.row.closed;
+      } else {
+        if (!exists)
+          open_implicitly(ev);
+        auto seq = ++row.last_sequence;
+        ++row.total_bid_count;
+        if (!ev.price.empty())
+          row.current_price = ev.price;
+        if (ev.end_date && ev.end_date != row.end_date) {
+          row.end_date = ev.end_date;
           replan = true;
         }
-        break;
-      case event_type::bid_placed: {
-        if (auto it = st.bids.find(ev.bid_id); it != st.bids.end()) {
-          r.st = status::duplicate;
-          r.bid_sequence = it->second;
-        } else if (auto jt = new_bids.find(ev.bid_id); jt != new_bids.end()) {
-          r.st = status::duplicate;
-          r.bid_sequence = jt->second;
-          o.depends_on_batch = true;
-        } else if (row.closed) {
-          r = rejected(r.event_id, 409, "data.auction_id",
-                       "auction " + std::to_string(st.id) + " is closed");
-          o.depends_on_batch = !st.row.closed;
-        } else {
-          if (!exists)
-            open_implicitly(ev);
-          auto seq = ++row.last_sequence;
-          ++row.total_bid_count;
-          if (!ev.price.empty())
-            row.current_price = ev.price;
-          if (ev.end_date && ev.end_date != row.end_date) {
-            row.end_date = ev.end_date;
-            replan = true;
-          }
-          new_bids.emplace(ev.bid_id, seq);
-          emit(r.event_id, event_type::bid_placed, seq, ev.data, ev.bid_id, ev.bidder_user_id);
-          r.st = status::accepted;
-          r.bid_sequence = seq;
-          o.depends_on_batch = true;
-        }
-        break;
+        new_bids.emplace(ev.bid_id, seq);
+        emit(r.event_id, event_type::bid_placed, seq, ev.data, ev.bid_id,
+             ev.bidder_user_id);
+        r.st = status::accepted;
+        r.bid_sequence = seq;
+        o.depends_on_batch = true;
       }
-      case event_type::auction_closed:
-        if (row.closed) {
-          r.st = status::duplicate;
-          r.bid_sequence = row.last_sequence;
-          o.depends_on_batch = !st.row.closed;
-        } else {
-          if (!exists)
-            open_implicitly(ev);
-          row.closed = true;
-          if (ev.end_date)
-            row.end_date = ev.end_date;
-          auto data = ev.data;
-          data.set("total_bid_count", protocols::json::value::integer(row.total_bid_count));
-          if (auto* price = data.find("current_price"); price != nullptr &&
-                                                        (price->is_number() || price->is_string()) &&
-                                                        !price->text.empty())
-            row.current_price = price->text;
-          else if (!row.current_price.empty())
-            data.set("current_price", protocols::json::value::number(row.current_price));
-          emit(r.event_id, event_type::auction_closed, row.last_sequence, data, 0, {});
-          r.st = status::accepted;
-          r.bid_sequence = row.last_sequence;
-          o.depends_on_batch = true;
-        }
-        break;
-      case event_type::producer_heartbeat:
-        r = rejected(r.event_id, 422, "event_type", "producer.heartbeat is produced by Gavel");
-        break;
+      break;
+    }
+    case event_type::auction_closed:
+      if (row.closed) {
+        r.st = status::duplicate;
+        r.bid_sequence = row.last_sequence;
+        o.depends_on_batch = !st.row.closed;
+      } else {
+        if (!exists)
+          open_implicitly(ev);
+        row.closed = true;
+        if (ev.end_date)
+          row.end_date = ev.end_date;
+        auto data = ev.data;
+        data.set("total_bid_count", protocols::json::value::integer(row.total_bid_count));
+        if (auto* price = data.find("current_price");
+            price != nullptr && (price->is_number() || price->is_string()) &&
+            !price->text.empty())
+          row.current_price = price->text;
+        else if (!row.current_price.empty())
+          data.set("current_price", protocols::json::value::number(row.current_price));
+        emit(r.event_id, event_type::auction_closed, row.last_sequence, data, 0, {});
+        r.st = status::accepted;
+        r.bid_sequence = row.last_sequence;
+        o.depends_on_batch = true;
+      }
+      break;
+    case event_type::producer_heartbeat:
+      r = rejected(r.event_id, 422, "event_type",
+                   "producer.heartbeat is produced by Gavel");
+      break;
     }
     outcomes.push_back(std::move(o));
   }
@@ -282,97 +290,99 @@ void process(self_ptr self) {
   req.auction.auction_id = st.id;
   st.in_flight = true;
   auto shared_outcomes = std::make_shared<std::vector<outcome>>(std::move(outcomes));
-  self
-    ->request(st.deps->store, st.deps->settings.store_timeout, atom::persist_v, std::move(req))
-    .then(
-      [self, row, exists, new_bids = std::move(new_bids), shared_outcomes, heartbeat_emitted,
-       replan, now](persist_reply&) mutable {
-        auto& st = self->state;
-        st.in_flight = false;
-        bool opened_now = !st.exists && exists;
-        bool closed_now = !st.row.closed && row.closed;
-        st.row = row;
-        st.exists = exists;
-        st.bids.merge(new_bids);
-        for (auto& o : *shared_outcomes)
-          o.rp.deliver(std::move(o.result));
-        if (opened_now)
-          st.heartbeat_base = now;
-        if (heartbeat_emitted)
-          st.heartbeat_base = now;
-        if (closed_now) {
-          arm_heartbeat(self); // cancels
-          arm_idle(self);
-        } else if (replan || heartbeat_emitted || !st.heartbeat_armed) {
-          arm_heartbeat(self);
-        }
-        process(self);
-      },
-      [self, shared_outcomes](caf::error& err) {
-        auto& st = self->state;
-        st.in_flight = false;
-        GAVEL_LOG_WARN("auction {}: persist failed: {}", st.id, caf::to_string(err));
-        for (auto& o : *shared_outcomes) {
-          if (o.depends_on_batch)
-            o.rp.deliver(unavailable_result(o.result.event_id));
-          else
-            o.rp.deliver(std::move(o.result));
-        }
-        // Whether the commit happened is unknown (the connection may have
-        // broken during COMMIT): the database is the truth, read it again.
-        st.loaded = false;
-        st.heartbeat_armed = false;
-        ++st.heartbeat_generation;
-        fail_queue(self);
-        load(self);
-      });
+  self->request(st.deps->store, st.deps->settings.store_timeout, atom::persist_v,
+                std::move(req))
+      .then(
+          [self, row, exists, new_bids = std::move(new_bids), shared_outcomes,
+           heartbeat_emitted, replan, now](persist_reply&) mutable {
+            auto& st = self->state;
+            st.in_flight = false;
+            bool opened_now = !st.exists && exists;
+            bool closed_now = !st.row.closed && row.closed;
+            st.row = row;
+            st.exists = exists;
+            st.bids.merge(new_bids);
+            for (auto& o : *shared_outcomes)
+              o.rp.deliver(std::move(o.result));
+            if (opened_now)
+              st.heartbeat_base = now;
+            if (heartbeat_emitted)
+              st.heartbeat_base = now;
+            if (closed_now) {
+              arm_heartbeat(self); // cancels
+              arm_idle(self);
+            } else if (replan || heartbeat_emitted || !st.heartbeat_armed) {
+              arm_heartbeat(self);
+            }
+            process(self);
+          },
+          [self, shared_outcomes](caf::error& err) {
+            auto& st = self->state;
+            st.in_flight = false;
+            GAVEL_LOG_WARN("auction {}: persist failed: {}", st.id, caf::to_string(err));
+            for (auto& o : *shared_outcomes) {
+              if (o.depends_on_batch)
+                o.rp.deliver(unavailable_result(o.result.event_id));
+              else
+                o.rp.deliver(std::move(o.result));
+            }
+            // Whether the commit happened is unknown (the connection may have
+            // broken during COMMIT): the database is the truth, read it again.
+            st.loaded = false;
+            st.heartbeat_armed = false;
+            ++st.heartbeat_generation;
+            fail_queue(self);
+            load(self);
+          });
 }
 
 } // namespace
 
 auction_actor::behavior_type auction(auction_actor::stateful_pointer<auction_state> self,
-                                     std::int64_t id, std::shared_ptr<const auction_deps> deps) {
+                                     std::int64_t id,
+                                     std::shared_ptr<const auction_deps> deps) {
   self->state.id = id;
   self->state.deps = std::move(deps);
   self->state.row.auction_id = id;
   load(self);
   return {
-    [self](atom::ingest, protocols::ingest_event& ev) -> caf::result<ingest_result> {
-      auto& st = self->state;
-      ++st.received;
-      ++st.idle_generation; // any traffic cancels passivation
-      auto rp = self->make_response_promise<ingest_result>();
-      st.queue.push_back({std::move(ev), rp, false});
-      process(self);
-      return rp;
-    },
-    [self](atom::heartbeat, std::uint64_t gen) {
-      auto& st = self->state;
-      if (gen != st.heartbeat_generation)
-        return;
-      st.heartbeat_armed = false;
-      auction_state::pending p;
-      p.is_heartbeat = true;
-      st.queue.push_back(std::move(p));
-      process(self);
-    },
-    [self](atom::idle, std::uint64_t gen) {
-      auto& st = self->state;
-      if (gen != st.idle_generation || st.in_flight || !st.queue.empty() || !st.row.closed)
-        return;
-      if (st.deps->registry)
-        self->send(st.deps->registry, atom::idle_v, st.id, st.received);
-    },
-    [self](atom::passivate) { self->quit(); },
-    [self](atom::load) {
-      if (!self->state.loaded)
-        load(self);
-    },
+      [self](atom::ingest, protocols::ingest_event& ev) -> caf::result<ingest_result> {
+        auto& st = self->state;
+        ++st.received;
+        ++st.idle_generation; // any traffic cancels passivation
+        auto rp = self->make_response_promise<ingest_result>();
+        st.queue.push_back({std::move(ev), rp, false});
+        process(self);
+        return rp;
+      },
+      [self](atom::heartbeat, std::uint64_t gen) {
+        auto& st = self->state;
+        if (gen != st.heartbeat_generation)
+          return;
+        st.heartbeat_armed = false;
+        auction_state::pending p;
+        p.is_heartbeat = true;
+        st.queue.push_back(std::move(p));
+        process(self);
+      },
+      [self](atom::idle, std::uint64_t gen) {
+        auto& st = self->state;
+        if (gen != st.idle_generation || st.in_flight || !st.queue.empty() ||
+            !st.row.closed)
+          return;
+        if (st.deps->registry)
+          self->send(st.deps->registry, atom::idle_v, st.id, st.received);
+      },
+      [self](atom::passivate) { self->quit(); },
+      [self](atom::load) {
+        if (!self->state.loaded)
+          load(self);
+      },
   };
 }
 
-registry_actor::behavior_type registry(registry_actor::stateful_pointer<registry_state> self,
-                                       auction_deps deps) {
+registry_actor::behavior_type
+registry(registry_actor::stateful_pointer<registry_state> self, auction_deps deps) {
   auto shared = std::make_shared<auction_deps>(std::move(deps));
   shared->registry = caf::actor_cast<registry_actor>(self);
   self->state.deps = shared;
@@ -390,7 +400,8 @@ registry_actor::behavior_type registry(registry_actor::stateful_pointer<registry
     for (auto it = auctions.begin(); it != auctions.end(); ++it) {
       if (it->second.handle.address() == msg.source) {
         if (msg.reason)
-          GAVEL_LOG_ERROR("auction {} actor failed: {}", it->first, caf::to_string(msg.reason));
+          GAVEL_LOG_ERROR("auction {} actor failed: {}", it->first,
+                          caf::to_string(msg.reason));
         auctions.erase(it);
         break;
       }
@@ -398,33 +409,34 @@ registry_actor::behavior_type registry(registry_actor::stateful_pointer<registry
   });
   // Auctions still open must keep their heartbeats after a restart.
   self->request(shared->reader, std::chrono::seconds{60}, atom::open_list_v)
-    .then(
-      [self, spawn_auction](std::vector<std::int64_t>& ids) {
-        for (auto id : ids)
-          spawn_auction(id);
-        if (!ids.empty())
-          GAVEL_LOG_INFO("registry: resumed {} open auctions", ids.size());
-      },
-      [](caf::error& err) {
-        GAVEL_LOG_WARN("registry: cannot list open auctions: {}", caf::to_string(err));
-      });
+      .then(
+          [self, spawn_auction](std::vector<std::int64_t>& ids) {
+            for (auto id : ids)
+              spawn_auction(id);
+            if (!ids.empty())
+              GAVEL_LOG_INFO("registry: resumed {} open auctions", ids.size());
+          },
+          [](caf::error& err) {
+            GAVEL_LOG_WARN("registry: cannot list open auctions: {}",
+                           caf::to_string(err));
+          });
   return {
-    [self, spawn_auction](atom::ingest, protocols::ingest_event& ev) {
-      auto& e = spawn_auction(ev.auction_id);
-      ++e.forwarded;
-      return self->delegate(e.handle, atom::ingest_v, std::move(ev));
-    },
-    [self](atom::idle, std::int64_t id, std::uint64_t processed) {
-      auto& auctions = self->state.auctions;
-      auto it = auctions.find(id);
-      // Messages forwarded after the auction asked are still in its mailbox.
-      if (it == auctions.end() || it->second.forwarded != processed)
-        return;
-      self->demonitor(it->second.handle.address());
-      self->send(it->second.handle, atom::passivate_v);
-      auctions.erase(it);
-    },
-    [self](atom::status) -> std::uint64_t { return self->state.auctions.size(); },
+      [self, spawn_auction](atom::ingest, protocols::ingest_event& ev) {
+        auto& e = spawn_auction(ev.auction_id);
+        ++e.forwarded;
+        return self->delegate(e.handle, atom::ingest_v, std::move(ev));
+      },
+      [self](atom::idle, std::int64_t id, std::uint64_t processed) {
+        auto& auctions = self->state.auctions;
+        auto it = auctions.find(id);
+        // Messages forwarded after the auction asked are still in its mailbox.
+        if (it == auctions.end() || it->second.forwarded != processed)
+          return;
+        self->demonitor(it->second.handle.address());
+        self->send(it->second.handle, atom::passivate_v);
+        auctions.erase(it);
+      },
+      [self](atom::status) -> std::uint64_t { return self->state.auctions.size(); },
   };
 }
 

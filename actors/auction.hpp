@@ -35,7 +35,8 @@ struct auction_deps {
 /// one exactly at the start of the final window (end − final_window), then
 /// every final_heartbeat_interval until end + final_window, then every
 /// heartbeat_interval again (an auction left open past its end).
-protocols::unix_ms next_heartbeat(protocols::unix_ms last, std::optional<protocols::unix_ms> end,
+protocols::unix_ms next_heartbeat(protocols::unix_ms last,
+                                  std::optional<protocols::unix_ms> end,
                                   const auction_settings& s);
 
 /// The cadence in force at `now` (reported in heartbeat data), in seconds.
@@ -72,7 +73,8 @@ struct auction_state {
 
 /// The AUCTION actor: every per-auction guarantee lives here.
 auction_actor::behavior_type auction(auction_actor::stateful_pointer<auction_state> self,
-                                     std::int64_t id, std::shared_ptr<const auction_deps> deps);
+                                     std::int64_t id,
+                                     std::shared_ptr<const auction_deps> deps);
 
 struct registry_state {
   struct entry {
@@ -87,7 +89,7 @@ struct registry_state {
 /// The REGISTRY actor: spawns auction actors on first event (and, at start,
 /// for every auction still open, so their heartbeats resume), routes events,
 /// and agrees to passivation only when nothing is in the auction's mailbox.
-registry_actor::behavior_type registry(registry_actor::stateful_pointer<registry_state> self,
-                                       auction_deps deps);
+registry_actor::behavior_type
+registry(registry_actor::stateful_pointer<registry_state> self, auction_deps deps);
 
 } // namespace gavel::actors

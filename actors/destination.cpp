@@ -18,7 +18,7 @@ class webhook_sender final : public sender {
 public:
   webhook_sender(adapters::io_runtime& io, const adapters::destination_config& cfg,
                  adapters::url target)
-    : secret_(cfg.secret), target_(target.target) {
+      : secret_(cfg.secret), target_(target.target) {
     adapters::http_client_options opts;
     opts.ca_file = cfg.ca_file;
     opts.request_timeout = cfg.request_timeout;
@@ -34,8 +34,8 @@ public:
   void send(std::uint32_t lane, const outbox_record& rec,
             std::function<void(adapters::http_result)> done) override {
     auto ts = std::chrono::duration_cast<std::chrono::seconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
     auto sig = protocols::webhook_signature(secret_, rec.event_id, ts, *rec.envelope);
     if (!sig) {
       adapters::http_result r;
@@ -44,10 +44,10 @@ public:
       return;
     }
     adapters::header_list headers{
-      {"Content-Type", "application/json"},
-      {"webhook-id", rec.event_id},
-      {"webhook-timestamp", std::to_string(ts)},
-      {"webhook-signature", *sig},
+        {"Content-Type", "application/json"},
+        {"webhook-id", rec.event_id},
+        {"webhook-timestamp", std::to_string(ts)},
+        {"webhook-signature", *sig},
     };
     conns_[lane % conns_.size()]->async_request("POST", target_, std::move(headers),
                                                 *rec.envelope, std::move(done));
@@ -116,31 +116,31 @@ void read_more(self_ptr self) {
   st.reading = true;
   self->request(st.reader, std::chrono::seconds{30}, atom::read_v, st.loaded_through,
                 static_cast<std::uint64_t>(st.settings.page))
-    .then(
-      [self](std::vector<outbox_record>& rows) {
-        auto& st = self->state;
-        st.reading = false;
-        auto n = rows.size();
-        for (auto& r : rows)
-          if (r.position > st.loaded_through)
-            enqueue(self, std::move(r));
-        if (n < st.settings.page && st.loaded_through >= st.max_seen_live) {
-          if (st.m != destination_state::mode::live)
-            GAVEL_LOG_INFO("destination {}: caught up at position {}, live", st.settings.name,
-                           st.loaded_through);
-          st.m = destination_state::mode::live;
-          if (st.order.empty())
-            st.delivered_through = std::max(st.delivered_through, st.loaded_through);
-        } else {
-          read_more(self);
-        }
-      },
-      [self](caf::error& err) {
-        auto& st = self->state;
-        st.reading = false;
-        st.last_error = "outbox read: " + caf::to_string(err);
-        self->delayed_send(self, std::chrono::seconds{1}, atom::read_v);
-      });
+      .then(
+          [self](std::vector<outbox_record>& rows) {
+            auto& st = self->state;
+            st.reading = false;
+            auto n = rows.size();
+            for (auto& r : rows)
+              if (r.position > st.loaded_through)
+                enqueue(self, std::move(r));
+            if (n < st.settings.page && st.loaded_through >= st.max_seen_live) {
+              if (st.m != destination_state::mode::live)
+                GAVEL_LOG_INFO("destination {}: caught up at position {}, live",
+                               st.settings.name, st.loaded_through);
+              st.m = destination_state::mode::live;
+              if (st.order.empty())
+                st.delivered_through = std::max(st.delivered_through, st.loaded_through);
+            } else {
+              read_more(self);
+            }
+          },
+          [self](caf::error& err) {
+            auto& st = self->state;
+            st.reading = false;
+            st.last_error = "outbox read: " + caf::to_string(err);
+            self->delayed_send(self, std::chrono::seconds{1}, atom::read_v);
+          });
 }
 
 std::chrono::milliseconds backoff(destination_state& st, unsigned attempts) {
@@ -157,20 +157,21 @@ std::chrono::milliseconds backoff(destination_state& st, unsigned attempts) {
 void start_up(self_ptr self) {
   auto& st = self->state;
   self->request(st.reader, std::chrono::seconds{30}, atom::position_v, st.settings.name)
-    .then(
-      [self](std::int64_t pos) {
-        auto& st = self->state;
-        st.delivered_through = st.saved_through = st.loaded_through = pos;
-        st.m = destination_state::mode::catching_up;
-        GAVEL_LOG_INFO("destination {}: resuming after position {}", st.settings.name, pos);
-        read_more(self);
-      },
-      [self](caf::error& err) {
-        auto& st = self->state;
-        st.last_error = "load position: " + caf::to_string(err);
-        GAVEL_LOG_WARN("destination {}: {}", st.settings.name, st.last_error);
-        self->delayed_send(self, std::chrono::seconds{1}, atom::read_v);
-      });
+      .then(
+          [self](std::int64_t pos) {
+            auto& st = self->state;
+            st.delivered_through = st.saved_through = st.loaded_through = pos;
+            st.m = destination_state::mode::catching_up;
+            GAVEL_LOG_INFO("destination {}: resuming after position {}", st.settings.name,
+                           pos);
+            read_more(self);
+          },
+          [self](caf::error& err) {
+            auto& st = self->state;
+            st.last_error = "load position: " + caf::to_string(err);
+            GAVEL_LOG_WARN("destination {}: {}", st.settings.name, st.last_error);
+            self->delayed_send(self, std::chrono::seconds{1}, atom::read_v);
+          });
 }
 
 } // namespace
@@ -183,9 +184,9 @@ destination_settings make_destination_settings(const adapters::destination_confi
     if (auto x = protocols::parse_event_type(t))
       s.event_types.insert(*x);
   if (cfg.event_types.empty())
-    s.event_types = {protocols::event_type::auction_opened, protocols::event_type::bid_placed,
-                     protocols::event_type::auction_closed,
-                     protocols::event_type::producer_heartbeat};
+    s.event_types = {
+        protocols::event_type::auction_opened, protocols::event_type::bid_placed,
+        protocols::event_type::auction_closed, protocols::event_type::producer_heartbeat};
   s.lanes = std::max(1u, cfg.concurrency);
   s.window = std::max<std::size_t>(cfg.window, 100);
   s.page = std::min<std::size_t>(2000, s.window / 4);
@@ -201,10 +202,10 @@ std::shared_ptr<sender> make_webhook_sender(adapters::io_runtime& io,
   return std::make_shared<webhook_sender>(io, cfg, *u);
 }
 
-destination_actor::behavior_type destination(destination_actor::stateful_pointer<destination_state> self,
-                                             destination_settings settings,
-                                             std::shared_ptr<sender> out, store_actor store,
-                                             reader_actor reader) {
+destination_actor::behavior_type
+destination(destination_actor::stateful_pointer<destination_state> self,
+            destination_settings settings, std::shared_ptr<sender> out, store_actor store,
+            reader_actor reader) {
   auto& st = self->state;
   st.settings = std::move(settings);
   st.out = std::move(out);
@@ -215,94 +216,95 @@ destination_actor::behavior_type destination(destination_actor::stateful_pointer
   start_up(self);
   self->delayed_send(self, st.settings.position_interval, atom::flush_v);
   return {
-    [self](atom::committed, record_batch& batch) {
-      auto& st = self->state;
-      if (batch->empty())
-        return;
-      if (st.m != destination_state::mode::live) {
-        st.max_seen_live = std::max(st.max_seen_live, batch->back().position);
-        return;
-      }
-      for (const auto& rec : *batch) {
-        if (rec.position <= st.loaded_through)
-          continue;
-        if (st.order.size() >= st.settings.window) {
-          // Behind: stop holding envelopes; the outbox is the buffer.
-          GAVEL_LOG_INFO("destination {}: {} in memory, catching up from the outbox",
-                         st.settings.name, st.order.size());
-          st.m = destination_state::mode::catching_up;
-          st.max_seen_live = batch->back().position;
-          read_more(self);
+      [self](atom::committed, record_batch& batch) {
+        auto& st = self->state;
+        if (batch->empty())
+          return;
+        if (st.m != destination_state::mode::live) {
+          st.max_seen_live = std::max(st.max_seen_live, batch->back().position);
           return;
         }
-        enqueue(self, rec);
-      }
-    },
-    [self](atom::status) {
-      auto& st = self->state;
-      destination_status s;
-      s.name = st.settings.name;
-      s.kind = st.settings.kind;
-      bool retrying = std::any_of(st.lanes.begin(), st.lanes.end(),
-                                  [](const auto& l) { return l.attempts > 0; });
-      s.state = retrying                                ? "retrying"
-                : st.m != destination_state::mode::live ? "catching-up"
-                                                        : "ok";
-      s.delivered_through = st.delivered_through;
-      s.loaded_through = st.loaded_through;
-      s.delivered = st.delivered;
-      s.retries = st.retries;
-      s.in_memory = st.order.size();
-      s.last_error = st.last_error;
-      return s;
-    },
-    [self](atom::delivered, std::uint32_t i, std::uint64_t token, adapters::http_result& r) {
-      auto& st = self->state;
-      if (i >= st.lanes.size())
-        return;
-      auto& l = st.lanes[i];
-      if (token != l.token || !l.in_flight)
-        return;
-      l.in_flight = false;
-      if (r.ok()) {
-        auto pos = l.queue.front().position;
-        l.queue.pop_front();
-        l.attempts = 0;
-        ++st.delivered;
-        start(self, i);
-        mark_done(self, pos);
-        return;
-      }
-      ++l.attempts;
-      ++st.retries;
-      st.last_error = r.status != 0 ? "HTTP " + std::to_string(r.status) : r.error;
-      auto delay = backoff(st, l.attempts);
-      if (l.attempts == 1 || l.attempts % 10 == 0)
-        GAVEL_LOG_WARN("destination {}: {} failed ({}), attempt {}, retrying in {} ms",
-                       st.settings.name, l.queue.front().event_id, st.last_error, l.attempts,
-                       delay.count());
-      self->delayed_send(self, delay, atom::retry_v, i, token);
-    },
-    [self](atom::retry, std::uint32_t i, std::uint64_t token) {
-      auto& st = self->state;
-      if (i < st.lanes.size() && st.lanes[i].token == token)
-        start(self, i);
-    },
-    [self](atom::read) {
-      auto& st = self->state;
-      if (st.m == destination_state::mode::starting)
-        start_up(self);
-      else
-        read_more(self);
-    },
-    [self](atom::flush) {
-      auto& st = self->state;
-      if (st.delivered_through > st.saved_through) {
-        self->send(st.store, atom::position_v, st.settings.name, st.delivered_through);
-        st.saved_through = st.delivered_through;
-      }
-      self->delayed_send(self, st.settings.position_interval, atom::flush_v);
-    },
+        for (const auto& rec : *batch) {
+          if (rec.position <= st.loaded_through)
+            continue;
+          if (st.order.size() >= st.settings.window) {
+            // Behind: stop holding envelopes; the outbox is the buffer.
+            GAVEL_LOG_INFO("destination {}: {} in memory, catching up from the outbox",
+                           st.settings.name, st.order.size());
+            st.m = destination_state::mode::catching_up;
+            st.max_seen_live = batch->back().position;
+            read_more(self);
+            return;
+          }
+          enqueue(self, rec);
+        }
+      },
+      [self](atom::status) {
+        auto& st = self->state;
+        destination_status s;
+        s.name = st.settings.name;
+        s.kind = st.settings.kind;
+        bool retrying = std::any_of(st.lanes.begin(), st.lanes.end(),
+                                    [](const auto& l) { return l.attempts > 0; });
+        s.state = retrying                                ? "retrying"
+                  : st.m != destination_state::mode::live ? "catching-up"
+                                                          : "ok";
+        s.delivered_through = st.delivered_through;
+        s.loaded_through = st.loaded_through;
+        s.delivered = st.delivered;
+        s.retries = st.retries;
+        s.in_memory = st.order.size();
+        s.last_error = st.last_error;
+        return s;
+      },
+      [self](atom::delivered, std::uint32_t i, std::uint64_t token,
+             adapters::http_result& r) {
+        auto& st = self->state;
+        if (i >= st.lanes.size())
+          return;
+        auto& l = st.lanes[i];
+        if (token != l.token || !l.in_flight)
+          return;
+        l.in_flight = false;
+        if (r.ok()) {
+          auto pos = l.queue.front().position;
+          l.queue.pop_front();
+          l.attempts = 0;
+          ++st.delivered;
+          start(self, i);
+          mark_done(self, pos);
+          return;
+        }
+        ++l.attempts;
+        ++st.retries;
+        st.last_error = r.status != 0 ? "HTTP " + std::to_string(r.status) : r.error;
+        auto delay = backoff(st, l.attempts);
+        if (l.attempts == 1 || l.attempts % 10 == 0)
+          GAVEL_LOG_WARN("destination {}: {} failed ({}), attempt {}, retrying in {} ms",
+                         st.settings.name, l.queue.front().event_id, st.last_error,
+                         l.attempts, delay.count());
+        self->delayed_send(self, delay, atom::retry_v, i, token);
+      },
+      [self](atom::retry, std::uint32_t i, std::uint64_t token) {
+        auto& st = self->state;
+        if (i < st.lanes.size() && st.lanes[i].token == token)
+          start(self, i);
+      },
+      [self](atom::read) {
+        auto& st = self->state;
+        if (st.m == destination_state::mode::starting)
+          start_up(self);
+        else
+          read_more(self);
+      },
+      [self](atom::flush) {
+        auto& st = self->state;
+        if (st.delivered_through > st.saved_through) {
+          self->send(st.store, atom::position_v, st.settings.name, st.delivered_through);
+          st.saved_through = st.delivered_through;
+        }
+        self->delayed_send(self, st.settings.position_interval, atom::flush_v);
+      },
   };
 }
 

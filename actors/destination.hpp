@@ -73,9 +73,9 @@ struct destination_state {
 /// It holds at most `window` records in memory: beyond that it drops the live
 /// feed and catches up from the outbox. delivered-through (every position at
 /// or below it is delivered) is stored periodically; a restart resumes there.
-destination_actor::behavior_type destination(destination_actor::stateful_pointer<destination_state> self,
-                                             destination_settings settings,
-                                             std::shared_ptr<sender> out, store_actor store,
-                                             reader_actor reader);
+destination_actor::behavior_type
+destination(destination_actor::stateful_pointer<destination_state> self,
+            destination_settings settings, std::shared_ptr<sender> out, store_actor store,
+            reader_actor reader);
 
 } // namespace gavel::actors

@@ -8,7 +8,6 @@
 #include "protocols/event.hpp"
 
 #include <caf/all.hpp>
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,24 +16,24 @@
 // -- atoms ---------------------------------------------------------------------
 
 CAF_BEGIN_TYPE_ID_BLOCK(gavel, caf::first_custom_type_id)
-  CAF_ADD_ATOM(gavel, gavel::atom, ingest, "ingest")
-  CAF_ADD_ATOM(gavel, gavel::atom, persist, "persist")
-  CAF_ADD_ATOM(gavel, gavel::atom, flush, "flush")
-  CAF_ADD_ATOM(gavel, gavel::atom, load, "load")
-  CAF_ADD_ATOM(gavel, gavel::atom, loaded, "loaded")
-  CAF_ADD_ATOM(gavel, gavel::atom, read, "read")
-  CAF_ADD_ATOM(gavel, gavel::atom, position, "position")
-  CAF_ADD_ATOM(gavel, gavel::atom, subscribe, "subscribe")
-  CAF_ADD_ATOM(gavel, gavel::atom, committed, "committed")
-  CAF_ADD_ATOM(gavel, gavel::atom, heartbeat, "heartbeat")
-  CAF_ADD_ATOM(gavel, gavel::atom, idle, "idle")
-  CAF_ADD_ATOM(gavel, gavel::atom, passivate, "passivate")
-  CAF_ADD_ATOM(gavel, gavel::atom, delivered, "delivered")
-  CAF_ADD_ATOM(gavel, gavel::atom, retry, "retry")
-  CAF_ADD_ATOM(gavel, gavel::atom, status, "status")
-  CAF_ADD_ATOM(gavel, gavel::atom, open_list, "open_list")
-  CAF_ADD_ATOM(gavel, gavel::atom, submit, "submit")
-  CAF_ADD_ATOM(gavel, gavel::atom, health, "health")
+CAF_ADD_ATOM(gavel, gavel::atom, ingest, "ingest")
+CAF_ADD_ATOM(gavel, gavel::atom, persist, "persist")
+CAF_ADD_ATOM(gavel, gavel::atom, flush, "flush")
+CAF_ADD_ATOM(gavel, gavel::atom, load, "load")
+CAF_ADD_ATOM(gavel, gavel::atom, loaded, "loaded")
+CAF_ADD_ATOM(gavel, gavel::atom, read, "read")
+CAF_ADD_ATOM(gavel, gavel::atom, position, "position")
+CAF_ADD_ATOM(gavel, gavel::atom, subscribe, "subscribe")
+CAF_ADD_ATOM(gavel, gavel::atom, committed, "committed")
+CAF_ADD_ATOM(gavel, gavel::atom, heartbeat, "heartbeat")
+CAF_ADD_ATOM(gavel, gavel::atom, idle, "idle")
+CAF_ADD_ATOM(gavel, gavel::atom, passivate, "passivate")
+CAF_ADD_ATOM(gavel, gavel::atom, delivered, "delivered")
+CAF_ADD_ATOM(gavel, gavel::atom, retry, "retry")
+CAF_ADD_ATOM(gavel, gavel::atom, status, "status")
+CAF_ADD_ATOM(gavel, gavel::atom, open_list, "open_list")
+CAF_ADD_ATOM(gavel, gavel::atom, submit, "submit")
+CAF_ADD_ATOM(gavel, gavel::atom, health, "health")
 CAF_END_TYPE_ID_BLOCK(gavel)
 
 namespace gavel::actors {
@@ -113,66 +112,66 @@ namespace gavel::actors {
 
 /// The DESTINATION actor interface (one per configured destination).
 using destination_actor = caf::typed_actor<
-  /// A batch the store just committed (position order); the live path.
-  caf::reacts_to<atom::committed, record_batch>,
-  /// Current health.
-  caf::replies_to<atom::status>::with<destination_status>,
-  /// A send on lane N (attempt token T) finished (from the I/O thread).
-  caf::reacts_to<atom::delivered, std::uint32_t, std::uint64_t, adapters::http_result>,
-  /// Backoff over: resend the head of lane N (if token T still current).
-  caf::reacts_to<atom::retry, std::uint32_t, std::uint64_t>,
-  /// Catch up: read the next page from the outbox.
-  caf::reacts_to<atom::read>,
-  /// Periodic: store the delivered-through position.
-  caf::reacts_to<atom::flush>>;
+    /// A batch the store just committed (position order); the live path.
+    caf::reacts_to<atom::committed, record_batch>,
+    /// Current health.
+    caf::replies_to<atom::status>::with<destination_status>,
+    /// A send on lane N (attempt token T) finished (from the I/O thread).
+    caf::reacts_to<atom::delivered, std::uint32_t, std::uint64_t, adapters::http_result>,
+    /// Backoff over: resend the head of lane N (if token T still current).
+    caf::reacts_to<atom::retry, std::uint32_t, std::uint64_t>,
+    /// Catch up: read the next page from the outbox.
+    caf::reacts_to<atom::read>,
+    /// Periodic: store the delivered-through position.
+    caf::reacts_to<atom::flush>>;
 
 /// The STORE actor interface: the single outbox writer.
 using store_actor = caf::typed_actor<
-  /// Commits one auction's events and state; replies after COMMIT.
-  caf::replies_to<atom::persist, persist_request>::with<persist_reply>,
-  /// Records a destination's delivered-through position (next transaction).
-  caf::reacts_to<atom::position, std::string, std::int64_t>,
-  /// Publishes every committed batch to this destination from now on.
-  caf::reacts_to<atom::subscribe, destination_actor>,
-  /// Gathers pending work into one transaction (sent to itself).
-  caf::reacts_to<atom::flush>,
-  /// Whether the database answered the last attempt.
-  caf::replies_to<atom::health>::with<bool>>;
+    /// Commits one auction's events and state; replies after COMMIT.
+    caf::replies_to<atom::persist, persist_request>::with<persist_reply>,
+    /// Records a destination's delivered-through position (next transaction).
+    caf::reacts_to<atom::position, std::string, std::int64_t>,
+    /// Publishes every committed batch to this destination from now on.
+    caf::reacts_to<atom::subscribe, destination_actor>,
+    /// Gathers pending work into one transaction (sent to itself).
+    caf::reacts_to<atom::flush>,
+    /// Whether the database answered the last attempt.
+    caf::replies_to<atom::health>::with<bool>>;
 
 /// The READER actor interface: blocking reads on a connection of its own.
 using reader_actor = caf::typed_actor<
-  /// An auction's durable state and its accepted bids.
-  caf::replies_to<atom::load, std::int64_t>::with<adapters::auction_snapshot>,
-  /// Ids of auctions that are still open.
-  caf::replies_to<atom::open_list>::with<std::vector<std::int64_t>>,
-  /// Outbox rows after a position (position order, at most `limit`).
-  caf::replies_to<atom::read, std::int64_t, std::uint64_t>::with<
-    std::vector<adapters::outbox_record>>,
-  /// A destination's stored delivered-through position.
-  caf::replies_to<atom::position, std::string>::with<std::int64_t>,
-  /// Gathers pending loads into one query (sent to itself).
-  caf::reacts_to<atom::flush>>;
+    /// An auction's durable state and its accepted bids.
+    caf::replies_to<atom::load, std::int64_t>::with<adapters::auction_snapshot>,
+    /// Ids of auctions that are still open.
+    caf::replies_to<atom::open_list>::with<std::vector<std::int64_t>>,
+    /// Outbox rows after a position (position order, at most `limit`).
+    caf::replies_to<atom::read, std::int64_t,
+                    std::uint64_t>::with<std::vector<adapters::outbox_record>>,
+    /// A destination's stored delivered-through position.
+    caf::replies_to<atom::position, std::string>::with<std::int64_t>,
+    /// Gathers pending loads into one query (sent to itself).
+    caf::reacts_to<atom::flush>>;
 
 /// The AUCTION actor interface (one per active auction).
 using auction_actor = caf::typed_actor<
-  /// Orders, dedups, sequences and persists one event; replies after commit.
-  caf::replies_to<atom::ingest, protocols::ingest_event>::with<ingest_result>,
-  /// A heartbeat timer fired (generation guards against stale timers).
-  caf::reacts_to<atom::heartbeat, std::uint64_t>,
-  /// The idle timer fired (generation guards against stale timers).
-  caf::reacts_to<atom::idle, std::uint64_t>,
-  /// The registry agreed to passivation: quit.
-  caf::reacts_to<atom::passivate>,
-  /// Retry loading the durable state (after the database was unreachable).
-  caf::reacts_to<atom::load>>;
+    /// Orders, dedups, sequences and persists one event; replies after commit.
+    caf::replies_to<atom::ingest, protocols::ingest_event>::with<ingest_result>,
+    /// A heartbeat timer fired (generation guards against stale timers).
+    caf::reacts_to<atom::heartbeat, std::uint64_t>,
+    /// The idle timer fired (generation guards against stale timers).
+    caf::reacts_to<atom::idle, std::uint64_t>,
+    /// The registry agreed to passivation: quit.
+    caf::reacts_to<atom::passivate>,
+    /// Retry loading the durable state (after the database was unreachable).
+    caf::reacts_to<atom::load>>;
 
 /// The REGISTRY actor interface: auction_id → auction actor.
 using registry_actor = caf::typed_actor<
-  /// Routes an event to its auction's actor, spawning it on first use.
-  caf::replies_to<atom::ingest, protocols::ingest_event>::with<ingest_result>,
-  /// An auction asks to be passivated after `processed` messages.
-  caf::reacts_to<atom::idle, std::int64_t, std::uint64_t>,
-  /// Active auctions (count).
-  caf::replies_to<atom::status>::with<std::uint64_t>>;
+    /// Routes an event to its auction's actor, spawning it on first use.
+    caf::replies_to<atom::ingest, protocols::ingest_event>::with<ingest_result>,
+    /// An auction asks to be passivated after `processed` messages.
+    caf::reacts_to<atom::idle, std::int64_t, std::uint64_t>,
+    /// Active auctions (count).
+    caf::replies_to<atom::status>::with<std::uint64_t>>;
 
 } // namespace gavel::actors

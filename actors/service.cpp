@@ -40,29 +40,29 @@ namespace {
 caf::behavior gateway(caf::event_based_actor* self, registry_actor registry,
                       std::chrono::milliseconds timeout) {
   return {
-    [=](atom::submit, submission_ptr& sub) {
-      sub->remaining = sub->events.size();
-      for (std::size_t i = 0; i < sub->events.size(); ++i) {
-        auto slot = sub->slots[i];
-        auto id = sub->events[i].event_id();
-        self->request(registry, timeout, atom::ingest_v, std::move(sub->events[i]))
-          .then(
-            [sub, slot](ingest_result& r) {
-              sub->results[slot] = std::move(r);
-              if (--sub->remaining == 0)
-                sub->done(sub->results);
-            },
-            [sub, slot, id](caf::error&) {
-              auto& r = sub->results[slot];
-              r.st = ingest_result::status::rejected;
-              r.event_id = id;
-              r.http_status = 503;
-              r.error_message = "cannot make the event durable now; retry";
-              if (--sub->remaining == 0)
-                sub->done(sub->results);
-            });
-      }
-    },
+      [=](atom::submit, submission_ptr& sub) {
+        sub->remaining = sub->events.size();
+        for (std::size_t i = 0; i < sub->events.size(); ++i) {
+          auto slot = sub->slots[i];
+          auto id = sub->events[i].event_id();
+          self->request(registry, timeout, atom::ingest_v, std::move(sub->events[i]))
+              .then(
+                  [sub, slot](ingest_result& r) {
+                    sub->results[slot] = std::move(r);
+                    if (--sub->remaining == 0)
+                      sub->done(sub->results);
+                  },
+                  [sub, slot, id](caf::error&) {
+                    auto& r = sub->results[slot];
+                    r.st = ingest_result::status::rejected;
+                    r.event_id = id;
+                    r.http_status = 503;
+                    r.error_message = "cannot make the event durable now; retry";
+                    if (--sub->remaining == 0)
+                      sub->done(sub->results);
+                  });
+        }
+      },
   };
 }
 
@@ -97,21 +97,21 @@ void append_result(std::string& out, const ingest_result& r) {
   out += R"({"event_id":)";
   json::dump_string(r.event_id, out);
   switch (r.st) {
-    case ingest_result::status::accepted:
-    case ingest_result::status::duplicate:
-      out += R"(,"bid_sequence":)" + std::to_string(r.bid_sequence);
-      out += r.st == ingest_result::status::accepted ? R"(,"status":"accepted"})"
-                                                     : R"(,"status":"duplicate"})";
-      return;
-    case ingest_result::status::rejected:
-      out += R"(,"status":"rejected","error":{"status":)" + std::to_string(r.http_status);
-      if (!r.error_field.empty()) {
-        out += R"(,"field":)";
-        json::dump_string(r.error_field, out);
-      }
-      out += R"(,"message":)";
-      json::dump_string(r.error_message, out);
-      out += "}}";
+  case ingest_result::status::accepted:
+  case ingest_result::status::duplicate:
+    out += R"(,"bid_sequence":)" + std::to_string(r.bid_sequence);
+    out += r.st == ingest_result::status::accepted ? R"(,"status":"accepted"})"
+                                                   : R"(,"status":"duplicate"})";
+    return;
+  case ingest_result::status::rejected:
+    out += R"(,"status":"rejected","error":{"status":)" + std::to_string(r.http_status);
+    if (!r.error_field.empty()) {
+      out += R"(,"field":)";
+      json::dump_string(r.error_field, out);
+    }
+    out += R"(,"message":)";
+    json::dump_string(r.error_message, out);
+    out += "}}";
   }
 }
 
@@ -131,13 +131,9 @@ bool token_ok(const std::vector<std::string>& tokens, std::string_view header) {
 
 service::service(caf::actor_system& sys, adapters::io_runtime& io, adapters::config cfg,
                  std::string database_url)
-  : sys_(sys),
-    io_(io),
-    cfg_(std::move(cfg)),
-    database_url_(std::move(database_url)),
-    db_healthy_(std::make_shared<std::atomic<bool>>(false)),
-    in_flight_(std::make_shared<std::atomic<std::size_t>>(0)) {
-}
+    : sys_(sys), io_(io), cfg_(std::move(cfg)), database_url_(std::move(database_url)),
+      db_healthy_(std::make_shared<std::atomic<bool>>(false)),
+      in_flight_(std::make_shared<std::atomic<std::size_t>>(0)) {}
 
 service::~service() {
   stop();
@@ -147,7 +143,7 @@ protocols::expected<adapters::done> service::start() {
   adapters::pg_store::options db;
   db.url = database_url_;
   db.connect_timeout_seconds =
-    std::max<int>(1, static_cast<int>(cfg_.database.connect_timeout.count() / 1000));
+      std::max<int>(1, static_cast<int>(cfg_.database.connect_timeout.count() / 1000));
   db.synchronous_commit = cfg_.store.synchronous_commit;
   store_settings ss;
   ss.max_batch_events = cfg_.store.max_batch_events;
@@ -159,10 +155,11 @@ protocols::expected<adapters::done> service::start() {
     if (d.kind == "webhook")
       out = make_webhook_sender(io_, d);
     if (!out)
-      return protocols::error{"config", "destination", "destination " + d.name + ": kind " +
-                                                         d.kind + " is not available"};
+      return protocols::error{"config", "destination",
+                              "destination " + d.name + ": kind " + d.kind +
+                                  " is not available"};
     destinations_.push_back(
-      sys_.spawn(destination, make_destination_settings(d), out, store_, reader_));
+        sys_.spawn(destination, make_destination_settings(d), out, store_, reader_));
   }
   auction_deps deps;
   deps.store = store_;
@@ -173,8 +170,8 @@ protocols::expected<adapters::done> service::start() {
   deps.settings.idle_timeout = cfg_.auction.idle_timeout;
   deps.clock = [] {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
   };
   registry_ = sys_.spawn(registry, std::move(deps));
   for (int i = 0; i < 2; ++i)
@@ -211,8 +208,9 @@ void service::handle(http_request&& req, http_responder respond) {
     return respond(json_response(200, R"({"status":"ok"})"));
   if (path == "/readyz") {
     bool ok = db_healthy_->load() && registry_ != nullptr;
-    return respond(json_response(ok ? 200 : 503, ok ? R"({"status":"ready"})"
-                                                    : R"({"status":"database unreachable"})"));
+    return respond(
+        json_response(ok ? 200 : 503, ok ? R"({"status":"ready"})"
+                                         : R"({"status":"database unreachable"})"));
   }
   if (path == "/v1/pipeline")
     return pipeline(std::move(respond));
@@ -221,7 +219,8 @@ void service::handle(http_request&& req, http_responder respond) {
 
 void service::ingest(http_request&& req, http_responder respond) {
   if (!token_ok(cfg_.ingest.tokens, req.header("Authorization"))) {
-    auto r = json_response(401, error_body(401, "unauthorized", "", "missing or bad bearer token"));
+    auto r = json_response(
+        401, error_body(401, "unauthorized", "", "missing or bad bearer token"));
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return respond(std::move(r));
   }
@@ -254,12 +253,13 @@ void service::ingest(http_request&& req, http_responder respond) {
     if (!batch) {
       const auto& r = results.front();
       if (r.st == ingest_result::status::rejected) {
-        auto code = r.http_status == 409 ? "closed"
+        auto code = r.http_status == 409   ? "closed"
                     : r.http_status == 422 ? "schema"
                                            : "unavailable";
         auto text = error_body(r.http_status, code, r.error_field, r.error_message);
-        return respond(r.http_status == 503 ? unavailable_response(std::move(text))
-                                            : json_response(r.http_status, std::move(text)));
+        return respond(r.http_status == 503
+                           ? unavailable_response(std::move(text))
+                           : json_response(r.http_status, std::move(text)));
       }
       std::string out;
       append_result(out, r);
@@ -288,7 +288,7 @@ void service::ingest(http_request&& req, http_responder respond) {
   if (before + n > cfg_.server.max_in_flight) {
     in_flight_->fetch_sub(n);
     return respond(unavailable_response(
-      error_body(503, "overloaded", "", "too many events in flight; retry")));
+        error_body(503, "overloaded", "", "too many events in flight; retry")));
   }
   auto counter = in_flight_;
   sub->done = [counter, n, finish](std::vector<ingest_result>& results) {
@@ -316,7 +316,8 @@ void service::pipeline(http_responder respond) {
   auto finish = [g] {
     std::string out = R"({"database":)";
     out += g->db ? "\"ok\"" : "\"unreachable\"";
-    out += R"(,"active_auctions":)" + std::to_string(g->auctions) + R"(,"destinations":[)";
+    out +=
+        R"(,"active_auctions":)" + std::to_string(g->auctions) + R"(,"destinations":[)";
     for (std::size_t i = 0; i < g->dests.size(); ++i) {
       const auto& d = g->dests[i];
       if (i > 0)
@@ -342,27 +343,27 @@ void service::pipeline(http_responder respond) {
   sys_.spawn([this, g, finish](caf::event_based_actor* self) {
     for (std::size_t i = 0; i < destinations_.size(); ++i)
       self->request(destinations_[i], std::chrono::seconds{5}, atom::status_v)
-        .then(
-          [g, i, finish](destination_status& s) {
-            g->dests[i] = std::move(s);
-            if (--g->remaining == 0)
-              finish();
-          },
-          [g, finish](caf::error&) {
-            if (--g->remaining == 0)
-              finish();
-          });
+          .then(
+              [g, i, finish](destination_status& s) {
+                g->dests[i] = std::move(s);
+                if (--g->remaining == 0)
+                  finish();
+              },
+              [g, finish](caf::error&) {
+                if (--g->remaining == 0)
+                  finish();
+              });
     self->request(registry_, std::chrono::seconds{5}, atom::status_v)
-      .then(
-        [g, finish](std::uint64_t n) {
-          g->auctions = n;
-          if (--g->remaining == 0)
-            finish();
-        },
-        [g, finish](caf::error&) {
-          if (--g->remaining == 0)
-            finish();
-        });
+        .then(
+            [g, finish](std::uint64_t n) {
+              g->auctions = n;
+              if (--g->remaining == 0)
+                finish();
+            },
+            [g, finish](caf::error&) {
+              if (--g->remaining == 0)
+                finish();
+            });
   });
 }
 

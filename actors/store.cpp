@@ -37,7 +37,8 @@ void flush(store_ptr self) {
   // Take requests in arrival order up to the batch limit (at least one).
   std::size_t take = 0, events = 0;
   while (take < st.pending.size() &&
-         (take == 0 || events + st.pending[take].req.events.size() <= st.settings.max_batch_events)) {
+         (take == 0 ||
+          events + st.pending[take].req.events.size() <= st.settings.max_batch_events)) {
     events += st.pending[take].req.events.size();
     ++take;
   }
@@ -45,7 +46,8 @@ void flush(store_ptr self) {
   batch.reserve(take);
   std::move(st.pending.begin(), st.pending.begin() + static_cast<std::ptrdiff_t>(take),
             std::back_inserter(batch));
-  st.pending.erase(st.pending.begin(), st.pending.begin() + static_cast<std::ptrdiff_t>(take));
+  st.pending.erase(st.pending.begin(),
+                   st.pending.begin() + static_cast<std::ptrdiff_t>(take));
   st.pending_events -= events;
   auto positions = std::move(st.positions);
   st.positions.clear();
@@ -79,7 +81,8 @@ void flush(store_ptr self) {
       rows.push_back(e); // shares the envelope bytes
     auctions.push_back(w.req.auction);
   }
-  std::vector<std::pair<std::string, std::int64_t>> pos(positions.begin(), positions.end());
+  std::vector<std::pair<std::string, std::int64_t>> pos(positions.begin(),
+                                                        positions.end());
   auto committed = st.db->commit(rows, auctions, pos);
   if (!committed) {
     const auto& e = committed.err();
@@ -88,7 +91,8 @@ void flush(store_ptr self) {
     else
       GAVEL_LOG_WARN("store: commit of {} events failed: {}", rows.size(), e.message);
     if (!st.db->connected()) {
-      st.backoff = std::clamp(st.backoff * 2, st.settings.reconnect_min, st.settings.reconnect_max);
+      st.backoff = std::clamp(st.backoff * 2, st.settings.reconnect_min,
+                              st.settings.reconnect_max);
       st.next_attempt = std::chrono::steady_clock::now() + st.backoff;
     }
     fail(e);
@@ -135,7 +139,8 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
                                  std::shared_ptr<std::atomic<bool>> healthy) {
   self->state.db = std::make_unique<adapters::pg_store>(std::move(db));
   self->state.settings = settings;
-  self->state.healthy = healthy ? std::move(healthy) : std::make_shared<std::atomic<bool>>(false);
+  self->state.healthy =
+      healthy ? std::move(healthy) : std::make_shared<std::atomic<bool>>(false);
   if (auto ok = self->state.db->ensure_connected(); ok)
     self->state.healthy->store(true);
   self->set_down_handler([self](caf::down_msg& msg) {
@@ -145,30 +150,30 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
                subs.end());
   });
   return {
-    [self](atom::persist, persist_request& req) -> caf::result<persist_reply> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<persist_reply>();
-      st.pending_events += req.events.size();
-      st.pending.push_back({std::move(req), rp});
-      schedule_flush(self);
-      return rp;
-    },
-    [self](atom::position, std::string& name, std::int64_t pos) {
-      auto& p = self->state.positions[name];
-      p = std::max(p, pos);
-      schedule_flush(self);
-    },
-    [self](atom::subscribe, destination_actor& d) {
-      self->monitor(d);
-      self->state.subscribers.push_back(std::move(d));
-    },
-    [self](atom::flush) { flush(self); },
-    [self](atom::health) -> bool {
-      auto& st = self->state;
-      if (!st.db->connected())
-        st.healthy->store(static_cast<bool>(st.db->ensure_connected()));
-      return st.healthy->load();
-    },
+      [self](atom::persist, persist_request& req) -> caf::result<persist_reply> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise<persist_reply>();
+        st.pending_events += req.events.size();
+        st.pending.push_back({std::move(req), rp});
+        schedule_flush(self);
+        return rp;
+      },
+      [self](atom::position, std::string& name, std::int64_t pos) {
+        auto& p = self->state.positions[name];
+        p = std::max(p, pos);
+        schedule_flush(self);
+      },
+      [self](atom::subscribe, destination_actor& d) {
+        self->monitor(d);
+        self->state.subscribers.push_back(std::move(d));
+      },
+      [self](atom::flush) { flush(self); },
+      [self](atom::health) -> bool {
+        auto& st = self->state;
+        if (!st.db->connected())
+          st.healthy->store(static_cast<bool>(st.db->ensure_connected()));
+        return st.healthy->load();
+      },
   };
 }
 
@@ -176,56 +181,56 @@ reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> 
                                    adapters::pg_store::options db) {
   self->state.db = std::make_unique<adapters::pg_store>(std::move(db));
   return {
-    [self](atom::load, std::int64_t id) -> caf::result<adapters::auction_snapshot> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<adapters::auction_snapshot>();
-      st.loads.push_back({id, rp});
-      if (!st.flush_scheduled) {
-        st.flush_scheduled = true;
-        self->send(self, atom::flush_v);
-      }
-      return rp;
-    },
-    [self](atom::flush) {
-      auto& st = self->state;
-      st.flush_scheduled = false;
-      auto loads = std::move(st.loads);
-      st.loads.clear();
-      if (loads.empty())
-        return;
-      std::vector<std::int64_t> ids;
-      ids.reserve(loads.size());
-      for (auto& l : loads)
-        ids.push_back(l.auction_id);
-      auto snaps = st.db->load_auctions(ids);
-      if (!snaps) {
-        auto err = make_error(snaps.err());
+      [self](atom::load, std::int64_t id) -> caf::result<adapters::auction_snapshot> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise<adapters::auction_snapshot>();
+        st.loads.push_back({id, rp});
+        if (!st.flush_scheduled) {
+          st.flush_scheduled = true;
+          self->send(self, atom::flush_v);
+        }
+        return rp;
+      },
+      [self](atom::flush) {
+        auto& st = self->state;
+        st.flush_scheduled = false;
+        auto loads = std::move(st.loads);
+        st.loads.clear();
+        if (loads.empty())
+          return;
+        std::vector<std::int64_t> ids;
+        ids.reserve(loads.size());
         for (auto& l : loads)
-          l.rp.deliver(err);
-        return;
-      }
-      for (std::size_t i = 0; i < loads.size(); ++i)
-        loads[i].rp.deliver(std::move((*snaps)[i]));
-    },
-    [self](atom::open_list) -> caf::result<std::vector<std::int64_t>> {
-      auto ids = self->state.db->open_auctions();
-      if (!ids)
-        return make_error(ids.err());
-      return std::move(*ids);
-    },
-    [self](atom::read, std::int64_t after,
-           std::uint64_t limit) -> caf::result<std::vector<adapters::outbox_record>> {
-      auto rows = self->state.db->read_outbox(after, limit);
-      if (!rows)
-        return make_error(rows.err());
-      return std::move(*rows);
-    },
-    [self](atom::position, std::string& name) -> caf::result<std::int64_t> {
-      auto pos = self->state.db->load_position(name);
-      if (!pos)
-        return make_error(pos.err());
-      return *pos;
-    },
+          ids.push_back(l.auction_id);
+        auto snaps = st.db->load_auctions(ids);
+        if (!snaps) {
+          auto err = make_error(snaps.err());
+          for (auto& l : loads)
+            l.rp.deliver(err);
+          return;
+        }
+        for (std::size_t i = 0; i < loads.size(); ++i)
+          loads[i].rp.deliver(std::move((*snaps)[i]));
+      },
+      [self](atom::open_list) -> caf::result<std::vector<std::int64_t>> {
+        auto ids = self->state.db->open_auctions();
+        if (!ids)
+          return make_error(ids.err());
+        return std::move(*ids);
+      },
+      [self](atom::read, std::int64_t after,
+             std::uint64_t limit) -> caf::result<std::vector<adapters::outbox_record>> {
+        auto rows = self->state.db->read_outbox(after, limit);
+        if (!rows)
+          return make_error(rows.err());
+        return std::move(*rows);
+      },
+      [self](atom::position, std::string& name) -> caf::result<std::int64_t> {
+        auto pos = self->state.db->load_position(name);
+        if (!pos)
+          return make_error(pos.err());
+        return *pos;
+      },
   };
 }
 

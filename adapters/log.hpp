@@ -1,7 +1,6 @@
 #pragma once
 
 #include <spdlog/spdlog.h>
-
 #include <string>
 
 /// Logging is spdlog's default logger; these macros keep call sites short and

@@ -1,8 +1,7 @@
 #include "adapters/pg_store.hpp"
 
-#include <pqxx/pqxx>
-
 #include <charconv>
+#include <pqxx/pqxx>
 #include <unordered_map>
 
 namespace gavel::adapters {
@@ -20,7 +19,7 @@ struct migration {
 
 // Append-only: a released migration is never edited, only followed by a new one.
 const migration migrations[] = {
-  {1, "outbox, auctions, destination positions", R"sql(
+    {1, "outbox, auctions, destination positions", R"sql(
 create table auctions (
   auction_id      bigint primary key,
   last_sequence   bigint not null,
@@ -82,8 +81,7 @@ void append_text_array(std::string& out, const std::vector<std::string_view>& xs
   out += '}';
 }
 
-template <class Range, class F>
-std::string int_array(const Range& xs, F get) {
+template <class Range, class F> std::string int_array(const Range& xs, F get) {
   std::string out = "{";
   bool first = true;
   for (const auto& x : xs) {
@@ -106,8 +104,7 @@ int latest_schema_version() {
   return migrations[std::size(migrations) - 1].version;
 }
 
-pg_store::pg_store(options opts) : opts_(std::move(opts)) {
-}
+pg_store::pg_store(options opts) : opts_(std::move(opts)) {}
 
 pg_store::~pg_store() = default;
 
@@ -119,8 +116,7 @@ void pg_store::disconnect() {
   conn_.reset();
 }
 
-template <class F>
-auto pg_store::guarded(const char* what, F&& f) -> decltype(f()) {
+template <class F> auto pg_store::guarded(const char* what, F&& f) -> decltype(f()) {
   if (auto ok = ensure_connected(); !ok)
     return ok.err();
   try {
@@ -136,7 +132,8 @@ auto pg_store::guarded(const char* what, F&& f) -> decltype(f()) {
     // admin shutdown, cannot connect now) and 53 (insufficient resources) are
     // environment failures that pass; everything else is a bug.
     const auto& state = e.sqlstate();
-    if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state.rfind("53", 0) == 0) {
+    if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 ||
+        state.rfind("53", 0) == 0) {
       conn_.reset();
       return unavailable(what, e);
     }
@@ -165,7 +162,8 @@ expected<done> pg_store::ensure_connected() {
       url += url.find('?') == std::string::npos ? '?' : '&';
       url += "connect_timeout=" + timeout + "&application_name=" + opts_.application_name;
     } else {
-      url += " connect_timeout=" + timeout + " application_name=" + opts_.application_name;
+      url +=
+          " connect_timeout=" + timeout + " application_name=" + opts_.application_name;
     }
     conn_ = std::make_unique<pqxx::connection>(url);
     prepared_ = false;
@@ -247,15 +245,17 @@ expected<int> pg_store::migrate() {
     auto r = tx.exec("select coalesce(max(version), 0) from gavel_schema_migrations");
     int current = r[0][0].as<int>();
     if (current > latest_schema_version())
-      return error{"internal", "", "database schema version " + std::to_string(current) +
-                                     " is newer than this build (" +
-                                     std::to_string(latest_schema_version()) + ")"};
+      return error{"internal", "",
+                   "database schema version " + std::to_string(current) +
+                       " is newer than this build (" +
+                       std::to_string(latest_schema_version()) + ")"};
     for (const auto& m : migrations) {
       if (m.version <= current)
         continue;
       tx.exec(m.sql);
-      tx.exec_params("insert into gavel_schema_migrations (version, name) values ($1, $2)",
-                     m.version, std::string{m.name});
+      tx.exec_params(
+          "insert into gavel_schema_migrations (version, name) values ($1, $2)",
+          m.version, std::string{m.name});
       current = m.version;
     }
     tx.commit();
@@ -264,7 +264,8 @@ expected<int> pg_store::migrate() {
 }
 
 expected<std::vector<std::int64_t>>
-pg_store::commit(const std::vector<new_event>& events, const std::vector<auction_row>& auctions,
+pg_store::commit(const std::vector<new_event>& events,
+                 const std::vector<auction_row>& auctions,
                  const std::vector<std::pair<std::string, std::int64_t>>& positions) {
   return guarded("commit", [&]() -> expected<std::vector<std::int64_t>> {
     prepare_statements();
@@ -289,10 +290,10 @@ pg_store::commit(const std::vector<new_event>& events, const std::vector<auction
       a_envelopes.reserve(events.size() * 700);
       append_text_array(a_envelopes, envelopes);
       auto r = tx.exec_prepared(
-        "insert_events", a_ids, int_array(events, [](auto& e) { return e.auction_id; }),
-        a_types, int_array(events, [](auto& e) { return e.bid_sequence; }),
-        int_array(events, [](auto& e) { return e.bid_id; }), a_bidders,
-        int_array(events, [](auto& e) { return e.producer_ms; }), a_envelopes);
+          "insert_events", a_ids, int_array(events, [](auto& e) { return e.auction_id; }),
+          a_types, int_array(events, [](auto& e) { return e.bid_sequence; }),
+          int_array(events, [](auto& e) { return e.bid_id; }), a_bidders,
+          int_array(events, [](auto& e) { return e.producer_ms; }), a_envelopes);
       std::unordered_map<std::string_view, std::size_t> index;
       index.reserve(events.size());
       for (std::size_t i = 0; i < events.size(); ++i)
@@ -327,11 +328,12 @@ pg_store::commit(const std::vector<new_event>& events, const std::vector<auction
       closed += '}';
       std::string a_prices;
       append_text_array(a_prices, prices);
-      tx.exec_prepared("upsert_auctions", int_array(rows, [](auto* a) { return a->auction_id; }),
+      tx.exec_prepared("upsert_auctions",
+                       int_array(rows, [](auto* a) { return a->auction_id; }),
                        int_array(rows, [](auto* a) { return a->last_sequence; }),
                        int_array(rows, [](auto* a) { return a->total_bid_count; }),
-                       int_array(rows, [](auto* a) { return a->heartbeat_count; }), ends, closed,
-                       a_prices);
+                       int_array(rows, [](auto* a) { return a->heartbeat_count; }), ends,
+                       closed, a_prices);
     }
     if (!positions.empty()) {
       std::vector<std::string_view> names;
@@ -400,7 +402,8 @@ expected<std::vector<outbox_record>> pg_store::read_outbox(std::int64_t after,
       outbox_record rec;
       rec.position = row[0].as<std::int64_t>();
       rec.auction_id = row[1].as<std::int64_t>();
-      rec.type = protocols::parse_event_type(row[2].c_str()).value_or(event_type::bid_placed);
+      rec.type =
+          protocols::parse_event_type(row[2].c_str()).value_or(event_type::bid_placed);
       rec.bid_sequence = row[3].as<std::int64_t>();
       rec.event_id = row[4].c_str();
       rec.envelope = std::make_shared<const std::string>(row[5].c_str(), row[5].size());
@@ -415,8 +418,8 @@ expected<std::int64_t> pg_store::load_position(const std::string& destination) {
   return guarded("load position", [&]() -> expected<std::int64_t> {
     pqxx::read_transaction tx{*conn_};
     auto r = tx.exec_params(
-      "select delivered_through from destination_positions where destination = $1",
-      destination);
+        "select delivered_through from destination_positions where destination = $1",
+        destination);
     return r.empty() ? std::int64_t{0} : r[0][0].as<std::int64_t>();
   });
 }

@@ -120,8 +120,7 @@ public:
   expected<std::vector<std::vector<std::string>>> query(const std::string& sql);
 
 private:
-  template <class F>
-  auto guarded(const char* what, F&& f) -> decltype(f());
+  template <class F> auto guarded(const char* what, F&& f) -> decltype(f());
   void prepare_statements();
 
   options opts_;

@@ -33,8 +33,24 @@ token="burst-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 rm -f "$work"/arrivals.jsonl "$work"/acks.jsonl
 gavel_pid="" recv_pid=""
 
+stop_gavel() {
+  [ -n "$gavel_pid" ] || return 0
+  kill -TERM "$gavel_pid" 2>/dev/null || true
+  local i
+  for i in $(seq 1 400); do
+    kill -0 "$gavel_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$gavel_pid" 2>/dev/null; then
+    echo "run-burst: gavel did not stop on SIGTERM within 40 s" >&2
+    kill -9 "$gavel_pid" 2>/dev/null || true
+  fi
+  wait "$gavel_pid" 2>/dev/null || true
+  gavel_pid=""
+}
+
 cleanup() {
-  [ -n "$gavel_pid" ] && kill -TERM "$gavel_pid" 2>/dev/null && wait "$gavel_pid" 2>/dev/null || true
+  stop_gavel
   [ -n "$recv_pid" ] && kill -TERM "$recv_pid" 2>/dev/null && wait "$recv_pid" 2>/dev/null || true
   # A Gavel killed with -9 leaves its embedded cluster running.
   if [ -f "$work/pg/data/postmaster.pid" ]; then
@@ -87,7 +103,7 @@ start_gavel() {
   gavel_pid=$!
   local i
   for i in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$gavel_port/readyz" >/dev/null 2>&1 && return 0
+    curl -sf --max-time 2 "http://127.0.0.1:$gavel_port/readyz" >/dev/null 2>&1 && return 0
     kill -0 "$gavel_pid" 2>/dev/null || { echo "run-burst: gavel exited" >&2; tail -20 "$work/gavel.log" >&2; return 1; }
     sleep 0.1
   done
@@ -127,14 +143,14 @@ cat "$work/burst.out"
 # stops moving.
 last=-1 still=0
 for i in $(seq 1 600); do
-  n=$(curl -sf "http://$recv_addr/_sim/stats" | $py -c 'import json,sys; print(json.load(sys.stdin)["arrivals"])' || echo 0)
+  n=$(curl -sf --max-time 5 "http://$recv_addr/_sim/stats" | $py -c 'import json,sys; print(json.load(sys.stdin)["arrivals"])' || echo 0)
   if [ "$n" = "$last" ]; then still=$((still + 1)); else still=0; fi
   last=$n
   [ "$still" -ge 30 ] && break
   sleep 0.1
 done
 kill -TERM "$recv_pid"; wait "$recv_pid" 2>/dev/null || true; recv_pid=""
-curl -sf "http://127.0.0.1:$gavel_port/v1/pipeline" > "$work/pipeline.json" || true
+curl -sf --max-time 10 "http://127.0.0.1:$gavel_port/v1/pipeline" > "$work/pipeline.json" || true
 rc=0
 "$bin/sim" verify --acks "$work/acks.jsonl" --arrivals "$work/arrivals.jsonl" \
   --report "$work/report.json" --expect-closed || rc=$?

@@ -16,7 +16,8 @@ namespace gavel::test {
 inline std::string env_or_throw(const char* name) {
   const char* v = std::getenv(name);
   if (v == nullptr || *v == '\0')
-    throw std::runtime_error(std::string{name} + " is not set: run the tests through ctest");
+    throw std::runtime_error(std::string{name} +
+                             " is not set: run the tests through ctest");
   return v;
 }
 
@@ -40,7 +41,7 @@ public:
   }
   ~fresh_database() {
     adapters::pg_store admin{{admin_url_}};
-    (void) admin.query("drop database if exists " + name_ + " with (force)");
+    (void)admin.query("drop database if exists " + name_ + " with (force)");
   }
   const std::string& url() const { return url_; }
 
@@ -66,7 +67,8 @@ inline int pg_ctl(const std::string& action) {
   std::string prefix = ::geteuid() == 0 ? "runuser -u postgres -- " : "";
   std::string cmd;
   if (action == "stop")
-    cmd = prefix + "/usr/lib/postgresql/15/bin/pg_ctl -D " + dir + "/data -m immediate -w stop";
+    cmd = prefix + "/usr/lib/postgresql/15/bin/pg_ctl -D " + dir +
+          "/data -m immediate -w stop";
   else
     cmd = prefix + "/usr/lib/postgresql/15/bin/pg_ctl -D " + dir + "/data -l " + dir +
           "/restart.log -w start";

@@ -6,7 +6,6 @@
 #include "adapters/pg_store.hpp"
 
 #include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <iostream>
 #include <pthread.h>
@@ -80,17 +79,18 @@ int serve(const adapters::config& cfg) {
       adapters::http_server_options opts;
       opts.listen = cfg.server.listen;
       opts.max_body_bytes = cfg.server.max_body_bytes;
-      adapters::http_server server{io, opts, [&svc](adapters::http_request&& req,
-                                                    adapters::http_responder respond) {
-                                     svc.handle(std::move(req), std::move(respond));
-                                   }};
+      adapters::http_server server{
+          io, opts,
+          [&svc](adapters::http_request&& req, adapters::http_responder respond) {
+            svc.handle(std::move(req), std::move(respond));
+          }};
       auto port = server.start();
       if (!port) {
         GAVEL_LOG_ERROR("listen on {}: {}", cfg.server.listen, port.err().message);
         rc = 1;
       } else {
-        GAVEL_LOG_INFO("gavel listening on {} (port {}), {} destination(s)", cfg.server.listen,
-                       *port, cfg.destinations.size());
+        GAVEL_LOG_INFO("gavel listening on {} (port {}), {} destination(s)",
+                       cfg.server.listen, *port, cfg.destinations.size());
         std::cout << "gavel ready on port " << *port << std::endl;
         int sig = 0;
         sigwait(&signals, &sig);
@@ -100,6 +100,15 @@ int serve(const adapters::config& cfg) {
           int s = 0;
           sigwait(&signals, &s);
           std::_Exit(130);
+        }).detach();
+        // A shutdown that does not finish in time must not keep the process
+        // (and a supervisor waiting on it) forever: everything acknowledged
+        // is already durable, so exiting is safe.
+        std::thread([] {
+          std::this_thread::sleep_for(std::chrono::seconds{30});
+          GAVEL_LOG_ERROR("shutdown did not finish within 30 s; exiting");
+          spdlog::default_logger()->flush();
+          std::_Exit(3);
         }).detach();
         server.stop_accepting();
         auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
@@ -130,11 +139,13 @@ int main(int argc, char** argv) {
   auto* migrate_cmd = app.add_subcommand("migrate", "apply database schema migrations");
   migrate_cmd->add_option("--config,-c", config_path, "TOML configuration file");
   auto* check_cmd = app.add_subcommand("check-config", "validate a configuration file");
-  check_cmd->add_option("--config,-c", config_path, "TOML configuration file")->required();
+  check_cmd->add_option("--config,-c", config_path, "TOML configuration file")
+      ->required();
   CLI11_PARSE(app, argc, argv);
 
-  auto cfg = config_path.empty() ? protocols::expected<adapters::config>{adapters::default_config()}
-                                 : adapters::load_config(config_path);
+  auto cfg = config_path.empty()
+                 ? protocols::expected<adapters::config>{adapters::default_config()}
+                 : adapters::load_config(config_path);
   if (!cfg) {
     std::cerr << "gavel: configuration: " << cfg.err().message << std::endl;
     return 2;

@@ -23,12 +23,14 @@ destination_actor::behavior_type
 recorder(destination_actor::stateful_pointer<recorder_state> self,
          std::shared_ptr<std::vector<adapters::outbox_record>> sink) {
   return {
-    [sink](atom::committed, record_batch& b) { sink->insert(sink->end(), b->begin(), b->end()); },
-    [](atom::status) { return destination_status{}; },
-    [](atom::delivered, std::uint32_t, std::uint64_t, adapters::http_result&) {},
-    [](atom::retry, std::uint32_t, std::uint64_t) {},
-    [](atom::read) {},
-    [](atom::flush) {},
+      [sink](atom::committed, record_batch& b) {
+        sink->insert(sink->end(), b->begin(), b->end());
+      },
+      [](atom::status) { return destination_status{}; },
+      [](atom::delivered, std::uint32_t, std::uint64_t, adapters::http_result&) {},
+      [](atom::retry, std::uint32_t, std::uint64_t) {},
+      [](atom::read) {},
+      [](atom::flush) {},
   };
 }
 
@@ -44,7 +46,7 @@ struct fixture : test_coordinator_fixture<> {
   store_actor st;
   reader_actor rd;
   std::shared_ptr<std::vector<adapters::outbox_record>> published =
-    std::make_shared<std::vector<adapters::outbox_record>>();
+      std::make_shared<std::vector<adapters::outbox_record>>();
   std::shared_ptr<auction_deps> deps = std::make_shared<auction_deps>();
   caf::actor_clock::time_point start = sched.clock().now();
   protocols::unix_ms base = 1'780'000'000'000; // 2026-05-28T20:26:40Z
@@ -61,7 +63,8 @@ struct fixture : test_coordinator_fixture<> {
     deps->store = st;
     deps->reader = rd;
     deps->clock = [this] {
-      return base + std::chrono::duration_cast<milliseconds>(sched.clock().now() - start).count();
+      return base + std::chrono::duration_cast<milliseconds>(sched.clock().now() - start)
+                        .count();
     };
   }
 
@@ -111,17 +114,18 @@ struct fixture : test_coordinator_fixture<> {
 
   static std::string bid(std::int64_t auction, std::int64_t bid_id,
                          const std::string& extra = "") {
-    return R"({"event_type":"bid.placed","data":{"auction_id":)" + std::to_string(auction) +
-           R"(,"bid_id":)" + std::to_string(bid_id) +
-           R"(,"bid_amount":"875.10","bid_timestamp":"2026-06-09T14:23:11Z")" + extra + "}}";
+    return R"({"event_type":"bid.placed","data":{"auction_id":)" +
+           std::to_string(auction) + R"(,"bid_id":)" + std::to_string(bid_id) +
+           R"(,"bid_amount":"875.10","bid_timestamp":"2026-06-09T14:23:11Z")" + extra +
+           "}}";
   }
   static std::string opened(std::int64_t auction, const std::string& extra = "") {
-    return R"({"event_type":"auction.opened","data":{"auction_id":)" + std::to_string(auction) +
-           extra + "}}";
+    return R"({"event_type":"auction.opened","data":{"auction_id":)" +
+           std::to_string(auction) + extra + "}}";
   }
   static std::string closed(std::int64_t auction) {
-    return R"({"event_type":"auction.closed","data":{"auction_id":)" + std::to_string(auction) +
-           "}}";
+    return R"({"event_type":"auction.closed","data":{"auction_id":)" +
+           std::to_string(auction) + "}}";
   }
 
   std::vector<adapters::outbox_record> of_type(event_type t) const {
@@ -157,7 +161,8 @@ CAF_TEST(bids are sequenced 1 to N after the open) {
     CAF_CHECK_EQUAL(b.event_id, "bid.placed-" + std::to_string(100 + i));
   }
   CAF_CHECK_EQUAL(db.scalar("select count(*) from outbox where auction_id = 1"), "21");
-  CAF_CHECK_EQUAL(db.scalar("select last_sequence from auctions where auction_id = 1"), "21");
+  CAF_CHECK_EQUAL(db.scalar("select last_sequence from auctions where auction_id = 1"),
+                  "21");
 }
 
 CAF_TEST(a duplicate bid returns its original sequence and stores nothing) {
@@ -176,7 +181,8 @@ CAF_TEST(a duplicate bid returns its original sequence and stores nothing) {
 
 CAF_TEST(a bid before the open synthesises the open and the real open is a duplicate) {
   auto a = spawn_auction(3);
-  auto b = ingest(a, bid(3, 1, R"(,"product_name":"Clock","end_date":"2026-06-10T00:00:00Z")"));
+  auto b = ingest(
+      a, bid(3, 1, R"(,"product_name":"Clock","end_date":"2026-06-10T00:00:00Z")"));
   CAF_CHECK_EQUAL(b.bid_sequence, 2);
   auto opens = of_type(event_type::auction_opened);
   CAF_REQUIRE_EQUAL(opens.size(), 1u);
@@ -213,7 +219,8 @@ CAF_TEST(the close carries the bid count and later events are rejected with 409)
   CAF_CHECK_EQUAL(db.scalar("select count(*) from outbox where auction_id = 4"), "49");
 }
 
-CAF_TEST(heartbeats run every minute then every five seconds in the final window and stop at close) {
+CAF_TEST(heartbeats run every minute then every five seconds in the final window and stop
+             at close) {
   auto end = now() + 20 * 60 * 1000; // T = open + 20 min
   auto a = spawn_auction(5);
   ingest(a, opened(5, R"(,"end_date":")" + protocols::format_iso8601_ms(end) + "\""));
@@ -234,11 +241,13 @@ CAF_TEST(heartbeats run every minute then every five seconds in the final window
     CAF_CHECK_EQUAL(beats[i].event_id, "producer.heartbeat-5-" + std::to_string(i + 1));
     CAF_CHECK_EQUAL(beats[i].bid_sequence, 1);
   }
-  CAF_CHECK(beats[0].envelope->find(R"("heartbeat_interval_seconds":60)") != std::string::npos);
-  CAF_CHECK(beats[20].envelope->find(R"("heartbeat_interval_seconds":5)") != std::string::npos);
+  CAF_CHECK(beats[0].envelope->find(R"("heartbeat_interval_seconds":60)") !=
+            std::string::npos);
+  CAF_CHECK(beats[20].envelope->find(R"("heartbeat_interval_seconds":5)") !=
+            std::string::npos);
 }
 
-CAF_TEST(an end date moved by a later bid re-plans the heartbeats) {
+CAF_TEST(an end date moved by a later bid re - plans the heartbeats) {
   auto end = now() + 10 * 60 * 1000;
   auto a = spawn_auction(6);
   ingest(a, opened(6, R"(,"end_date":")" + protocols::format_iso8601_ms(end) + "\""));
@@ -276,8 +285,8 @@ CAF_TEST(a respawned auction restores its state from the database) {
   CAF_CHECK_EQUAL(next.bid_sequence, 4);
   auto c = ingest(b, closed(7));
   CAF_CHECK_EQUAL(c.bid_sequence, 4);
-  CAF_CHECK(of_type(event_type::auction_closed)[0].envelope->find(R"("total_bid_count":3)") !=
-            std::string::npos);
+  CAF_CHECK(of_type(event_type::auction_closed)[0].envelope->find(
+                R"("total_bid_count":3)") != std::string::npos);
   anon_send_exit(b, caf::exit_reason::kill);
   drain();
   auto d = spawn_auction(7);

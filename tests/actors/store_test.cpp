@@ -3,7 +3,6 @@
 #include "pg_fixture.hpp"
 
 #include <caf/test/dsl.hpp>
-
 #include <set>
 #include <thread>
 
@@ -24,7 +23,8 @@ struct fixture : test_coordinator_fixture<> {
   store_actor st;
 
   fixture() {
-    st = sys.spawn(store, adapters::pg_store::options{db.url()}, store_settings{}, nullptr);
+    st = sys.spawn(store, adapters::pg_store::options{db.url()}, store_settings{},
+                   nullptr);
     drain();
   }
 
@@ -65,7 +65,7 @@ CAF_TEST(requests that arrive together commit in one transaction) {
   std::set<std::int64_t> positions;
   for (auto& w : writers)
     (*w)->receive([&](persist_reply& r) { positions.insert(r.positions.at(0)); },
-               [&](caf::error& e) { CAF_FAIL("unexpected error " << to_string(e)); });
+                  [&](caf::error& e) { CAF_FAIL("unexpected error " << to_string(e)); });
   CAF_CHECK_EQUAL(positions.size(), 50u);
   CAF_CHECK_EQUAL(db.scalar("select count(*) from outbox"), "50");
   // Rows written by one transaction share its transaction id.
