@@ -407,6 +407,12 @@ registry(registry_actor::stateful_pointer<registry_state> self, auction_deps dep
       }
     }
   });
+  // The auctions die with the registry (their timers must not keep the
+  // actor system alive at shutdown).
+  self->attach_functor([self](const caf::error&) {
+    for (auto& [id, e] : self->state.auctions)
+      caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
+  });
   // Auctions still open must keep their heartbeats after a restart.
   self->request(shared->reader, std::chrono::seconds{60}, atom::open_list_v)
       .then(
