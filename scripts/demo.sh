@@ -11,6 +11,6 @@ work=var/demo
 rm -rf "$work"
 mkdir -p "$work"
 chmod 755 var "$work"
-bash scripts/run-burst.sh build/bin "$work" --auctions "${AUCTIONS:-200}" \
-  --events "${EVENTS:-50000}" --connections "${CONNECTIONS:-16}"
+bash scripts/run-burst.sh build/bin "$work" --auctions "${AUCTIONS:-100}" \
+  --events "${EVENTS:-20000}" --connections "${CONNECTIONS:-16}"
 echo "report: $work/report.json (pipeline health: $work/pipeline.json)"

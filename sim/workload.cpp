@@ -179,11 +179,16 @@ std::vector<auction_script> generate_workload(const workload_options& opts) {
     std::vector<std::pair<std::size_t, std::size_t>>
         resends; // (bid index, after bid index)
     for (std::size_t n = 0; n < script.bids; ++n) {
-      // Increments of 1..5 % of the price, in whole 10 cents, at least 1.00.
-      auto step = std::max<std::int64_t>(
-          100, static_cast<std::int64_t>(static_cast<double>(price) *
-                                         (0.01 + 0.04 * uniform01(rng))) /
-                   10 * 10);
+      // Increments of 1..5 % of the price, in whole 10 cents, at least 1.00;
+      // above 1,000,000.00 a flat 1.00 (a hot auction with thousands of bids
+      // must not overflow 64-bit cents).
+      auto pct = 0.01 + 0.04 * uniform01(rng);
+      auto step =
+          price < 100'000'000
+              ? std::max<std::int64_t>(
+                    100,
+                    static_cast<std::int64_t>(static_cast<double>(price) * pct) / 10 * 10)
+              : std::int64_t{100};
       price += step;
       std::int64_t bidder;
       do {
