@@ -27,7 +27,7 @@ struct server_config {
 };
 
 struct database_config {
-  std::string url;              ///< empty: the embedded cluster
+  std::string url; ///< empty: the embedded cluster
   std::string data_dir = "var/pg";
   millis connect_timeout{3000};
 };
@@ -58,7 +58,7 @@ struct retry_config {
 
 struct destination_config {
   std::string name;
-  std::string kind; ///< eventhub | hubspot | webhook
+  std::string kind;                     ///< eventhub | hubspot | webhook
   std::vector<std::string> event_types; ///< default: all four
   // eventhub
   std::string endpoint;
@@ -76,8 +76,8 @@ struct destination_config {
   std::string secret; ///< resolved secret, `whsec_<base64>`
   // common
   std::string ca_file;
-  unsigned concurrency = 8;          ///< parallel lanes (auctions hash to a lane)
-  std::size_t window = 20000;        ///< envelopes held in memory before catch-up mode
+  unsigned concurrency = 8;   ///< parallel lanes (auctions hash to a lane)
+  std::size_t window = 20000; ///< envelopes held in memory before catch-up mode
   millis request_timeout{10000};
   retry_config retry;
 };
@@ -106,7 +106,8 @@ expected<millis> parse_duration(std::string_view text);
 expected<std::string> resolve_secret(std::string_view value);
 
 /// Parses TOML text; `origin` names the source in messages.
-expected<config> parse_config(std::string_view toml_text, std::string_view origin = "config");
+expected<config> parse_config(std::string_view toml_text,
+                              std::string_view origin = "config");
 /// Reads and parses a file; a missing file is an error.
 expected<config> load_config(const std::string& path);
 /// The configuration with every default (no file).

@@ -30,7 +30,9 @@ struct http_request {
   std::string target; ///< path and query, as sent
   header_list headers;
   std::string body;
-  std::string_view header(std::string_view name) const { return find_header(headers, name); }
+  std::string_view header(std::string_view name) const {
+    return find_header(headers, name);
+  }
 };
 
 struct http_response {
@@ -61,11 +63,11 @@ private:
 };
 
 struct http_server_options {
-  std::string listen = "127.0.0.1:8080"; ///< host:port; port 0 picks a free one
+  std::string listen = "127.0.0.1:8080";        ///< host:port; port 0 picks a free one
   std::size_t max_body_bytes = 4 * 1024 * 1024; ///< larger bodies get 413
   std::size_t max_header_bytes = 16 * 1024;
-  std::chrono::milliseconds read_timeout{30000};  ///< per request, header+body
-  std::chrono::milliseconds idle_timeout{75000};  ///< keep-alive idle
+  std::chrono::milliseconds read_timeout{30000}; ///< per request, header+body
+  std::chrono::milliseconds idle_timeout{75000}; ///< keep-alive idle
   std::size_t max_connections = 4096;
 };
 
@@ -104,7 +106,7 @@ private:
 struct url {
   std::string scheme; ///< "http" or "https"
   std::string host;
-  std::uint16_t port = 0; ///< defaulted from the scheme
+  std::uint16_t port = 0;   ///< defaulted from the scheme
   std::string target = "/"; ///< path and query
 };
 expected<url> parse_url(std::string_view text);
@@ -119,8 +121,9 @@ struct http_client_options {
 };
 
 struct http_result {
-  int status = 0;    ///< 0 when the request failed before a response arrived
-  std::string error; ///< transport error (connect, TLS, timeout, reset), empty on response
+  int status = 0; ///< 0 when the request failed before a response arrived
+  std::string
+      error; ///< transport error (connect, TLS, timeout, reset), empty on response
   header_list headers;
   std::string body;
   bool ok() const noexcept { return status >= 200 && status < 300; }
