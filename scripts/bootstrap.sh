@@ -9,6 +9,7 @@ packages=(
   libcurl4-openssl-dev
   postgresql-15 postgresql-client-15
   curl openssl procps
+  python3-prometheus-client python3-aiosmtpd
 )
 missing=()
 for p in "${packages[@]}"; do
