@@ -1,7 +1,6 @@
 #include "actors/destination.hpp"
 
 #include "adapters/log.hpp"
-#include "protocols/crypto.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -11,82 +10,48 @@ namespace gavel::actors {
 
 namespace {
 
-using self_ptr = destination_actor::stateful_pointer<destination_state>;
+using self_ptr = destination_worker_actor::stateful_pointer<destination_state>;
 using adapters::outbox_record;
+using protocols::failure_class;
+using lane_t = destination_state::lane;
 
-class webhook_sender final : public sender {
-public:
-  webhook_sender(adapters::io_runtime& io, const adapters::destination_config& cfg,
-                 adapters::url target)
-      : secret_(cfg.secret), target_(target.target) {
-    adapters::http_client_options opts;
-    opts.ca_file = cfg.ca_file;
-    opts.request_timeout = cfg.request_timeout;
-    for (unsigned i = 0; i < cfg.concurrency; ++i)
-      conns_.push_back(adapters::http_connection::make(io, target, opts));
-  }
-
-  ~webhook_sender() override {
-    for (auto& c : conns_)
-      c->close();
-  }
-
-  void send(std::uint32_t lane, const outbox_record& rec,
-            std::function<void(adapters::http_result)> done) override {
-    auto ts = std::chrono::duration_cast<std::chrono::seconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-    auto sig = protocols::webhook_signature(secret_, rec.event_id, ts, *rec.envelope);
-    if (!sig) {
-      adapters::http_result r;
-      r.error = "signing: " + sig.err().message;
-      done(std::move(r));
-      return;
-    }
-    adapters::header_list headers{
-        {"Content-Type", "application/json"},
-        {"webhook-id", rec.event_id},
-        {"webhook-timestamp", std::to_string(ts)},
-        {"webhook-signature", *sig},
-    };
-    conns_[lane % conns_.size()]->async_request("POST", target_, std::move(headers),
-                                                *rec.envelope, std::move(done));
-  }
-
-private:
-  std::string secret_;
-  std::string target_;
-  std::vector<std::shared_ptr<adapters::http_connection>> conns_;
-};
-
-std::uint32_t lane_of(const destination_state& st, std::int64_t auction_id) {
-  // A stable mix so neighbouring auction ids spread over lanes.
-  auto x = static_cast<std::uint64_t>(auction_id) * 0x9E3779B97F4A7C15ull;
-  return static_cast<std::uint32_t>((x >> 32) % st.lanes.size());
+std::int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
-void start(self_ptr self, std::uint32_t i) {
-  auto& l = self->state.lanes[i];
-  if (l.in_flight || l.queue.empty())
-    return;
-  l.in_flight = true;
-  auto token = ++l.token;
-  auto handle = caf::actor_cast<destination_actor>(self);
-  self->state.out->send(i, l.queue.front(), [handle, i, token](adapters::http_result r) {
-    caf::anon_send(handle, atom::delivered_v, i, token, std::move(r));
-  });
+void note_recent(destination_counters& c, bool dead) {
+  auto now = unix_ms_now();
+  c.recent.emplace_back(now, dead);
+  while (!c.recent.empty() && c.recent.front().first < now - 300000)
+    c.recent.pop_front();
+}
+
+void set_error(destination_state& st, std::string e) {
+  st.last_error = std::move(e);
+  st.last_error_ms = unix_ms_now();
 }
 
 void read_more(self_ptr self);
+void dispatch(self_ptr self);
+
+void make_ready(destination_state& st, std::int64_t auction, lane_t& l) {
+  if (!l.ready && !l.waiting && !l.parked && !l.redriving && l.in_flight == 0 &&
+      !l.queue.empty()) {
+    l.ready = true;
+    st.ready.push_back(auction);
+  }
+}
 
 void mark_done(self_ptr self, std::int64_t pos) {
   auto& st = self->state;
   auto it = std::lower_bound(st.order.begin(), st.order.end(), pos,
-                             [](const auto& e, std::int64_t p) { return e.first < p; });
-  if (it != st.order.end() && it->first == pos)
-    it->second = true;
-  while (!st.order.empty() && st.order.front().second) {
-    st.delivered_through = st.order.front().first;
+                             [](const auto& e, std::int64_t p) { return e.position < p; });
+  if (it != st.order.end() && it->position == pos)
+    it->done = true;
+  while (!st.order.empty() && st.order.front().done) {
+    st.delivered_through = st.order.front().position;
     st.order.pop_front();
   }
   if (st.order.empty())
@@ -94,18 +59,282 @@ void mark_done(self_ptr self, std::int64_t pos) {
   read_more(self);
 }
 
+/// Records a dead (or parked) letter with the store; it is then done as far
+/// as the delivered-through position is concerned.
+void record_dead(self_ptr self, const destination_state::item& it, std::string status,
+                 std::string reason, int attempts, int http_status) {
+  auto& st = self->state;
+  adapters::dead_letter d;
+  d.destination = st.settings.name;
+  d.position = it.rec.position;
+  d.auction_id = it.rec.auction_id;
+  d.event_id = it.rec.event_id;
+  d.type = it.rec.type;
+  d.bid_sequence = it.rec.bid_sequence;
+  d.status = std::move(status);
+  d.reason = std::move(reason);
+  d.attempts = attempts;
+  d.http_status = http_status;
+  d.envelope = it.rec.envelope;
+  bool dead = d.status == "dead";
+  self->send(st.store, atom::dead_v, std::move(d));
+  if (dead) {
+    ++st.counters->dead_letters;
+    note_recent(*st.counters, true);
+  } else {
+    ++st.counters->parked;
+  }
+  if (!it.redriven)
+    mark_done(self, it.rec.position);
+}
+
+/// Dead-letters the head of an auction's queue and parks the auction: what
+/// queues behind it is parked in the table too (its order is kept there).
+void park(self_ptr self, std::int64_t auction, lane_t& l, std::string reason,
+          int http_status) {
+  auto& st = self->state;
+  auto head = std::move(l.queue.front());
+  l.queue.pop_front();
+  GAVEL_LOG_ERROR("destination {}: {} (auction {}, position {}) dead-lettered after {} "
+                  "attempt(s): {}; auction parked",
+                  st.settings.name, head.rec.event_id, auction, head.rec.position,
+                  l.attempts + 1, reason);
+  set_error(st, "dead letter " + head.rec.event_id + ": " + reason);
+  record_dead(self, head, "dead", reason, static_cast<int>(l.attempts + 1), http_status);
+  auto behind = "parked behind " + head.rec.event_id;
+  l.parked = true;
+  l.attempts = 0;
+  l.waiting = false;
+  ++l.token;
+  auto rest = std::move(l.queue);
+  l.queue.clear();
+  for (auto& it : rest)
+    record_dead(self, it, "parked", behind, 0, 0);
+}
+
 void enqueue(self_ptr self, outbox_record rec) {
   auto& st = self->state;
   st.loaded_through = rec.position;
   if (!st.settings.event_types.count(rec.type)) {
-    st.order.emplace_back(rec.position, true);
+    st.order.push_back({rec.position, true, rec.created_ms});
     mark_done(self, rec.position);
     return;
   }
-  st.order.emplace_back(rec.position, false);
-  auto i = lane_of(st, rec.auction_id);
-  st.lanes[i].queue.push_back(std::move(rec));
-  start(self, i);
+  st.order.push_back({rec.position, false, rec.created_ms});
+  auto auction = rec.auction_id;
+  auto& l = st.lanes[auction];
+  if (l.parked && !l.redriving) {
+    destination_state::item it{std::move(rec), false};
+    record_dead(self, it, "parked", "auction parked (an earlier event is dead-lettered)", 0,
+                0);
+    return;
+  }
+  l.queue.push_back({std::move(rec), false});
+  make_ready(st, auction, l);
+}
+
+void schedule_dispatch(self_ptr self, std::chrono::milliseconds after) {
+  auto& st = self->state;
+  if (st.dispatch_scheduled)
+    return;
+  st.dispatch_scheduled = true;
+  if (after.count() <= 0)
+    self->send(self, atom::dispatch_v);
+  else
+    self->delayed_send(self, after, atom::dispatch_v);
+}
+
+void dispatch(self_ptr self) {
+  auto& st = self->state;
+  auto limits = st.client->limits();
+  if (st.batch_cap == 0)
+    st.batch_cap = limits.max_records;
+  while (st.requests.size() < st.settings.concurrency && !st.ready.empty()) {
+    auto now = std::chrono::steady_clock::now();
+    if (!st.circuit.allow(now)) {
+      auto wait = std::chrono::ceil<std::chrono::milliseconds>(st.circuit.reopens_at() - now);
+      if (st.circuit.current(now) != protocols::circuit_breaker::state::half_open)
+        schedule_dispatch(self, std::max(wait, std::chrono::milliseconds{1}));
+      return; // half-open: the probe's answer dispatches again
+    }
+    if (auto wait = st.client->acquire(now); wait.count() > 0) {
+      // Not sending after all: give the probe back if this was one.
+      if (st.circuit.current(now) == protocols::circuit_breaker::state::half_open)
+        st.circuit.on_failure(now), st.circuit.on_success();
+      schedule_dispatch(self, wait);
+      return;
+    }
+    destination_state::request req;
+    std::vector<outbox_record> batch;
+    std::size_t bytes = 0;
+    auto cap = std::max<std::size_t>(1, std::min(st.batch_cap, limits.max_records));
+    while (!st.ready.empty() && batch.size() < cap) {
+      auto auction = st.ready.front();
+      auto it = st.lanes.find(auction);
+      if (it == st.lanes.end()) {
+        st.ready.pop_front();
+        continue;
+      }
+      auto& l = it->second;
+      if (!l.ready || l.parked || l.redriving || l.waiting || l.in_flight > 0 ||
+          l.queue.empty()) {
+        l.ready = false;
+        st.ready.pop_front();
+        continue;
+      }
+      // Another auction goes along only if the kind allows it and the first
+      // record of it fits.
+      if (!batch.empty() &&
+          (!limits.mixes_auctions ||
+           bytes + st.client->size_of(l.queue.front().rec) > limits.max_bytes))
+        break;
+      st.ready.pop_front();
+      l.ready = false;
+      std::size_t n = 0;
+      while (n < l.queue.size() && batch.size() < cap) {
+        auto size = st.client->size_of(l.queue[n].rec);
+        if (!batch.empty() && bytes + size > limits.max_bytes)
+          break;
+        bytes += size;
+        batch.push_back(l.queue[n].rec);
+        ++n;
+      }
+      l.in_flight = n;
+      req.parts.emplace_back(auction, n);
+      if (!limits.mixes_auctions)
+        break;
+    }
+    if (batch.empty())
+      return;
+    req.records = batch.size();
+    auto id = ++st.next_request;
+    st.requests.emplace(id, std::move(req));
+    ++st.counters->requests;
+    auto handle = caf::actor_cast<destination_worker_actor>(self);
+    st.client->send(std::move(batch), [handle, id](adapters::delivery_result r) {
+      caf::anon_send(handle, atom::delivered_v, id, std::move(r));
+    });
+  }
+}
+
+void back_off(self_ptr self, std::int64_t auction, lane_t& l, std::chrono::milliseconds at_least) {
+  auto& st = self->state;
+  ++l.attempts;
+  ++st.counters->retries;
+  note_recent(*st.counters, false);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto delay = protocols::backoff_delay(st.settings.retry.initial, st.settings.retry.max,
+                                        st.settings.retry.multiplier, l.attempts, unit(st.rng));
+  delay = std::max(delay, at_least);
+  if (l.attempts == 1 || l.attempts % 10 == 0)
+    GAVEL_LOG_WARN("destination {}: auction {} failed ({}), attempt {}, retrying in {} ms",
+                   st.settings.name, auction, st.last_error, l.attempts, delay.count());
+  l.waiting = true;
+  self->delayed_send(self, delay, atom::retry_v, auction, ++l.token);
+}
+
+void observe_latency(destination_state& st, const outbox_record& rec) {
+  if (rec.created_ms <= 0)
+    return;
+  auto& q = st.counters->latencies_ms;
+  q.push_back(static_cast<double>(unix_ms_now() - rec.created_ms));
+  if (q.size() > 1000)
+    q.pop_front();
+}
+
+void on_delivered(self_ptr self, std::uint64_t id, adapters::delivery_result& r) {
+  auto& st = self->state;
+  auto found = st.requests.find(id);
+  if (found == st.requests.end())
+    return;
+  auto req = std::move(found->second);
+  st.requests.erase(found);
+  auto now = std::chrono::steady_clock::now();
+  if (r.overall == failure_class::transient) {
+    ++st.counters->failures_transient;
+    set_error(st, r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error);
+    // A server asking us to slow down is not a broken destination.
+    if (!r.rate_limited) {
+      auto before = st.circuit.times_opened();
+      st.circuit.on_failure(now);
+      if (st.circuit.times_opened() != before) {
+        ++st.counters->circuit_opens;
+        GAVEL_LOG_WARN("destination {}: circuit open after {} failed requests ({})",
+                       st.settings.name, st.circuit.consecutive_failures(), st.last_error);
+      }
+    }
+  } else {
+    if (st.circuit.current(now) != protocols::circuit_breaker::state::closed)
+      GAVEL_LOG_INFO("destination {}: circuit closed", st.settings.name);
+    st.circuit.on_success();
+  }
+  bool batch_rejected = r.overall == failure_class::permanent && req.records > 1;
+  if (batch_rejected) {
+    // Split: the next requests carry half as many records, until the one
+    // the server rejects travels alone.
+    ++st.counters->failures_permanent;
+    st.batch_cap = std::max<std::size_t>(1, req.records / 2);
+    set_error(st, "batch of " + std::to_string(req.records) + " rejected (" + r.error +
+                      "); retrying in batches of " + std::to_string(st.batch_cap));
+  } else if (r.overall == failure_class::none && r.records.empty()) {
+    st.batch_cap = std::min(st.client->limits().max_records, st.batch_cap * 2);
+  }
+  std::size_t offset = 0;
+  for (auto [auction, n] : req.parts) {
+    auto it = st.lanes.find(auction);
+    if (it == st.lanes.end()) {
+      offset += n;
+      continue;
+    }
+    auto& l = it->second;
+    l.in_flight = 0;
+    if (batch_rejected) {
+      make_ready(st, auction, l);
+      offset += n;
+      continue;
+    }
+    bool stop = false;
+    for (std::size_t k = 0; k < n && !stop && !l.queue.empty(); ++k) {
+      adapters::record_outcome o;
+      if (r.overall != failure_class::none)
+        o = {r.overall, r.error, r.status};
+      else if (!r.records.empty())
+        o = r.records[offset + k];
+      switch (o.outcome) {
+      case failure_class::none: {
+        auto done = std::move(l.queue.front());
+        l.queue.pop_front();
+        l.attempts = 0;
+        ++st.counters->delivered;
+        observe_latency(st, done.rec);
+        if (done.redriven)
+          self->send(st.store, atom::resolve_v, st.settings.name, done.rec.position);
+        else
+          mark_done(self, done.rec.position);
+        break;
+      }
+      case failure_class::transient:
+        if (r.overall == failure_class::none) {
+          ++st.counters->failures_transient;
+          set_error(st, o.reason);
+        }
+        back_off(self, auction, l, r.retry_after);
+        stop = true;
+        break;
+      case failure_class::permanent:
+        ++st.counters->failures_permanent;
+        park(self, auction, l, o.reason.empty() ? r.error : o.reason,
+             o.status ? o.status : r.status);
+        stop = true;
+        break;
+      }
+    }
+    offset += n;
+    make_ready(st, auction, l);
+    if (l.queue.empty() && !l.parked && !l.redriving && !l.waiting && l.in_flight == 0)
+      st.lanes.erase(it);
+  }
+  dispatch(self);
 }
 
 void read_more(self_ptr self) {
@@ -134,44 +363,154 @@ void read_more(self_ptr self) {
             } else {
               read_more(self);
             }
+            dispatch(self);
           },
           [self](caf::error& err) {
             auto& st = self->state;
             st.reading = false;
-            st.last_error = "outbox read: " + caf::to_string(err);
+            set_error(st, "outbox read: " + caf::to_string(err));
             self->delayed_send(self, std::chrono::seconds{1}, atom::read_v);
           });
-}
-
-std::chrono::milliseconds backoff(destination_state& st, unsigned attempts) {
-  const auto& r = st.settings.retry;
-  double d = static_cast<double>(r.initial.count()) *
-             std::pow(r.multiplier, static_cast<double>(attempts > 0 ? attempts - 1 : 0));
-  d = std::min(d, static_cast<double>(r.max.count()));
-  // "Equal jitter": half fixed, half random, so lanes that failed together
-  // do not retry together.
-  std::uniform_real_distribution<double> half(0.0, d / 2);
-  return std::chrono::milliseconds{static_cast<std::int64_t>(d / 2 + half(st.rng))};
 }
 
 void start_up(self_ptr self) {
   auto& st = self->state;
-  self->request(st.reader, std::chrono::seconds{30}, atom::position_v, st.settings.name)
+  // Parked auctions first: their new events must not overtake the dead letter.
+  self->request(st.reader, std::chrono::seconds{30}, atom::parked_v, st.settings.name)
       .then(
-          [self](std::int64_t pos) {
+          [self](std::vector<std::int64_t>& parked) {
             auto& st = self->state;
-            st.delivered_through = st.saved_through = st.loaded_through = pos;
-            st.m = destination_state::mode::catching_up;
-            GAVEL_LOG_INFO("destination {}: resuming after position {}", st.settings.name,
-                           pos);
-            read_more(self);
+            for (auto a : parked)
+              st.lanes[a].parked = true;
+            self->request(st.reader, std::chrono::seconds{30}, atom::position_v,
+                          st.settings.name)
+                .then(
+                    [self](std::int64_t pos) {
+                      auto& st = self->state;
+                      st.delivered_through = st.saved_through = st.loaded_through = pos;
+                      st.m = destination_state::mode::catching_up;
+                      GAVEL_LOG_INFO("destination {}: resuming after position {}{}",
+                                     st.settings.name, pos,
+                                     st.lanes.empty() ? std::string{}
+                                                      : ", " + std::to_string(st.lanes.size()) +
+                                                            " auction(s) parked");
+                      read_more(self);
+                    },
+                    [self](caf::error& err) {
+                      auto& st = self->state;
+                      set_error(st, "load position: " + caf::to_string(err));
+                      GAVEL_LOG_WARN("destination {}: {}", st.settings.name, st.last_error);
+                      self->delayed_send(self, std::chrono::seconds{1}, atom::read_v);
+                    });
           },
           [self](caf::error& err) {
             auto& st = self->state;
-            st.last_error = "load position: " + caf::to_string(err);
+            set_error(st, "load parked auctions: " + caf::to_string(err));
             GAVEL_LOG_WARN("destination {}: {}", st.settings.name, st.last_error);
             self->delayed_send(self, std::chrono::seconds{1}, atom::read_v);
           });
+}
+
+void redrive_one(self_ptr self, std::int64_t auction) {
+  auto& st = self->state;
+  auto& l = st.lanes[auction];
+  if (!l.parked || l.redriving)
+    return;
+  l.redriving = true;
+  self->request(st.store, std::chrono::seconds{60}, atom::take_dead_v, st.settings.name,
+                auction)
+      .then(
+          [self, auction](std::vector<adapters::dead_letter>& rows) {
+            auto& st = self->state;
+            auto& l = st.lanes[auction];
+            l.redriving = false;
+            // Dead letters first (position order), then what arrived while
+            // they loaded.
+            std::deque<destination_state::item> q;
+            for (auto& d : rows) {
+              outbox_record rec;
+              rec.position = d.position;
+              rec.auction_id = d.auction_id;
+              rec.type = d.type;
+              rec.bid_sequence = d.bid_sequence;
+              rec.event_id = std::move(d.event_id);
+              rec.envelope = std::move(d.envelope);
+              q.push_back({std::move(rec), true});
+            }
+            for (auto& it : l.queue)
+              q.push_back(std::move(it));
+            l.queue = std::move(q);
+            l.parked = false;
+            l.attempts = 0;
+            GAVEL_LOG_INFO("destination {}: redriving {} dead letter(s) of auction {}",
+                           st.settings.name, rows.size(), auction);
+            make_ready(st, auction, l);
+            dispatch(self);
+          },
+          [self, auction](caf::error& err) {
+            auto& st = self->state;
+            auto& l = st.lanes[auction];
+            l.redriving = false;
+            set_error(st, "redrive: " + caf::to_string(err));
+            // Still parked: what queued meanwhile joins the parked letters.
+            auto rest = std::move(l.queue);
+            l.queue.clear();
+            for (auto& it : rest)
+              record_dead(self, it, "parked", "auction parked (redrive failed)", 0, 0);
+          });
+}
+
+destination_status make_status(destination_state& st) {
+  destination_status s;
+  s.name = st.settings.name;
+  s.kind = st.settings.kind;
+  auto now = std::chrono::steady_clock::now();
+  auto circuit = st.circuit.current(now);
+  s.circuit = circuit == protocols::circuit_breaker::state::closed ? "closed"
+              : circuit == protocols::circuit_breaker::state::open ? "open"
+                                                                   : "half-open";
+  bool retrying = std::any_of(st.lanes.begin(), st.lanes.end(),
+                              [](const auto& kv) { return kv.second.attempts > 0; });
+  s.state = circuit != protocols::circuit_breaker::state::closed ? "circuit-open"
+            : retrying                                           ? "retrying"
+            : st.m != destination_state::mode::live              ? "catching-up"
+                                                                 : "ok";
+  s.delivered_through = st.delivered_through;
+  s.loaded_through = st.loaded_through;
+  const auto& c = *st.counters;
+  s.delivered = c.delivered;
+  s.requests = c.requests;
+  s.retries = c.retries;
+  s.failures_transient = c.failures_transient;
+  s.failures_permanent = c.failures_permanent;
+  s.dead_letters = c.dead_letters;
+  s.parked = c.parked;
+  s.circuit_opens = c.circuit_opens;
+  auto cutoff = unix_ms_now() - 300000;
+  for (auto& [t, dead] : c.recent)
+    if (t >= cutoff)
+      ++(dead ? s.dead_letters_5m : s.retries_5m);
+  s.parked_auctions = static_cast<std::size_t>(std::count_if(
+      st.lanes.begin(), st.lanes.end(), [](const auto& kv) { return kv.second.parked; }));
+  s.in_memory = st.order.size();
+  for (const auto& o : st.order)
+    if (!o.done) {
+      s.oldest_undelivered_ms = o.created_ms;
+      break;
+    }
+  s.last_error = st.last_error;
+  s.last_error_ms = st.last_error_ms;
+  if (!c.latencies_ms.empty()) {
+    std::vector<double> v(c.latencies_ms.begin(), c.latencies_ms.end());
+    std::sort(v.begin(), v.end());
+    auto at = [&](double q) {
+      return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+    };
+    s.latency_p50_ms = at(0.5);
+    s.latency_p99_ms = at(0.99);
+    s.latency_max_ms = v.back();
+  }
+  return s;
 }
 
 } // namespace
@@ -187,34 +526,36 @@ destination_settings make_destination_settings(const adapters::destination_confi
     s.event_types = {
         protocols::event_type::auction_opened, protocols::event_type::bid_placed,
         protocols::event_type::auction_closed, protocols::event_type::producer_heartbeat};
-  s.lanes = std::max(1u, cfg.concurrency);
+  s.concurrency = std::max(1u, cfg.concurrency);
   s.window = std::max<std::size_t>(cfg.window, 100);
   s.page = std::min<std::size_t>(2000, s.window / 4);
   s.retry = cfg.retry;
+  s.circuit_failures = cfg.circuit_failures;
+  s.circuit_open = cfg.circuit_open;
+  s.restart_limit = cfg.restart_limit;
+  s.restart_period = cfg.restart_period;
   return s;
 }
 
-std::shared_ptr<sender> make_webhook_sender(adapters::io_runtime& io,
-                                            const adapters::destination_config& cfg) {
-  auto u = adapters::parse_url(cfg.url);
-  if (!u)
-    return nullptr;
-  return std::make_shared<webhook_sender>(io, cfg, *u);
-}
-
-destination_actor::behavior_type
-destination(destination_actor::stateful_pointer<destination_state> self,
-            destination_settings settings, std::shared_ptr<sender> out, store_actor store,
-            reader_actor reader) {
+destination_worker_actor::behavior_type
+destination_worker(destination_worker_actor::stateful_pointer<destination_state> self,
+                   destination_settings settings,
+                   std::shared_ptr<adapters::destination_client> client,
+                   std::shared_ptr<destination_counters> counters, store_actor store,
+                   reader_actor reader) {
   auto& st = self->state;
   st.settings = std::move(settings);
-  st.out = std::move(out);
+  st.client = std::move(client);
+  st.counters = counters ? std::move(counters) : std::make_shared<destination_counters>();
   st.store = store;
   st.reader = reader;
-  st.lanes.resize(st.settings.lanes);
+  st.circuit = protocols::circuit_breaker{
+      st.settings.circuit_failures, st.settings.circuit_open,
+      std::max(st.settings.retry.max, st.settings.circuit_open)};
   self->send(store, atom::subscribe_v, caf::actor_cast<destination_actor>(self));
   start_up(self);
   self->delayed_send(self, st.settings.position_interval, atom::flush_v);
+  self->attach_functor([client = st.client] { client->close(); });
   return {
       [self](atom::committed, record_batch& batch) {
         auto& st = self->state;
@@ -234,61 +575,44 @@ destination(destination_actor::stateful_pointer<destination_state> self,
             st.m = destination_state::mode::catching_up;
             st.max_seen_live = batch->back().position;
             read_more(self);
-            return;
+            break;
           }
           enqueue(self, rec);
         }
+        dispatch(self);
       },
-      [self](atom::status) {
+      [self](atom::status) { return make_status(self->state); },
+      [self](atom::redrive, std::int64_t auction) -> std::uint64_t {
         auto& st = self->state;
-        destination_status s;
-        s.name = st.settings.name;
-        s.kind = st.settings.kind;
-        bool retrying = std::any_of(st.lanes.begin(), st.lanes.end(),
-                                    [](const auto& l) { return l.attempts > 0; });
-        s.state = retrying                                ? "retrying"
-                  : st.m != destination_state::mode::live ? "catching-up"
-                                                          : "ok";
-        s.delivered_through = st.delivered_through;
-        s.loaded_through = st.loaded_through;
-        s.delivered = st.delivered;
-        s.retries = st.retries;
-        s.in_memory = st.order.size();
-        s.last_error = st.last_error;
-        return s;
+        std::vector<std::int64_t> targets;
+        for (auto& [a, l] : st.lanes)
+          if (l.parked && !l.redriving && (auction == 0 || a == auction))
+            targets.push_back(a);
+        for (auto a : targets)
+          redrive_one(self, a);
+        return targets.size();
       },
-      [self](atom::delivered, std::uint32_t i, std::uint64_t token,
-             adapters::http_result& r) {
-        auto& st = self->state;
-        if (i >= st.lanes.size())
-          return;
-        auto& l = st.lanes[i];
-        if (token != l.token || !l.in_flight)
-          return;
-        l.in_flight = false;
-        if (r.ok()) {
-          auto pos = l.queue.front().position;
-          l.queue.pop_front();
-          l.attempts = 0;
-          ++st.delivered;
-          start(self, i);
-          mark_done(self, pos);
-          return;
-        }
-        ++l.attempts;
-        ++st.retries;
-        st.last_error = r.status != 0 ? "HTTP " + std::to_string(r.status) : r.error;
-        auto delay = backoff(st, l.attempts);
-        if (l.attempts == 1 || l.attempts % 10 == 0)
-          GAVEL_LOG_WARN("destination {}: {} failed ({}), attempt {}, retrying in {} ms",
-                         st.settings.name, l.queue.front().event_id, st.last_error,
-                         l.attempts, delay.count());
-        self->delayed_send(self, delay, atom::retry_v, i, token);
+      [self](atom::crash) {
+        GAVEL_LOG_WARN("destination {}: crashing on request (fault injection)",
+                       self->state.settings.name);
+        self->quit(make_error(errc::internal, "crash requested (fault injection)"));
       },
-      [self](atom::retry, std::uint32_t i, std::uint64_t token) {
+      [self](atom::restart) {},
+      [self](atom::delivered, std::uint64_t id, adapters::delivery_result& r) {
+        on_delivered(self, id, r);
+      },
+      [self](atom::retry, std::int64_t auction, std::uint64_t token) {
         auto& st = self->state;
-        if (i < st.lanes.size() && st.lanes[i].token == token)
-          start(self, i);
+        auto it = st.lanes.find(auction);
+        if (it == st.lanes.end() || it->second.token != token)
+          return;
+        it->second.waiting = false;
+        make_ready(st, auction, it->second);
+        dispatch(self);
+      },
+      [self](atom::dispatch) {
+        self->state.dispatch_scheduled = false;
+        dispatch(self);
       },
       [self](atom::read) {
         auto& st = self->state;
@@ -304,6 +628,133 @@ destination(destination_actor::stateful_pointer<destination_state> self,
           st.saved_through = st.delivered_through;
         }
         self->delayed_send(self, st.settings.position_interval, atom::flush_v);
+      },
+  };
+}
+
+// -- supervisor ----------------------------------------------------------------
+
+namespace {
+
+using sup_ptr = destination_actor::stateful_pointer<destination_supervisor_state>;
+
+void spawn_worker(sup_ptr self) {
+  auto& st = self->state;
+  auto client = st.make_client();
+  st.worker = self->spawn(destination_worker, st.settings, std::move(client), st.counters,
+                          st.store, st.reader);
+  self->monitor(st.worker);
+  *st.current = st.worker;
+}
+
+destination_status supervisor_status(destination_supervisor_state& st) {
+  destination_status s;
+  s.name = st.settings.name;
+  s.kind = st.settings.kind;
+  s.state = st.failed ? "failed" : "restarting";
+  s.last_error = st.failure;
+  s.delivered = st.counters->delivered;
+  s.requests = st.counters->requests;
+  s.retries = st.counters->retries;
+  s.failures_transient = st.counters->failures_transient;
+  s.failures_permanent = st.counters->failures_permanent;
+  s.dead_letters = st.counters->dead_letters;
+  s.parked = st.counters->parked;
+  s.circuit_opens = st.counters->circuit_opens;
+  s.restarts = st.restarts;
+  return s;
+}
+
+} // namespace
+
+destination_actor::behavior_type
+destination_supervisor(destination_actor::stateful_pointer<destination_supervisor_state> self,
+                       destination_settings settings, client_factory make_client,
+                       store_actor store, reader_actor reader) {
+  auto& st = self->state;
+  st.settings = std::move(settings);
+  st.make_client = std::move(make_client);
+  st.counters = std::make_shared<destination_counters>();
+  st.store = store;
+  st.reader = reader;
+  spawn_worker(self);
+  self->attach_functor([current = st.current] {
+    if (*current)
+      caf::anon_send_exit(*current, caf::exit_reason::user_shutdown);
+  });
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    if (msg.source != st.worker.address())
+      return;
+    st.worker = nullptr;
+    if (!msg.reason || self->getf(caf::abstract_actor::is_shutting_down_flag))
+      return; // a normal exit (shutdown)
+    auto now = std::chrono::steady_clock::now();
+    st.crashes.push_back(now);
+    while (!st.crashes.empty() && st.crashes.front() < now - st.settings.restart_period)
+      st.crashes.pop_front();
+    st.failure = "worker failed: " + caf::to_string(msg.reason);
+    if (st.crashes.size() > st.settings.restart_limit) {
+      st.failed = true;
+      GAVEL_LOG_ERROR("destination {}: {} crashes within {} ms (limit {}): marked failed, "
+                      "not restarting; delivery stops until `restart` (nothing is lost: "
+                      "the outbox keeps everything)",
+                      st.settings.name, st.crashes.size(), st.settings.restart_period.count(),
+                      st.settings.restart_limit);
+      return;
+    }
+    st.consecutive = static_cast<unsigned>(st.crashes.size());
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    auto delay = protocols::backoff_delay(std::chrono::milliseconds{100},
+                                          std::chrono::milliseconds{30000}, 2.0,
+                                          st.consecutive, unit(st.rng));
+    GAVEL_LOG_WARN("destination {}: {}; restart {} in {} ms", st.settings.name, st.failure,
+                   st.restarts + 1, delay.count());
+    self->delayed_send(self, delay, atom::restart_v);
+  });
+  return {
+      [self](atom::committed, record_batch&) {
+        // The worker subscribes to the store itself.
+      },
+      [self](atom::status) -> caf::result<destination_status> {
+        auto& st = self->state;
+        if (!st.worker)
+          return supervisor_status(st);
+        auto rp = self->make_response_promise<destination_status>();
+        self->request(st.worker, std::chrono::seconds{5}, atom::status_v)
+            .then(
+                [self, rp](destination_status& s) mutable {
+                  s.restarts = self->state.restarts;
+                  rp.deliver(std::move(s));
+                },
+                [self, rp](caf::error&) mutable {
+                  rp.deliver(supervisor_status(self->state));
+                });
+        return rp;
+      },
+      [self](atom::redrive, std::int64_t auction) -> caf::result<std::uint64_t> {
+        auto& st = self->state;
+        if (!st.worker)
+          return make_error(errc::unavailable, "destination " + st.settings.name +
+                                                   (st.failed ? " has failed" : " is restarting"));
+        return self->delegate(st.worker, atom::redrive_v, auction);
+      },
+      [self](atom::crash) {
+        if (self->state.worker)
+          self->send(self->state.worker, atom::crash_v);
+      },
+      [self](atom::restart) {
+        auto& st = self->state;
+        if (st.worker)
+          return;
+        if (st.failed) {
+          // An operator's restart: a clean slate.
+          st.failed = false;
+          st.crashes.clear();
+          st.consecutive = 0;
+        }
+        ++st.restarts;
+        spawn_worker(self);
       },
   };
 }

@@ -2,80 +2,145 @@
 
 #include "actors/interfaces.hpp"
 #include "adapters/config.hpp"
+#include "protocols/resilience.hpp"
 
 #include <deque>
+#include <map>
 #include <random>
 #include <set>
+#include <unordered_map>
 
 namespace gavel::actors {
-
-/// How one destination kind puts a record on the wire. Implementations live
-/// with the adapters' clients; `send` must not block and calls `done` exactly
-/// once, from any thread.
-class sender {
-public:
-  virtual ~sender() = default;
-  virtual void send(std::uint32_t lane, const adapters::outbox_record& rec,
-                    std::function<void(adapters::http_result)> done) = 0;
-};
-
-/// Standard Webhooks sender: one keep-alive connection per lane.
-std::shared_ptr<sender> make_webhook_sender(adapters::io_runtime& io,
-                                            const adapters::destination_config& cfg);
 
 struct destination_settings {
   std::string name;
   std::string kind;
   std::set<protocols::event_type> event_types;
-  std::uint32_t lanes = 8;
-  std::size_t window = 20000;
-  std::size_t page = 2000;
+  std::uint32_t concurrency = 8; ///< requests in flight at once
+  std::size_t window = 20000;    ///< records held in memory
+  std::size_t page = 2000;       ///< outbox rows per catch-up read
   adapters::retry_config retry;
+  unsigned circuit_failures = 5;
+  std::chrono::milliseconds circuit_open{5000};
   std::chrono::milliseconds position_interval{200};
+  unsigned restart_limit = 5;
+  std::chrono::milliseconds restart_period{60000};
 };
 
 /// Builds settings from configuration.
 destination_settings make_destination_settings(const adapters::destination_config& cfg);
 
+/// Makes a fresh client for a (re)started worker.
+using client_factory = std::function<std::shared_ptr<adapters::destination_client>()>;
+
+/// Counters that outlive a worker (kept by its supervisor).
+struct destination_counters {
+  std::uint64_t delivered = 0, requests = 0, retries = 0, failures_transient = 0,
+                failures_permanent = 0, dead_letters = 0, parked = 0, circuit_opens = 0;
+  std::deque<std::pair<std::int64_t, bool>> recent; ///< (unix ms, is dead letter) of retries/DLs, 5 min
+  std::deque<double> latencies_ms;                  ///< last 1,000 ack → delivered
+};
+
 struct destination_state {
+  /// One auction's records on this destination, in sequence order.
+  struct item {
+    adapters::outbox_record rec;
+    bool redriven = false; ///< came from the dead-letter table
+  };
   struct lane {
-    std::deque<adapters::outbox_record> queue;
-    bool in_flight = false;
-    unsigned attempts = 0;
-    std::uint64_t token = 0;
+    std::deque<item> queue;
+    std::size_t in_flight = 0; ///< records at the queue's head in the request in flight
+    unsigned attempts = 0;     ///< consecutive failures of the head
+    std::uint64_t token = 0;   ///< guards retry timers
+    bool waiting = false;      ///< backing off
+    bool ready = false;        ///< listed in `ready`
+    bool parked = false;       ///< a dead letter holds the auction
+    bool redriving = false;    ///< its dead letters are being loaded
+  };
+  struct request {
+    std::vector<std::pair<std::int64_t, std::size_t>> parts; ///< (auction, records)
+    std::size_t records = 0;
   };
   enum class mode { starting, catching_up, live };
 
   destination_settings settings;
-  std::shared_ptr<sender> out;
+  std::shared_ptr<adapters::destination_client> client;
+  std::shared_ptr<destination_counters> counters;
   store_actor store;
   reader_actor reader;
-  std::vector<lane> lanes;
-  /// Positions held in memory, ascending, with a delivered flag.
-  std::deque<std::pair<std::int64_t, bool>> order;
+  std::unordered_map<std::int64_t, lane> lanes;
+  std::deque<std::int64_t> ready; ///< auctions with something to send, FIFO
+  std::map<std::uint64_t, request> requests;
+  std::uint64_t next_request = 0;
+  std::size_t batch_cap = 0; ///< halves on a batch-wide rejection to isolate the bad record
+  protocols::circuit_breaker circuit;
+  bool dispatch_scheduled = false;
+  /// Positions held in memory, ascending: (position, done, committed ms).
+  struct slot {
+    std::int64_t position;
+    bool done;
+    std::int64_t created_ms;
+  };
+  std::deque<slot> order;
   std::int64_t delivered_through = 0;
   std::int64_t saved_through = 0;
   std::int64_t loaded_through = 0;
   std::int64_t max_seen_live = 0;
   mode m = mode::starting;
   bool reading = false;
-  std::uint64_t delivered = 0;
-  std::uint64_t retries = 0;
   std::string last_error;
+  std::int64_t last_error_ms = 0;
   std::minstd_rand rng{std::random_device{}()};
   static inline const char* name = "gavel.destination";
 };
 
-/// The DESTINATION actor: delivers every committed record of the types it
-/// takes, at least once, in per-auction order. Auctions hash to lanes; a lane
-/// sends one record at a time and retries its head with exponential backoff
-/// and jitter, so a later event of an auction never overtakes an earlier one.
-/// It holds at most `window` records in memory: beyond that it drops the live
-/// feed and catches up from the outbox. delivered-through (every position at
-/// or below it is delivered) is stored periodically; a restart resumes there.
+/// The DESTINATION WORKER: delivers every committed record of the types it
+/// takes, at least once, in per-auction order. Each auction has its own queue
+/// with at most one request in flight; ready auctions are batched (Event Hubs:
+/// one auction — one partition key — per request; HubSpot: up to 100 records
+/// of several auctions; webhook: one record). A transient failure backs the
+/// auction off (exponential, jitter, cap); a permanent one dead-letters the
+/// record and parks its auction (its later events wait in the dead-letter
+/// table, in order) while everything else flows; a batch-wide rejection
+/// halves the batch size until the bad record stands alone. A circuit breaker
+/// stops sending after repeated failed requests and probes half-open. At most
+/// `window` records are held: beyond that it drops the live feed and catches
+/// up from the outbox. delivered-through is stored periodically; a restart
+/// resumes there.
+destination_worker_actor::behavior_type
+destination_worker(destination_worker_actor::stateful_pointer<destination_state> self,
+                   destination_settings settings,
+                   std::shared_ptr<adapters::destination_client> client,
+                   std::shared_ptr<destination_counters> counters, store_actor store,
+                   reader_actor reader);
+
+struct destination_supervisor_state {
+  destination_settings settings;
+  client_factory make_client;
+  std::shared_ptr<destination_counters> counters;
+  store_actor store;
+  reader_actor reader;
+  destination_worker_actor worker;
+  /// Shared with a cleanup functor: the worker goes down with its supervisor.
+  std::shared_ptr<destination_worker_actor> current = std::make_shared<destination_worker_actor>();
+  std::deque<std::chrono::steady_clock::time_point> crashes;
+  std::uint64_t restarts = 0;
+  unsigned consecutive = 0;
+  bool failed = false;
+  std::string failure;
+  std::minstd_rand rng{std::random_device{}()};
+  static inline const char* name = "gavel.destination.supervisor";
+};
+
+/// The supervisor in front of one destination worker: forwards the public
+/// protocol, restarts a worker that failed (exponential backoff with jitter)
+/// as long as it crashed at most `restart_limit` times within
+/// `restart_period`; beyond that the destination is `failed` (reported in
+/// its status, which alerting watches) until an operator restarts it. A
+/// restarted worker resumes from the stored position (at-least-once).
 destination_actor::behavior_type
-destination(destination_actor::stateful_pointer<destination_state> self,
-            destination_settings settings, std::shared_ptr<sender> out, store_actor store,
-            reader_actor reader);
+destination_supervisor(destination_actor::stateful_pointer<destination_supervisor_state> self,
+                       destination_settings settings, client_factory make_client,
+                       store_actor store, reader_actor reader);
 
 } // namespace gavel::actors

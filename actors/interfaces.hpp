@@ -3,6 +3,7 @@
 /// The message protocol of the whole actor system on one page: atoms, the
 /// value types carried by messages, and every typed actor interface.
 
+#include "adapters/destination_client.hpp"
 #include "adapters/http.hpp"
 #include "adapters/pg_store.hpp"
 #include "protocols/event.hpp"
@@ -34,6 +35,15 @@ CAF_ADD_ATOM(gavel, gavel::atom, status, "status")
 CAF_ADD_ATOM(gavel, gavel::atom, open_list, "open_list")
 CAF_ADD_ATOM(gavel, gavel::atom, submit, "submit")
 CAF_ADD_ATOM(gavel, gavel::atom, health, "health")
+CAF_ADD_ATOM(gavel, gavel::atom, dispatch, "dispatch")
+CAF_ADD_ATOM(gavel, gavel::atom, redrive, "redrive")
+CAF_ADD_ATOM(gavel, gavel::atom, crash, "crash")
+CAF_ADD_ATOM(gavel, gavel::atom, restart, "restart")
+CAF_ADD_ATOM(gavel, gavel::atom, dead, "dead")
+CAF_ADD_ATOM(gavel, gavel::atom, resolve, "resolve")
+CAF_ADD_ATOM(gavel, gavel::atom, take_dead, "take_dead")
+CAF_ADD_ATOM(gavel, gavel::atom, dead_list, "dead_list")
+CAF_ADD_ATOM(gavel, gavel::atom, parked, "parked")
 CAF_END_TYPE_ID_BLOCK(gavel)
 
 namespace gavel::actors {
@@ -79,17 +89,35 @@ struct persist_reply {
 /// A committed batch, in position order, as published to destinations.
 using record_batch = std::shared_ptr<const std::vector<adapters::outbox_record>>;
 
-/// One destination's health, for /v1/pipeline.
+/// One destination's health, for /v1/pipeline, /metrics and alerts. Counters
+/// are cumulative since the process started (they survive actor restarts).
 struct destination_status {
   std::string name;
   std::string kind;
-  std::string state; ///< ok | retrying | catching-up
+  /// ok | retrying | circuit-open | catching-up | restarting | failed
+  std::string state;
+  std::string circuit = "closed"; ///< closed | open | half-open
   std::int64_t delivered_through = 0;
   std::int64_t loaded_through = 0;
-  std::uint64_t delivered = 0;
-  std::uint64_t retries = 0;
+  std::uint64_t delivered = 0;        ///< records delivered
+  std::uint64_t requests = 0;         ///< requests sent
+  std::uint64_t retries = 0;          ///< records scheduled again after a failure
+  std::uint64_t failures_transient = 0; ///< failed requests/records, by class
+  std::uint64_t failures_permanent = 0;
+  std::uint64_t dead_letters = 0;     ///< records dead-lettered (status dead)
+  std::uint64_t parked = 0;           ///< records parked behind a dead letter
+  std::uint64_t retries_5m = 0;
+  std::uint64_t dead_letters_5m = 0;
+  std::uint64_t circuit_opens = 0;
+  std::uint64_t restarts = 0;         ///< supervisor restarts of the actor
+  std::size_t parked_auctions = 0;
   std::size_t in_memory = 0;
+  /// Commit time (Unix ms) of the oldest record held and not yet delivered; 0: none.
+  std::int64_t oldest_undelivered_ms = 0;
   std::string last_error;
+  std::int64_t last_error_ms = 0;
+  /// ack (commit) → delivered latency of recent deliveries, ms (p50/p99/max of the last 1,000).
+  double latency_p50_ms = 0, latency_p99_ms = 0, latency_max_ms = 0;
 };
 
 } // namespace gavel::actors
@@ -103,6 +131,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::record_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::destination_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::auction_snapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::http_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::delivery_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::dead_letter)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::dead_letter>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::outbox_record>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<std::int64_t>)
 
@@ -110,16 +141,30 @@ namespace gavel::actors {
 
 // -- actor interfaces ----------------------------------------------------------
 
-/// The DESTINATION actor interface (one per configured destination).
+/// The DESTINATION actor interface (one per configured destination; what the
+/// rest of the system sees — the supervisor in front of the worker).
 using destination_actor = caf::typed_actor<
     /// A batch the store just committed (position order); the live path.
     caf::reacts_to<atom::committed, record_batch>,
     /// Current health.
     caf::replies_to<atom::status>::with<destination_status>,
-    /// A send on lane N (attempt token T) finished (from the I/O thread).
-    caf::reacts_to<atom::delivered, std::uint32_t, std::uint64_t, adapters::http_result>,
-    /// Backoff over: resend the head of lane N (if token T still current).
-    caf::reacts_to<atom::retry, std::uint32_t, std::uint64_t>,
+    /// Redrives the dead letters of one auction (0: of every parked auction)
+    /// in position order; replies with the number of auctions redriven.
+    caf::replies_to<atom::redrive, std::int64_t>::with<std::uint64_t>,
+    /// Fault injection: the worker fails as if it had hit a bug.
+    caf::reacts_to<atom::crash>,
+    /// Supervisor: start again after `failed` (resets the restart count).
+    caf::reacts_to<atom::restart>>;
+
+/// The DESTINATION WORKER interface: the public one plus its own timers and
+/// I/O completions.
+using destination_worker_actor = destination_actor::extend<
+    /// Request N finished (from the I/O thread).
+    caf::reacts_to<atom::delivered, std::uint64_t, adapters::delivery_result>,
+    /// Backoff over for auction A (if token T still current).
+    caf::reacts_to<atom::retry, std::int64_t, std::uint64_t>,
+    /// Send what is ready (after a rate-limit wait or the circuit's open time).
+    caf::reacts_to<atom::dispatch>,
     /// Catch up: read the next page from the outbox.
     caf::reacts_to<atom::read>,
     /// Periodic: store the delivered-through position.
@@ -136,7 +181,16 @@ using store_actor = caf::typed_actor<
     /// Gathers pending work into one transaction (sent to itself).
     caf::reacts_to<atom::flush>,
     /// Whether the database answered the last attempt.
-    caf::replies_to<atom::health>::with<bool>>;
+    caf::replies_to<atom::health>::with<bool>,
+    /// Records a dead (or parked) letter, in the same transaction as or
+    /// before any later position of its destination.
+    caf::reacts_to<atom::dead, adapters::dead_letter>,
+    /// A redriven dead letter (destination, position) was delivered: delete it.
+    caf::reacts_to<atom::resolve, std::string, std::int64_t>,
+    /// Commits what is pending, then returns the dead letters of one auction
+    /// on one destination in position order (what a redrive sends).
+    caf::replies_to<atom::take_dead, std::string,
+                    std::int64_t>::with<std::vector<adapters::dead_letter>>>;
 
 /// The READER actor interface: blocking reads on a connection of its own.
 using reader_actor = caf::typed_actor<
@@ -149,6 +203,11 @@ using reader_actor = caf::typed_actor<
                     std::uint64_t>::with<std::vector<adapters::outbox_record>>,
     /// A destination's stored delivered-through position.
     caf::replies_to<atom::position, std::string>::with<std::int64_t>,
+    /// Dead letters (destination or "" for all, auction_id or 0, after, limit).
+    caf::replies_to<atom::dead_list, std::string, std::int64_t, std::int64_t,
+                    std::uint64_t>::with<std::vector<adapters::dead_letter>>,
+    /// Auctions parked on a destination (those with dead letters).
+    caf::replies_to<atom::parked, std::string>::with<std::vector<std::int64_t>>,
     /// Gathers pending loads into one query (sent to itself).
     caf::reacts_to<atom::flush>>;
 

@@ -1,7 +1,11 @@
 #include "actors/service.hpp"
 
+#include <charconv>
+#include <optional>
+
 #include "adapters/log.hpp"
 #include "protocols/json.hpp"
+#include "protocols/time.hpp"
 
 #include <openssl/crypto.h>
 
@@ -151,15 +155,17 @@ protocols::expected<adapters::done> service::start() {
   loader_ = sys_.spawn<caf::detached>(reader, db);
   reader_ = sys_.spawn<caf::detached>(reader, db);
   for (const auto& d : cfg_.destinations) {
-    std::shared_ptr<sender> out;
-    if (d.kind == "webhook")
-      out = make_webhook_sender(io_, d);
-    if (!out)
+    // Fail fast on a client that cannot be built (bad URL); restarts build anew.
+    if (auto probe = adapters::make_destination_client(io_, d); !probe)
       return protocols::error{"config", "destination",
-                              "destination " + d.name + ": kind " + d.kind +
-                                  " is not available"};
-    destinations_.push_back(
-        sys_.spawn(destination, make_destination_settings(d), out, store_, reader_));
+                              "destination " + d.name + ": " + probe.err().message};
+    else
+      (*probe)->close();
+    client_factory factory = [this, d]() -> std::shared_ptr<adapters::destination_client> {
+      return *adapters::make_destination_client(io_, d);
+    };
+    destinations_.push_back(sys_.spawn(destination_supervisor, make_destination_settings(d),
+                                       std::move(factory), store_, reader_));
   }
   auction_deps deps;
   deps.store = store_;
@@ -214,6 +220,8 @@ void service::handle(http_request&& req, http_responder respond) {
   }
   if (path == "/v1/pipeline")
     return pipeline(std::move(respond));
+  if (path.rfind("/v1/dead-letters", 0) == 0 || path.rfind("/v1/destinations/", 0) == 0)
+    return operations(std::move(req), std::move(respond));
   respond(json_response(404, error_body(404, "not_found", "", "no such route")));
 }
 
@@ -365,6 +373,184 @@ void service::pipeline(http_responder respond) {
                 finish();
             });
   });
+}
+
+// -- dead letters and destination control ---------------------------------------
+
+namespace {
+
+std::string query_param(std::string_view target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos)
+    return {};
+  auto rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto pair = rest.substr(0, amp);
+    auto eq = pair.find('=');
+    if (pair.substr(0, eq) == name)
+      return std::string{eq == std::string_view::npos ? std::string_view{}
+                                                      : pair.substr(eq + 1)};
+    if (amp == std::string_view::npos)
+      break;
+    rest.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+std::optional<std::int64_t> to_int(std::string_view s) {
+  std::int64_t x = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
+  if (s.empty() || ec != std::errc{} || p != s.data() + s.size() || x < 0)
+    return std::nullopt;
+  return x;
+}
+
+void append_dead_letter(std::string& out, const adapters::dead_letter& d) {
+  out += R"({"destination":)";
+  json::dump_string(d.destination, out);
+  out += R"(,"position":)" + std::to_string(d.position);
+  out += R"(,"auction_id":)" + std::to_string(d.auction_id);
+  out += R"(,"event_id":)";
+  json::dump_string(d.event_id, out);
+  out += R"(,"event_type":)";
+  json::dump_string(protocols::to_string(d.type), out);
+  out += R"(,"bid_sequence":)" + std::to_string(d.bid_sequence);
+  out += R"(,"status":)";
+  json::dump_string(d.status, out);
+  out += R"(,"reason":)";
+  json::dump_string(d.reason, out);
+  out += R"(,"attempts":)" + std::to_string(d.attempts);
+  out += R"(,"http_status":)" + std::to_string(d.http_status);
+  out += R"(,"created_at":)";
+  json::dump_string(protocols::format_iso8601_ms(d.created_ms), out);
+  // The exact bytes that were (and will be) sent.
+  out += R"(,"envelope":)";
+  json::dump_string(d.envelope ? *d.envelope : std::string{}, out);
+  out += '}';
+}
+
+} // namespace
+
+void service::operations(http_request&& req, http_responder respond) {
+  if (!token_ok(cfg_.ingest.tokens, req.header("Authorization"))) {
+    auto r = json_response(
+        401, error_body(401, "unauthorized", "", "missing or bad bearer token"));
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return respond(std::move(r));
+  }
+  std::string_view path = req.target;
+  path = path.substr(0, path.find('?'));
+  auto find_destination = [this](std::string_view name) -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < cfg_.destinations.size(); ++i)
+      if (cfg_.destinations[i].name == name)
+        return i;
+    return std::nullopt;
+  };
+  auto bad = [&](int status, std::string_view code, std::string_view field,
+                 std::string_view message) {
+    respond(json_response(status, error_body(status, code, field, message)));
+  };
+
+  if (path == "/v1/dead-letters") {
+    if (req.method != "GET")
+      return bad(405, "method", "", "use GET");
+    auto dest = query_param(req.target, "destination");
+    if (!dest.empty() && !find_destination(dest))
+      return bad(404, "not_found", "destination", "no such destination");
+    auto auction = to_int(query_param(req.target, "auction_id")).value_or(0);
+    auto after = to_int(query_param(req.target, "after")).value_or(0);
+    auto limit = std::clamp<std::int64_t>(
+        to_int(query_param(req.target, "limit")).value_or(100), 1, 1000);
+    sys_.spawn([this, dest, auction, after, limit,
+                respond = std::move(respond)](caf::event_based_actor* self) {
+      self->request(reader_, std::chrono::seconds{10}, atom::dead_list_v, dest, auction, after,
+                    static_cast<std::uint64_t>(limit))
+          .then(
+              [respond, limit](std::vector<adapters::dead_letter>& rows) {
+                std::string out = R"({"dead_letters":[)";
+                for (std::size_t i = 0; i < rows.size(); ++i) {
+                  if (i > 0)
+                    out += ',';
+                  append_dead_letter(out, rows[i]);
+                }
+                out += "]";
+                // Keyset pagination: pass `after` (with the same destination
+                // filter) to continue; null when this was the last page.
+                if (static_cast<std::int64_t>(rows.size()) == limit)
+                  out += R"(,"next_after":)" + std::to_string(rows.back().position);
+                else
+                  out += R"(,"next_after":null)";
+                out += "}";
+                respond(json_response(200, std::move(out)));
+              },
+              [respond](caf::error& err) {
+                respond(unavailable_response(
+                    error_body(503, "unavailable", "", "database: " + caf::to_string(err))));
+              });
+    });
+    return;
+  }
+
+  if (path == "/v1/dead-letters/redrive") {
+    if (req.method != "POST")
+      return bad(405, "method", "", "use POST");
+    auto body = json::parse(req.body.empty() ? std::string_view{"{}"} : req.body);
+    if (!body || !body->is_object())
+      return bad(400, "malformed", "", "expected a JSON object");
+    const auto* d = body->find("destination");
+    if (!d || !d->is_string())
+      return bad(422, "schema", "destination", "required: the destination's name");
+    auto index = find_destination(d->text);
+    if (!index)
+      return bad(404, "not_found", "destination", "no such destination");
+    std::int64_t auction = 0;
+    if (const auto* a = body->find("auction_id"); a && a->k != json::kind::null) {
+      auto x = a->is_number() ? to_int(a->text) : std::nullopt;
+      if (!x || *x == 0)
+        return bad(422, "schema", "auction_id", "expected a positive integer");
+      auction = *x;
+    }
+    auto target = destinations_[*index];
+    auto name = d->text;
+    sys_.spawn([target, auction, name,
+                respond = std::move(respond)](caf::event_based_actor* self) {
+      self->request(target, std::chrono::seconds{10}, atom::redrive_v, auction)
+          .then(
+              [respond, name, auction](std::uint64_t n) {
+                std::string out = R"({"destination":)";
+                json::dump_string(name, out);
+                if (auction != 0)
+                  out += R"(,"auction_id":)" + std::to_string(auction);
+                out += R"(,"auctions_redriven":)" + std::to_string(n) + "}";
+                respond(json_response(202, std::move(out)));
+              },
+              [respond](caf::error& err) {
+                respond(unavailable_response(
+                    error_body(503, "unavailable", "", caf::to_string(err))));
+              });
+    });
+    return;
+  }
+
+  // /v1/destinations/<name>/<action>
+  auto rest = path.substr(std::string_view{"/v1/destinations/"}.size());
+  auto slash = rest.find('/');
+  auto name = rest.substr(0, slash);
+  auto action = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+  auto index = find_destination(name);
+  if (!index || (action != "restart" && action != "crash"))
+    return bad(404, "not_found", "", "no such route");
+  if (req.method != "POST")
+    return bad(405, "method", "", "use POST");
+  if (action == "crash") {
+    if (!cfg_.server.fault_injection)
+      return bad(404, "not_found", "", "fault injection is disabled (server.fault_injection)");
+    caf::anon_send(destinations_[*index], atom::crash_v);
+  } else {
+    caf::anon_send(destinations_[*index], atom::restart_v);
+  }
+  respond(json_response(202, R"({"status":"accepted"})"));
 }
 
 } // namespace gavel::actors

@@ -35,6 +35,8 @@ public:
 private:
   void ingest(adapters::http_request&& req, adapters::http_responder respond);
   void pipeline(adapters::http_responder respond);
+  /// Dead letters (list, redrive) and destination control (restart, crash).
+  void operations(adapters::http_request&& req, adapters::http_responder respond);
 
   caf::actor_system& sys_;
   adapters::io_runtime& io_;

@@ -32,7 +32,8 @@ void schedule_flush(store_ptr self) {
 void flush(store_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.pending.empty() && st.positions.empty())
+  if (st.pending.empty() && st.positions.empty() && st.dead_letters.empty() &&
+      st.resolved.empty())
     return;
   // Take requests in arrival order up to the batch limit (at least one).
   std::size_t take = 0, events = 0;
@@ -51,6 +52,10 @@ void flush(store_ptr self) {
   st.pending_events -= events;
   auto positions = std::move(st.positions);
   st.positions.clear();
+  auto dead_letters = std::move(st.dead_letters);
+  st.dead_letters.clear();
+  auto resolved = std::move(st.resolved);
+  st.resolved.clear();
   if (!st.pending.empty())
     schedule_flush(self);
 
@@ -62,12 +67,19 @@ void flush(store_ptr self) {
     // Positions are only hints: keep the newest for the next transaction.
     for (auto& [k, v] : positions)
       st.positions[k] = std::max(st.positions[k], v);
+    // Dead letters are not hints: they go into the next attempt, ahead of
+    // anything recorded since, so a position never passes one.
+    dead_letters.insert(dead_letters.end(), std::make_move_iterator(st.dead_letters.begin()),
+                        std::make_move_iterator(st.dead_letters.end()));
+    st.dead_letters = std::move(dead_letters);
+    resolved.insert(resolved.end(), st.resolved.begin(), st.resolved.end());
+    st.resolved = std::move(resolved);
   };
 
   auto now = std::chrono::steady_clock::now();
   if (!st.db->connected() && now < st.next_attempt) {
     fail({"unavailable", {}, "database unreachable (waiting before reconnecting)"});
-    if (!st.positions.empty() && st.pending.empty())
+    if ((!st.positions.empty() || !st.dead_letters.empty()) && st.pending.empty())
       self->delayed_send(self, st.next_attempt - now, atom::flush_v);
     return;
   }
@@ -83,7 +95,7 @@ void flush(store_ptr self) {
   }
   std::vector<std::pair<std::string, std::int64_t>> pos(positions.begin(),
                                                         positions.end());
-  auto committed = st.db->commit(rows, auctions, pos);
+  auto committed = st.db->commit(rows, auctions, pos, dead_letters, resolved);
   if (!committed) {
     const auto& e = committed.err();
     if (e.code == "internal")
@@ -96,12 +108,18 @@ void flush(store_ptr self) {
       st.next_attempt = std::chrono::steady_clock::now() + st.backoff;
     }
     fail(e);
+    if ((!st.positions.empty() || !st.dead_letters.empty()) && st.pending.empty())
+      self->delayed_send(self, std::max(st.backoff, std::chrono::milliseconds{100}),
+                         atom::flush_v);
     return;
   }
   if (!st.healthy->exchange(true))
     GAVEL_LOG_INFO("store: database reachable");
   st.backoff = std::chrono::milliseconds{0};
   const auto& ids = *committed;
+  auto committed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   auto published = std::make_shared<std::vector<adapters::outbox_record>>();
   published->reserve(rows.size());
   std::size_t i = 0;
@@ -118,6 +136,7 @@ void flush(store_ptr self) {
       rec.event_id = std::move(e.event_id);
       rec.envelope = std::move(e.envelope);
       rec.producer_ms = e.producer_ms;
+      rec.created_ms = committed_ms;
       published->push_back(std::move(rec));
       ++i;
     }
@@ -168,6 +187,27 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         self->state.subscribers.push_back(std::move(d));
       },
       [self](atom::flush) { flush(self); },
+      [self](atom::dead, adapters::dead_letter& d) {
+        self->state.dead_letters.push_back(std::move(d));
+        schedule_flush(self);
+      },
+      [self](atom::resolve, std::string& dest, std::int64_t pos) {
+        self->state.resolved.emplace_back(std::move(dest), pos);
+        schedule_flush(self);
+      },
+      [self](atom::take_dead, std::string& dest,
+             std::int64_t auction) -> caf::result<std::vector<adapters::dead_letter>> {
+        auto& st = self->state;
+        // What this destination recorded before asking must be visible.
+        if (!st.dead_letters.empty() || !st.resolved.empty())
+          flush(self);
+        if (!st.dead_letters.empty())
+          return make_error(errc::unavailable, "dead letters not yet committed");
+        auto rows = st.db->dead_letters(dest, auction, 0, 1000000);
+        if (!rows)
+          return make_error(rows.err());
+        return std::move(*rows);
+      },
       [self](atom::health) -> bool {
         auto& st = self->state;
         if (!st.db->connected())
@@ -224,6 +264,19 @@ reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> 
         if (!rows)
           return make_error(rows.err());
         return std::move(*rows);
+      },
+      [self](atom::dead_list, std::string& dest, std::int64_t auction, std::int64_t after,
+             std::uint64_t limit) -> caf::result<std::vector<adapters::dead_letter>> {
+        auto rows = self->state.db->dead_letters(dest, auction, after, limit);
+        if (!rows)
+          return make_error(rows.err());
+        return std::move(*rows);
+      },
+      [self](atom::parked, std::string& dest) -> caf::result<std::vector<std::int64_t>> {
+        auto ids = self->state.db->parked_auctions(dest);
+        if (!ids)
+          return make_error(ids.err());
+        return std::move(*ids);
       },
       [self](atom::position, std::string& name) -> caf::result<std::int64_t> {
         auto pos = self->state.db->load_position(name);

@@ -24,6 +24,8 @@ struct store_state {
   std::vector<waiting> pending;
   std::size_t pending_events = 0;
   std::map<std::string, std::int64_t> positions;
+  std::vector<adapters::dead_letter> dead_letters;
+  std::vector<std::pair<std::string, std::int64_t>> resolved;
   bool flush_scheduled = false;
   std::vector<destination_actor> subscribers;
   std::chrono::steady_clock::time_point next_attempt{};

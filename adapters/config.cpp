@@ -392,6 +392,20 @@ expected<std::string> read_event_type(const toml::node& n, const std::string& fi
   return s;
 }
 
+expected<std::string> read_property_mapping(const toml::node& n, const std::string& field) {
+  auto s = read_string(n, field);
+  if (!s)
+    return s;
+  auto eq = s->find('=');
+  auto path = eq == std::string::npos ? std::string{} : s->substr(eq + 1);
+  if (eq == 0 || eq == std::string::npos ||
+      !(path.rfind("metadata.", 0) == 0 || path.rfind("data.", 0) == 0))
+    return make_error(field, "expected \"property=metadata.field\" or "
+                             "\"property=data.field\", got " +
+                                 quoted(*s));
+  return s;
+}
+
 // --- the table --------------------------------------------------------------
 
 const std::vector<top_key>& top_keys() {
@@ -414,6 +428,10 @@ const std::vector<top_key>& top_keys() {
     k.push_back(duration_key<config>(
         "server", "request_timeout", "time allowed to read a request and answer it",
         [](auto& c) -> auto& { return c.server.request_timeout; }));
+    k.push_back(bool_key<config>(
+        "server", "fault_injection",
+        "enable POST /v1/destinations/<name>/crash (drills and tests only)",
+        [](auto& c) -> auto& { return c.server.fault_injection; }));
     // [database]
     k.push_back(string_key<config>(
         "database", "url",
@@ -508,6 +526,9 @@ const std::vector<dest_key>& destination_keys() {
     k.push_back(string_key<destination_config>(
         d, "sas_key", "shared access key, used as given (secret)",
         [](auto& c) -> auto& { return c.sas_key; }, {}, "eventhub", secret));
+    k.push_back(duration_key<destination_config>(
+        d, "sas_ttl", "lifetime of each SAS token (renewed when a tenth is left)",
+        [](auto& c) -> auto& { return c.sas_ttl; }));
     // hubspot
     k.push_back(string_key<destination_config>(
         d, "base_url", "HubSpot API base URL (https://api.hubapi.com)",
@@ -524,6 +545,12 @@ const std::vector<dest_key>& destination_keys() {
     k.push_back(int_key<destination_config>(
         d, "requests_per_10s", "client-side rate limit",
         [](auto& c) -> auto& { return c.requests_per_10s; }, 1, 10000, "hubspot"));
+    k.push_back(list_key<destination_config>(
+        d, "properties",
+        "HubSpot property <- envelope path, \"property=data.amount\" (default: "
+        "gavel_event_id, gavel_event_type, bid_sequence, producer_timestamp, auction_id, "
+        "bid_id, amount, currency, bidder_user_id, end_date, total_bid_count)",
+        [](auto& c) -> auto& { return c.properties; }, read_property_mapping, show_list));
     // webhook
     k.push_back(string_key<destination_config>(
         d, "url", "http(s) URL the envelope is POSTed to",
@@ -545,6 +572,25 @@ const std::vector<dest_key>& destination_keys() {
     k.push_back(duration_key<destination_config>(
         d, "request_timeout", "time allowed for one delivery request",
         [](auto& c) -> auto& { return c.request_timeout; }));
+    k.push_back(int_key<destination_config>(
+        d, "max_batch_events",
+        "records per request; 0: the kind's default (eventhub 500 within 1 MB, hubspot "
+        "100, webhook 1)",
+        [](auto& c) -> auto& { return c.max_batch_events; }, 0, 100000));
+    k.push_back(int_key<destination_config>(
+        d, "circuit_failures", "consecutive failed requests that open the circuit",
+        [](auto& c) -> auto& { return c.circuit_failures; }, 1, 1000000));
+    k.push_back(duration_key<destination_config>(
+        d, "circuit_open", "time the circuit stays open before a half-open probe",
+        [](auto& c) -> auto& { return c.circuit_open; }));
+    k.push_back(int_key<destination_config>(
+        d, "restart_limit",
+        "crashes of the destination actor tolerated within restart_period; beyond: "
+        "failed + alert",
+        [](auto& c) -> auto& { return c.restart_limit; }, 0, 1000));
+    k.push_back(duration_key<destination_config>(
+        d, "restart_period", "window of the restart intensity limit",
+        [](auto& c) -> auto& { return c.restart_period; }));
     k.push_back(duration_key<destination_config>(
         d, "retry_initial", "first retry delay (exponential backoff with jitter)",
         [](auto& c) -> auto& { return c.retry.initial; }));

@@ -24,6 +24,8 @@ struct server_config {
   /// Events accepted but not yet committed above which ingest answers 503.
   std::size_t max_in_flight = 100000;
   millis request_timeout{10000};
+  /// Enables POST /v1/destinations/<name>/crash (tests and drills only).
+  bool fault_injection = false;
 };
 
 struct database_config {
@@ -65,12 +67,16 @@ struct destination_config {
   std::string hub;
   std::string sas_key_name;
   std::string sas_key; ///< resolved secret
+  millis sas_ttl{3600000}; ///< token lifetime; renewed when a tenth is left
   // hubspot
   std::string base_url;
   std::string token; ///< resolved secret
   std::string object_type;
   std::string id_property;
   unsigned requests_per_10s = 100;
+  /// HubSpot property ← envelope path, as "property=path" (default: the
+  /// standard mapping, see protocols/destinations.hpp).
+  std::vector<std::string> properties;
   // webhook
   std::string url;
   std::string secret; ///< resolved secret, `whsec_<base64>`
@@ -80,6 +86,17 @@ struct destination_config {
   std::size_t window = 20000; ///< envelopes held in memory before catch-up mode
   millis request_timeout{10000};
   retry_config retry;
+  /// Records per request; 0: the kind's default (eventhub 500, hubspot 100, webhook 1).
+  std::size_t max_batch_events = 0;
+  /// Consecutive failed requests that open the circuit breaker.
+  unsigned circuit_failures = 5;
+  /// How long the circuit stays open before a half-open probe (doubles while
+  /// probes fail, up to retry_max or this, whichever is larger).
+  millis circuit_open{5000};
+  /// Supervision: more than `restart_limit` crashes within `restart_period`
+  /// marks the destination failed (and raises an alert) instead of restarting.
+  unsigned restart_limit = 5;
+  millis restart_period{60000};
 };
 
 struct log_config {

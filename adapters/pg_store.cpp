@@ -54,6 +54,27 @@ create table destination_positions (
   updated_at        timestamptz not null default now()
 );
 )sql"},
+    {2, "dead letters", R"sql(
+-- Events a destination gave up on (status 'dead': a permanent failure) and the
+-- later events of the same auction held behind them (status 'parked'), with
+-- the exact bytes, so the outbox's retention never decides their fate.
+create table dead_letters (
+  destination  text not null,
+  position     bigint not null,
+  auction_id   bigint not null,
+  event_id     text not null,
+  event_type   text not null,
+  bid_sequence bigint not null,
+  status       text not null check (status in ('dead', 'parked')),
+  reason       text not null,
+  attempts     integer not null,
+  http_status  integer not null default 0,
+  envelope     text not null,
+  created_at   timestamptz not null default now(),
+  primary key (destination, position)
+);
+create index dead_letters_auction on dead_letters (destination, auction_id, position);
+)sql"},
 };
 
 // PostgreSQL array literal of text elements; empty strings become NULL when
@@ -230,8 +251,29 @@ select auction_id, bid_id, bid_sequence from outbox
 where auction_id = any($1::bigint[]) and event_type = 'bid.placed')sql");
   c.prepare("read_outbox", R"sql(
 select position, auction_id, event_type, bid_sequence, event_id, envelope,
-       (extract(epoch from producer_ts) * 1000)::bigint
+       (extract(epoch from producer_ts) * 1000)::bigint,
+       (extract(epoch from created_at) * 1000)::bigint
 from outbox where position > $1 order by position limit $2)sql");
+  c.prepare("insert_dead_letters", R"sql(
+insert into dead_letters (destination, position, auction_id, event_id, event_type,
+                          bid_sequence, status, reason, attempts, http_status, envelope)
+select * from unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[],
+                     $6::bigint[], $7::text[], $8::text[], $9::integer[],
+                     $10::integer[], $11::text[])
+on conflict (destination, position) do update set
+  status = excluded.status, reason = excluded.reason,
+  attempts = excluded.attempts, http_status = excluded.http_status)sql");
+  c.prepare("delete_dead_letters", R"sql(
+delete from dead_letters d using unnest($1::text[], $2::bigint[]) as u(destination, position)
+where d.destination = u.destination and d.position = u.position)sql");
+  c.prepare("select_dead_letters", R"sql(
+select destination, position, auction_id, event_id, event_type, bid_sequence, status,
+       reason, attempts, http_status, envelope,
+       (extract(epoch from created_at) * 1000)::bigint
+from dead_letters
+where ($1::text = '' or destination = $1::text)
+  and ($2::bigint = 0 or auction_id = $2::bigint) and position > $3::bigint
+order by destination, position limit $4::bigint)sql");
 }
 
 expected<int> pg_store::migrate() {
@@ -267,6 +309,15 @@ expected<std::vector<std::int64_t>>
 pg_store::commit(const std::vector<new_event>& events,
                  const std::vector<auction_row>& auctions,
                  const std::vector<std::pair<std::string, std::int64_t>>& positions) {
+  return commit(events, auctions, positions, {}, {});
+}
+
+expected<std::vector<std::int64_t>>
+pg_store::commit(const std::vector<new_event>& events,
+                 const std::vector<auction_row>& auctions,
+                 const std::vector<std::pair<std::string, std::int64_t>>& positions,
+                 const std::vector<dead_letter>& dead_letters,
+                 const std::vector<std::pair<std::string, std::int64_t>>& resolved) {
   return guarded("commit", [&]() -> expected<std::vector<std::int64_t>> {
     prepare_statements();
     std::vector<std::int64_t> result(events.size(), 0);
@@ -334,6 +385,42 @@ pg_store::commit(const std::vector<new_event>& events,
                        int_array(rows, [](auto* a) { return a->total_bid_count; }),
                        int_array(rows, [](auto* a) { return a->heartbeat_count; }), ends,
                        closed, a_prices);
+    }
+    // Dead letters before positions: a position never passes an event that
+    // is neither delivered nor recorded here (same transaction).
+    if (!dead_letters.empty()) {
+      std::vector<std::string_view> dests, ids, types, statuses, reasons, bodies;
+      for (const auto& d : dead_letters) {
+        dests.emplace_back(d.destination);
+        ids.emplace_back(d.event_id);
+        types.emplace_back(protocols::to_string(d.type));
+        statuses.emplace_back(d.status);
+        reasons.emplace_back(d.reason);
+        bodies.emplace_back(d.envelope ? std::string_view{*d.envelope} : "");
+      }
+      std::string a_dests, a_ids, a_types, a_statuses, a_reasons, a_bodies;
+      append_text_array(a_dests, dests);
+      append_text_array(a_ids, ids);
+      append_text_array(a_types, types);
+      append_text_array(a_statuses, statuses);
+      append_text_array(a_reasons, reasons);
+      append_text_array(a_bodies, bodies);
+      tx.exec_prepared(
+          "insert_dead_letters", a_dests,
+          int_array(dead_letters, [](auto& d) { return d.position; }),
+          int_array(dead_letters, [](auto& d) { return d.auction_id; }), a_ids, a_types,
+          int_array(dead_letters, [](auto& d) { return d.bid_sequence; }), a_statuses,
+          a_reasons, int_array(dead_letters, [](auto& d) { return d.attempts; }),
+          int_array(dead_letters, [](auto& d) { return d.http_status; }), a_bodies);
+    }
+    if (!resolved.empty()) {
+      std::vector<std::string_view> names;
+      for (const auto& p : resolved)
+        names.emplace_back(p.first);
+      std::string a_names;
+      append_text_array(a_names, names);
+      tx.exec_prepared("delete_dead_letters", a_names,
+                       int_array(resolved, [](auto& p) { return p.second; }));
     }
     if (!positions.empty()) {
       std::vector<std::string_view> names;
@@ -408,6 +495,7 @@ expected<std::vector<outbox_record>> pg_store::read_outbox(std::int64_t after,
       rec.event_id = row[4].c_str();
       rec.envelope = std::make_shared<const std::string>(row[5].c_str(), row[5].size());
       rec.producer_ms = row[6].as<std::int64_t>();
+      rec.created_ms = row[7].as<std::int64_t>();
       out.push_back(std::move(rec));
     }
     return out;
@@ -421,6 +509,50 @@ expected<std::int64_t> pg_store::load_position(const std::string& destination) {
         "select delivered_through from destination_positions where destination = $1",
         destination);
     return r.empty() ? std::int64_t{0} : r[0][0].as<std::int64_t>();
+  });
+}
+
+expected<std::vector<dead_letter>> pg_store::dead_letters(const std::string& destination,
+                                                          std::int64_t auction_id,
+                                                          std::int64_t after,
+                                                          std::size_t limit) {
+  return guarded("read dead letters", [&]() -> expected<std::vector<dead_letter>> {
+    prepare_statements();
+    pqxx::read_transaction tx{*conn_};
+    auto r = tx.exec_prepared("select_dead_letters", destination, auction_id, after,
+                              static_cast<std::int64_t>(limit));
+    std::vector<dead_letter> out;
+    out.reserve(r.size());
+    for (const auto& row : r) {
+      dead_letter d;
+      d.destination = row[0].c_str();
+      d.position = row[1].as<std::int64_t>();
+      d.auction_id = row[2].as<std::int64_t>();
+      d.event_id = row[3].c_str();
+      d.type =
+          protocols::parse_event_type(row[4].c_str()).value_or(event_type::bid_placed);
+      d.bid_sequence = row[5].as<std::int64_t>();
+      d.status = row[6].c_str();
+      d.reason = row[7].c_str();
+      d.attempts = row[8].as<int>();
+      d.http_status = row[9].as<int>();
+      d.envelope = std::make_shared<const std::string>(row[10].c_str(), row[10].size());
+      d.created_ms = row[11].as<std::int64_t>();
+      out.push_back(std::move(d));
+    }
+    return out;
+  });
+}
+
+expected<std::vector<std::int64_t>> pg_store::parked_auctions(const std::string& destination) {
+  return guarded("read parked auctions", [&]() -> expected<std::vector<std::int64_t>> {
+    pqxx::read_transaction tx{*conn_};
+    auto r = tx.exec_params(
+        "select distinct auction_id from dead_letters where destination = $1", destination);
+    std::vector<std::int64_t> out;
+    for (const auto& row : r)
+      out.push_back(row[0].as<std::int64_t>());
+    return out;
   });
 }
 

@@ -67,6 +67,25 @@ struct outbox_record {
   std::string event_id;
   std::shared_ptr<const std::string> envelope;
   protocols::unix_ms producer_ms = 0;
+  protocols::unix_ms created_ms = 0; ///< when it was committed (lag, latency)
+};
+
+/// An event a destination could not deliver: `dead` (a permanent failure) or
+/// `parked` (a later event of the same auction, held behind a dead one so the
+/// auction's order holds). Keyed by (destination, position).
+struct dead_letter {
+  std::string destination;
+  std::int64_t position = 0;
+  std::int64_t auction_id = 0;
+  std::string event_id;
+  protocols::event_type type = protocols::event_type::bid_placed;
+  std::int64_t bid_sequence = 0;
+  std::string status = "dead"; ///< dead | parked
+  std::string reason;
+  int attempts = 0;
+  int http_status = 0;
+  std::shared_ptr<const std::string> envelope; ///< the exact bytes
+  protocols::unix_ms created_ms = 0;
 };
 
 /// The latest schema version this build knows.
@@ -99,6 +118,24 @@ public:
   expected<std::vector<std::int64_t>>
   commit(const std::vector<new_event>& events, const std::vector<auction_row>& auctions,
          const std::vector<std::pair<std::string, std::int64_t>>& positions);
+
+  /// As above, plus dead letters to record (inserted, or updated when the
+  /// same destination and position is there) and dead letters resolved
+  /// (destination, position) to delete, all in the same transaction.
+  expected<std::vector<std::int64_t>>
+  commit(const std::vector<new_event>& events, const std::vector<auction_row>& auctions,
+         const std::vector<std::pair<std::string, std::int64_t>>& positions,
+         const std::vector<dead_letter>& dead_letters,
+         const std::vector<std::pair<std::string, std::int64_t>>& resolved);
+
+  /// Dead letters in (destination, position) order; an empty destination and
+  /// auction_id 0 match all; keyset pagination on position (`after`).
+  expected<std::vector<dead_letter>> dead_letters(const std::string& destination,
+                                                  std::int64_t auction_id,
+                                                  std::int64_t after, std::size_t limit);
+
+  /// Auctions with at least one dead letter on this destination (parked).
+  expected<std::vector<std::int64_t>> parked_auctions(const std::string& destination);
 
   /// Snapshots for these auctions, in the order asked (exists=false when new).
   expected<std::vector<auction_snapshot>>

@@ -1,0 +1,97 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string_view>
+
+/// Delivery policy as pure, clock-parameterised code: failure classes,
+/// backoff, the circuit breaker and the client-side rate limit. Every
+/// function takes `now`, so tests drive time by hand.
+namespace gavel::protocols {
+
+using steady_time = std::chrono::steady_clock::time_point;
+using std::chrono::milliseconds;
+
+/// What a failed delivery means for the record.
+enum class failure_class : std::uint8_t {
+  none,      ///< delivered
+  transient, ///< try again later (timeouts, resets, 408, 429, 5xx)
+  permanent, ///< will never succeed as sent (other 4xx): dead-letter
+};
+
+/// Classifies an HTTP status; 0 (no response: connect error, timeout, reset)
+/// is transient.
+failure_class classify_status(int status) noexcept;
+
+/// `Retry-After` as delta-seconds (an HTTP-date or garbage yields nullopt).
+std::optional<milliseconds> parse_retry_after(std::string_view value) noexcept;
+
+/// Exponential backoff with "equal jitter": half of the capped exponential
+/// delay is fixed, half uniformly random (`unit` in [0, 1)), so failures that
+/// happened together do not retry together.
+milliseconds backoff_delay(milliseconds initial, milliseconds max, double multiplier,
+                           unsigned attempt, double unit) noexcept;
+
+/// Closed → (threshold consecutive failures) → open → (open_for elapsed) →
+/// half-open: one probe at a time; a probe's success closes it, its failure
+/// opens it again for twice as long (up to max_open_for).
+class circuit_breaker {
+public:
+  enum class state : std::uint8_t { closed, open, half_open };
+
+  circuit_breaker(unsigned threshold = 5, milliseconds open_for = milliseconds{5000},
+                  milliseconds max_open_for = milliseconds{60000});
+
+  /// Whether a request may start now; in half-open, true once (the probe).
+  bool allow(steady_time now) noexcept;
+  void on_success() noexcept;
+  void on_failure(steady_time now) noexcept;
+  /// The state as of `now` (open turns half-open when its time is up).
+  state current(steady_time now) const noexcept;
+  /// When an open circuit admits its next probe.
+  steady_time reopens_at() const noexcept { return until_; }
+  unsigned consecutive_failures() const noexcept { return failures_; }
+  std::uint64_t times_opened() const noexcept { return opened_; }
+
+private:
+  unsigned threshold_;
+  milliseconds base_open_, max_open_, open_for_;
+  unsigned failures_ = 0;
+  state state_ = state::closed;
+  steady_time until_{};
+  bool probe_in_flight_ = false;
+  std::uint64_t opened_ = 0;
+};
+
+/// At most `limit` request starts in any rolling `interval` (HubSpot's
+/// "100 requests per 10 s"), plus pauses the server asks for (429
+/// Retry-After, or Remaining 0 in its rate-limit headers).
+class rate_window {
+public:
+  rate_window(std::size_t limit, milliseconds interval);
+
+  /// Zero: a slot was taken for a request starting now. Otherwise the time
+  /// to wait before asking again (nothing taken).
+  milliseconds acquire(steady_time now);
+  /// Admits nothing before `until`.
+  void pause_until(steady_time until) noexcept;
+  /// Adapts to `X-HubSpot-RateLimit-Max`, `-Remaining` and
+  /// `-Interval-Milliseconds` (each optional): a smaller server limit
+  /// lowers ours; Remaining 0 pauses until the interval has passed.
+  void observe(std::optional<std::size_t> max, std::optional<std::size_t> remaining,
+               std::optional<milliseconds> interval, steady_time now);
+  std::size_t limit() const noexcept { return limit_; }
+  milliseconds interval() const noexcept { return interval_; }
+
+private:
+  std::size_t configured_limit_;
+  std::size_t limit_;
+  milliseconds interval_;
+  std::deque<steady_time> starts_;
+  steady_time paused_until_{};
+};
+
+} // namespace gavel::protocols
