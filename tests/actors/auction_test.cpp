@@ -27,10 +27,9 @@ recorder(destination_actor::stateful_pointer<recorder_state> self,
         sink->insert(sink->end(), b->begin(), b->end());
       },
       [](atom::status) { return destination_status{}; },
-      [](atom::delivered, std::uint32_t, std::uint64_t, adapters::http_result&) {},
-      [](atom::retry, std::uint32_t, std::uint64_t) {},
-      [](atom::read) {},
-      [](atom::flush) {},
+      [](atom::redrive, std::int64_t) { return std::uint64_t{0}; },
+      [](atom::crash) {},
+      [](atom::restart) {},
   };
 }
 

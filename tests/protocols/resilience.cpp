@@ -1,0 +1,109 @@
+#define CAF_SUITE protocols.resilience
+#include "protocols/resilience.hpp"
+
+#include <caf/test/unit_test.hpp>
+
+using namespace gavel::protocols;
+using namespace std::chrono_literals;
+
+CAF_TEST(statuses are classified as delivered or transient or permanent) {
+  CAF_CHECK(classify_status(201) == failure_class::none);
+  CAF_CHECK(classify_status(204) == failure_class::none);
+  for (int s : {0, 408, 429, 500, 502, 503, 504})
+    CAF_CHECK(classify_status(s) == failure_class::transient);
+  for (int s : {400, 401, 403, 404, 409, 410, 413, 422})
+    CAF_CHECK(classify_status(s) == failure_class::permanent);
+}
+
+CAF_TEST(retry after is read as delta seconds only) {
+  CAF_CHECK(parse_retry_after("7") == std::optional<milliseconds>{7000ms});
+  CAF_CHECK(parse_retry_after(" 0 ") == std::optional<milliseconds>{0ms});
+  CAF_CHECK(!parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"));
+  CAF_CHECK(!parse_retry_after(""));
+  CAF_CHECK(!parse_retry_after("-1"));
+}
+
+CAF_TEST(backoff grows exponentially up to the cap with half of it jittered) {
+  CAF_CHECK_EQUAL(backoff_delay(100ms, 30s, 2.0, 1, 0.0).count(), 50);
+  CAF_CHECK_EQUAL(backoff_delay(100ms, 30s, 2.0, 1, 1.0).count(), 100);
+  CAF_CHECK_EQUAL(backoff_delay(100ms, 30s, 2.0, 4, 0.0).count(), 400);
+  CAF_CHECK_EQUAL(backoff_delay(100ms, 30s, 2.0, 40, 0.0).count(), 15000);
+  CAF_CHECK_EQUAL(backoff_delay(100ms, 30s, 2.0, 40, 0.999).count(), 29985);
+}
+
+CAF_TEST(the circuit opens after the threshold and probes once when half open) {
+  steady_time t0{};
+  circuit_breaker cb{3, 1000ms, 8000ms};
+  CAF_CHECK(cb.allow(t0));
+  cb.on_failure(t0);
+  cb.on_failure(t0);
+  CAF_CHECK(cb.current(t0) == circuit_breaker::state::closed);
+  cb.on_failure(t0);
+  CAF_CHECK(cb.current(t0) == circuit_breaker::state::open);
+  CAF_CHECK(!cb.allow(t0 + 999ms));
+  // Half-open: exactly one probe.
+  CAF_CHECK(cb.allow(t0 + 1000ms));
+  CAF_CHECK(!cb.allow(t0 + 1001ms));
+  // The probe fails: open twice as long.
+  cb.on_failure(t0 + 1100ms);
+  CAF_CHECK(!cb.allow(t0 + 3000ms));
+  CAF_CHECK(cb.allow(t0 + 3100ms));
+  cb.on_success();
+  CAF_CHECK(cb.current(t0 + 3200ms) == circuit_breaker::state::closed);
+  CAF_CHECK(cb.allow(t0 + 3200ms));
+  CAF_CHECK(cb.allow(t0 + 3200ms));
+  CAF_CHECK_EQUAL(cb.times_opened(), 2u);
+}
+
+CAF_TEST(the open time doubles per failed probe up to its maximum) {
+  steady_time t{};
+  circuit_breaker cb{1, 1000ms, 3000ms};
+  cb.on_failure(t); // open 1 s
+  t += 1000ms;
+  CAF_CHECK(cb.allow(t));
+  cb.on_failure(t); // open 2 s
+  CAF_CHECK(!cb.allow(t + 1999ms));
+  t += 2000ms;
+  CAF_CHECK(cb.allow(t));
+  cb.on_failure(t); // open 3 s (capped)
+  CAF_CHECK(!cb.allow(t + 2999ms));
+  CAF_CHECK(cb.allow(t + 3000ms));
+}
+
+CAF_TEST(the rate window admits at most limit starts in any rolling interval) {
+  steady_time t0{};
+  rate_window w{3, 10000ms};
+  CAF_CHECK_EQUAL(w.acquire(t0).count(), 0);
+  CAF_CHECK_EQUAL(w.acquire(t0 + 1000ms).count(), 0);
+  CAF_CHECK_EQUAL(w.acquire(t0 + 2000ms).count(), 0);
+  // Full until the first start leaves the window.
+  CAF_CHECK_EQUAL(w.acquire(t0 + 3000ms).count(), 7000);
+  CAF_CHECK_EQUAL(w.acquire(t0 + 10000ms).count(), 0);
+  CAF_CHECK_EQUAL(w.acquire(t0 + 10500ms).count(), 500);
+  // Simulate an hour of greedy callers: never more than 3 in any 10 s.
+  rate_window g{3, 10000ms};
+  std::vector<steady_time> starts;
+  for (auto t = t0; t < t0 + 3600s; t += 100ms)
+    if (g.acquire(t).count() == 0)
+      starts.push_back(t);
+  bool ok = true;
+  for (std::size_t i = 3; i < starts.size(); ++i)
+    ok = ok && starts[i] - starts[i - 3] >= 10000ms;
+  CAF_CHECK(ok);
+  CAF_CHECK_EQUAL(starts.size(), 3u * 360u);
+}
+
+CAF_TEST(the rate window follows the server headers and pauses) {
+  steady_time t0{};
+  rate_window w{100, 10000ms};
+  w.observe(10, 9, 10000ms, t0);
+  CAF_CHECK_EQUAL(w.limit(), 10u);
+  w.observe(std::nullopt, 0, std::nullopt, t0);
+  CAF_CHECK_EQUAL(w.acquire(t0 + 1ms).count(), 9999);
+  CAF_CHECK_EQUAL(w.acquire(t0 + 10000ms).count(), 0);
+  w.pause_until(t0 + 20000ms);
+  CAF_CHECK_EQUAL(w.acquire(t0 + 15000ms).count(), 5000);
+  // A server may not raise our configured limit.
+  w.observe(1000, 999, std::nullopt, t0);
+  CAF_CHECK_EQUAL(w.limit(), 100u);
+}
