@@ -40,6 +40,10 @@ struct http_response {
   std::string content_type = "application/json";
   header_list headers; ///< extra headers (e.g. Retry-After)
   std::string body;
+  /// Close the connection instead of writing this response (responses to
+  /// earlier pipelined requests are still written first). For fault
+  /// injection: the client sees its request vanish without an answer.
+  bool drop_connection = false;
 };
 
 /// Completes one request. Callable from any thread, exactly once.
@@ -69,6 +73,11 @@ struct http_server_options {
   std::chrono::milliseconds read_timeout{30000}; ///< per request, header+body
   std::chrono::milliseconds idle_timeout{75000}; ///< keep-alive idle
   std::size_t max_connections = 4096;
+  /// https: PEM certificate chain (leaf first) and private key. Both empty:
+  /// plain HTTP. One without the other, or files that do not load or do not
+  /// match, make start() fail with code "listen".
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 /// Counters of one server, for metrics (all monotonic but connections_active).
@@ -78,6 +87,8 @@ struct http_server_stats {
   std::uint64_t connections_active = 0;
   std::uint64_t requests = 0;          ///< complete requests handed to the handler
   std::uint64_t requests_rejected = 0; ///< answered by the server itself (400, 413, 431)
+  /// https: connections closed because the TLS handshake failed.
+  std::uint64_t tls_handshake_failures = 0;
 };
 
 /// Keep-alive HTTP/1.1 server. Answers 413 itself when a body is too large,

@@ -4,15 +4,20 @@
 // ahead (pipelining) while earlier requests are still with the handler, up to
 // max_in_flight; responses fill a ring of slots indexed by request number and
 // are written strictly in request order, whatever order the responders run in.
+// With a certificate configured every session is TLS (handshake first, then
+// the same HTTP code over the TLS stream).
 #include "adapters/http.hpp"
 
 #include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <condition_variable>
+#include <filesystem>
 #include <list>
 #include <mutex>
 #include <optional>
@@ -22,6 +27,7 @@ namespace gavel::adapters {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using error_code = boost::system::error_code;
 
@@ -93,6 +99,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   std::atomic<std::uint64_t> refused{0};
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> rejected{0};
+  std::atomic<std::uint64_t> handshake_failures{0};
+  /// Set by start() when the options name a certificate; sessions keep the
+  /// server (and so this context) alive.
+  std::optional<ssl::context> tls;
 
   std::mutex sessions_mtx;
   std::list<std::weak_ptr<session>> sessions;
@@ -102,6 +112,7 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
         acceptor(net::make_strand(ctx)) {}
 
   expected<std::uint16_t> start();
+  std::optional<std::string> setup_tls();
   void do_accept();
   void on_accept(error_code ec, tcp::socket socket);
   void close_acceptor();
@@ -110,8 +121,12 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
 class http_server::impl::session : public std::enable_shared_from_this<session> {
 public:
-  session(std::shared_ptr<impl> server, tcp::socket socket)
-      : server_(std::move(server)), stream_(std::move(socket)) {}
+  session(std::shared_ptr<impl> server, tcp::socket socket) : server_(std::move(server)) {
+    if (server_->tls)
+      tls_.emplace(std::move(socket), *server_->tls);
+    else
+      plain_.emplace(std::move(socket));
+  }
 
   ~session() {
     if (registered_) {
@@ -128,13 +143,16 @@ public:
   }
 
   void start() {
-    net::dispatch(stream_.get_executor(),
-                  [self = shared_from_this()] { self->do_read(); });
+    net::dispatch(lowest().get_executor(), [self = shared_from_this()] {
+      if (self->tls_)
+        return self->handshake();
+      self->do_read();
+    });
   }
 
   /// From any thread; `then` runs on the session's strand once closed.
   template <class F> void close_from_outside(F then) {
-    net::post(stream_.get_executor(),
+    net::post(lowest().get_executor(),
               [self = shared_from_this(), then = std::move(then)] {
                 self->close();
                 then();
@@ -147,7 +165,31 @@ private:
     unsigned version = 11;
     bool keep_alive = true;
     bool head = false;
+    bool drop = false; // close instead of writing res
   };
+
+  beast::tcp_stream& lowest() { return tls_ ? beast::get_lowest_layer(*tls_) : *plain_; }
+
+  /// Runs `f` with the stream the HTTP layer reads and writes (TLS or plain).
+  template <class F> void visit(F&& f) {
+    if (tls_)
+      f(*tls_);
+    else
+      f(*plain_);
+  }
+
+  void handshake() {
+    // The handshake is part of reading the first request.
+    lowest().expires_after(server_->opts.read_timeout);
+    tls_->async_handshake(
+        ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
+          if (ec) {
+            self->server_->handshake_failures.fetch_add(1, std::memory_order_relaxed);
+            return self->close();
+          }
+          self->do_read();
+        });
+  }
 
   http::request_parser<http::string_body>& fresh_parser() {
     parser_.emplace();
@@ -166,12 +208,14 @@ private:
     fresh_parser();
     // A keep-alive connection with nothing buffered is idle until the next
     // request starts; pipelined bytes already here are a request in progress.
-    stream_.expires_after(buffer_.size() == 0 ? server_->opts.idle_timeout
-                                              : server_->opts.read_timeout);
-    http::async_read_header(stream_, buffer_, *parser_,
-                            [self = shared_from_this()](error_code ec, std::size_t) {
-                              self->on_read_header(ec);
-                            });
+    lowest().expires_after(buffer_.size() == 0 ? server_->opts.idle_timeout
+                                               : server_->opts.read_timeout);
+    visit([&](auto& stream) {
+      http::async_read_header(stream, buffer_, *parser_,
+                              [self = shared_from_this()](error_code ec, std::size_t) {
+                                self->on_read_header(ec);
+                              });
+    });
   }
 
   void on_read_header(error_code ec) {
@@ -187,27 +231,31 @@ private:
         !writing_) {
       static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
       writing_ = true;
-      stream_.expires_after(server_->opts.read_timeout);
-      net::async_write(stream_, net::buffer(continue_line.data(), continue_line.size()),
-                       [self = shared_from_this()](error_code ec, std::size_t) {
-                         self->writing_ = false;
-                         if (ec)
-                           return self->close();
-                         self->read_body();
-                       });
+      lowest().expires_after(server_->opts.read_timeout);
+      visit([&](auto& stream) {
+        net::async_write(stream, net::buffer(continue_line.data(), continue_line.size()),
+                         [self = shared_from_this()](error_code ec, std::size_t) {
+                           self->writing_ = false;
+                           if (ec)
+                             return self->close();
+                           self->read_body();
+                         });
+      });
       return;
     }
     read_body();
   }
 
   void read_body() {
-    stream_.expires_after(server_->opts.read_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](error_code ec, std::size_t) {
-                       if (ec)
-                         return self->on_read_error(ec);
-                       self->on_request();
-                     });
+    lowest().expires_after(server_->opts.read_timeout);
+    visit([&](auto& stream) {
+      http::async_read(stream, buffer_, *parser_,
+                       [self = shared_from_this()](error_code ec, std::size_t) {
+                         if (ec)
+                           return self->on_read_error(ec);
+                         self->on_request();
+                       });
+    });
   }
 
   void on_read_error(error_code ec) {
@@ -279,10 +327,11 @@ private:
     }
     http_responder responder = [self = shared_from_this(), seq](http_response r) {
       bool close_requested = false;
+      bool drop = r.drop_connection;
       auto res = to_beast(std::move(r), close_requested);
-      net::post(self->stream_.get_executor(),
-                [self, seq, close_requested, res = std::move(res)]() mutable {
-                  self->on_response(seq, std::move(res), close_requested);
+      net::post(self->lowest().get_executor(),
+                [self, seq, close_requested, drop, res = std::move(res)]() mutable {
+                  self->on_response(seq, std::move(res), close_requested, drop);
                 });
     };
     try {
@@ -295,7 +344,8 @@ private:
     }
   }
 
-  void on_response(std::uint64_t seq, beast_response&& res, bool close_requested) {
+  void on_response(std::uint64_t seq, beast_response&& res, bool close_requested,
+                   bool drop = false) {
     // Late (client gone, connection closed) or duplicate answers are dropped.
     if (closed_ || seq < write_seq_ || seq >= next_seq_)
       return;
@@ -304,6 +354,7 @@ private:
       return;
     if (close_requested)
       s.keep_alive = false;
+    s.drop = drop;
     res.version(s.version);
     res.keep_alive(s.keep_alive);
     if (s.head) {
@@ -322,11 +373,16 @@ private:
     auto& s = slots_[write_seq_ % max_in_flight];
     if (!s.res)
       return;
+    if (s.drop)
+      return close();
     writing_ = true;
-    stream_.expires_after(server_->opts.read_timeout);
-    http::async_write(
-        stream_, *s.res,
-        [self = shared_from_this()](error_code ec, std::size_t) { self->on_write(ec); });
+    lowest().expires_after(server_->opts.read_timeout);
+    visit([&](auto& stream) {
+      http::async_write(stream, *s.res,
+                        [self = shared_from_this()](error_code ec, std::size_t) {
+                          self->on_write(ec);
+                        });
+    });
   }
 
   void on_write(error_code ec) {
@@ -352,8 +408,8 @@ private:
 
   void drain() {
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(std::min(server_->opts.read_timeout, max_drain_time));
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    lowest().expires_after(std::min(server_->opts.read_timeout, max_drain_time));
     drain_some();
   }
 
@@ -361,28 +417,33 @@ private:
     if (closed_)
       return;
     auto buf = buffer_.prepare(std::min<std::size_t>(64 * 1024, max_drain_bytes));
-    stream_.async_read_some(buf,
-                            [self = shared_from_this()](error_code ec, std::size_t n) {
-                              self->drained_ += n;
-                              if (ec || self->drained_ >= max_drain_bytes)
-                                return self->close();
-                              self->drain_some();
-                            });
+    visit([&](auto& stream) {
+      stream.async_read_some(buf,
+                             [self = shared_from_this()](error_code ec, std::size_t n) {
+                               self->drained_ += n;
+                               if (ec || self->drained_ >= max_drain_bytes)
+                                 return self->close();
+                               self->drain_some();
+                             });
+    });
   }
 
   void close() {
     if (closed_)
       return;
     closed_ = true;
+    // No TLS close_notify: HTTP/1.1 framing (Content-Length) already tells
+    // the client where the last response ends.
     error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close();
     // The slots stay: a write may still be unwinding over one of them. They
     // go with the session, once the last handler has released it.
   }
 
   std::shared_ptr<impl> server_;
-  beast::tcp_stream stream_;
+  std::optional<beast::tcp_stream> plain_;
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::array<slot, max_in_flight> slots_;
@@ -434,6 +495,8 @@ expected<std::uint16_t> http_server::impl::start() {
   auto addr = split_listen(opts.listen);
   if (!addr || addr->port.empty())
     return listen_error("invalid listen address '" + opts.listen + "' (want host:port)");
+  if (auto err = setup_tls())
+    return listen_error(std::move(*err));
   error_code ec;
   tcp::resolver resolver{ioc};
   auto endpoints =
@@ -464,6 +527,32 @@ expected<std::uint16_t> http_server::impl::start() {
   net::dispatch(acceptor.get_executor(),
                 [self = shared_from_this()] { self->do_accept(); });
   return local.port();
+}
+
+/// Loads the certificate and key into a server context; the reason on failure.
+std::optional<std::string> http_server::impl::setup_tls() {
+  if (opts.tls_cert_file.empty() && opts.tls_key_file.empty())
+    return std::nullopt;
+  if (opts.tls_cert_file.empty() || opts.tls_key_file.empty())
+    return "tls: both a certificate and a key file are needed";
+  for (const auto* file : {&opts.tls_cert_file, &opts.tls_key_file}) {
+    std::error_code fs_ec;
+    if (!std::filesystem::is_regular_file(*file, fs_ec))
+      return "tls: cannot read '" + *file + "': no such file";
+  }
+  ssl::context ctx{ssl::context::tls_server};
+  SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION);
+  ctx.set_options(ssl::context::default_workarounds | ssl::context::no_compression |
+                  ssl::context::single_dh_use);
+  error_code ec;
+  if (ctx.use_certificate_chain_file(opts.tls_cert_file, ec); ec)
+    return "tls: cannot load certificate '" + opts.tls_cert_file + "': " + ec.message();
+  if (ctx.use_private_key_file(opts.tls_key_file, ssl::context::pem, ec); ec)
+    return "tls: cannot load key '" + opts.tls_key_file + "': " + ec.message();
+  if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)
+    return "tls: the key '" + opts.tls_key_file + "' does not match the certificate";
+  tls.emplace(std::move(ctx));
+  return std::nullopt;
 }
 
 void http_server::impl::do_accept() {
@@ -590,6 +679,7 @@ http_server_stats http_server::stats() const {
   s.connections_active = impl_->active.load(std::memory_order_relaxed);
   s.requests = impl_->requests.load(std::memory_order_relaxed);
   s.requests_rejected = impl_->rejected.load(std::memory_order_relaxed);
+  s.tls_handshake_failures = impl_->handshake_failures.load(std::memory_order_relaxed);
   return s;
 }
 
