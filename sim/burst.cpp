@@ -1,11 +1,13 @@
 // `sim burst`: sends an auction-close workload to Gavel's ingest API and logs
-// every definitive answer.
+// every definitive answer. The sender (send_workload) is shared with
+// `sim replay`.
 
 #include "adapters/http.hpp"
 #include "sim/commands.hpp"
 #include "sim/common.hpp"
 #include "sim/workload.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -15,9 +17,11 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 namespace gavel::sim {
@@ -46,24 +50,24 @@ struct counters {
 
 struct auction_state {
   const auction_script* script = nullptr;
-  std::size_t next = 0;                         ///< next event of the script to send
-  std::size_t inflight = 0;                     ///< events in the request in flight
+  std::size_t inflight = 0; ///< events in the request being built/sent
   std::vector<std::optional<std::int64_t>> seq; ///< acked bid_sequence per event
   std::vector<std::uint8_t> status; ///< 0 none, 1 accepted, 2 duplicate, 3 other
 };
 
+enum class pacing { closed_loop, constant_rate, time_profile };
+
 struct shared_state {
-  shared_state(const burst_args& a, adapters::io_runtime& i, adapters::url o)
-      : args(a), io(i), origin(std::move(o)) {}
-  const burst_args& args;
+  shared_state(const send_options& o, adapters::io_runtime& i, adapters::url u)
+      : opts(o), io(i), origin(std::move(u)) {}
+  const send_options& opts;
   adapters::io_runtime& io;
   adapters::url origin;
+  pacing mode = pacing::closed_loop;
   adapters::header_list headers;
   std::string target;
-  double retry_for_ms = 120'000;
-  double mono_start = 0;                   ///< steady ms at start
-  double wall_start = 0;                   ///< unix ms at start
-  std::atomic<std::uint64_t> next_slot{0}; ///< open loop: global schedule position
+  double mono_start = 0; ///< steady ms at start
+  double wall_start = 0; ///< unix ms at start
   std::atomic<std::size_t> workers_left{0};
   counters stats;
   std::mutex log_mtx;
@@ -71,6 +75,7 @@ struct shared_state {
   std::atomic<int> error_reports{0};
 
   double to_wall(double mono) const { return wall_start + (mono - mono_start); }
+  bool open_loop() const { return mode != pacing::closed_loop; }
 };
 
 std::optional<double> retry_after_ms(const http_result& r) {
@@ -84,17 +89,26 @@ std::optional<double> retry_after_ms(const http_result& r) {
   return secs * 1000;
 }
 
+/// One keep-alive connection with one request in flight, working through its
+/// auctions' events in send-time order (so each auction's events go in
+/// script order, and its close only after its earlier events were answered).
 class worker {
 public:
+  /// One event of this worker's schedule.
+  struct queued {
+    double due; ///< ms after the start (open loop); 0 in closed loop
+    auction_state* a;
+    std::uint32_t idx;
+  };
+
   worker(shared_state& s, std::size_t index)
-      : s_(s), timer_(s.io.context()), rng_(mix64(s.args.seed ^ (0xabcdefULL + index))) {
+      : s_(s), timer_(s.io.context()), rng_(mix64(s.opts.seed ^ (0xabcdefULL + index))) {
     adapters::http_client_options opts;
-    opts.request_timeout = parse_duration(s.args.request_timeout)
-                               .value_or(std::chrono::milliseconds(10'000));
+    opts.request_timeout = std::chrono::milliseconds(s.opts.request_timeout_ms);
     conn_ = adapters::http_connection::make(s.io, s.origin, opts);
   }
 
-  void add(auction_state* a) { active_.push_back(a); }
+  std::vector<queued>& queue() { return queue_; }
 
   void start() {
     boost::asio::post(s_.io.context(), [this] { next(); });
@@ -103,6 +117,8 @@ public:
   void close() { conn_->close(); }
 
   std::vector<double>& latencies() { return latencies_; }
+  /// Largest delay of a first send behind its schedule (open loop), ms.
+  double max_behind() const { return max_behind_; }
 
 private:
   struct item {
@@ -111,41 +127,48 @@ private:
     double t_sent; ///< unix ms: first send, or intended time in open loop
   };
 
-  /// Picks the next request round-robin over this worker's auctions.
-  bool pick() {
+  /// Takes the next request's events: in open loop those already due (at
+  /// least the first), up to --batch; never an auction's close together
+  /// with its own earlier events.
+  void pick(double now_off) {
     batch_.clear();
-    const std::size_t limit = std::max<std::size_t>(1, s_.args.batch);
-    std::size_t idle = 0;
-    while (batch_.size() < limit && !active_.empty() && idle < active_.size()) {
-      if (rr_ >= active_.size())
-        rr_ = 0;
-      auto* a = active_[rr_];
-      const auto& ev = a->script->events[a->next];
-      // An auction's close goes only after all its earlier events were answered.
-      if (ev.kind == event_kind::closed && a->inflight > 0) {
-        ++rr_;
-        ++idle;
-        continue;
-      }
-      batch_.push_back({a, static_cast<std::uint32_t>(a->next), 0});
-      ++a->inflight;
-      idle = 0;
-      if (++a->next == a->script->events.size()) {
-        active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(rr_));
-      } else {
-        ++rr_;
-      }
+    const std::size_t limit = std::max<std::size_t>(1, s_.opts.batch);
+    while (batch_.size() < limit && head_ < queue_.size()) {
+      const auto& q = queue_[head_];
+      if (!batch_.empty() && s_.open_loop() && q.due > now_off)
+        break;
+      const auto& ev = q.a->script->events[q.idx];
+      if (ev.kind == event_kind::closed && q.a->inflight > 0)
+        break;
+      batch_.push_back(
+          {q.a, q.idx, s_.open_loop() ? s_.to_wall(s_.mono_start + q.due) : 0});
+      ++q.a->inflight;
+      ++head_;
     }
-    return !batch_.empty();
   }
 
   void next() {
-    if (!pick()) {
+    if (head_ >= queue_.size()) {
       s_.workers_left.fetch_sub(1);
       return;
     }
+    const double now_off = now_mono_ms() - s_.mono_start;
+    if (s_.open_loop()) {
+      const double wait = queue_[head_].due - now_off;
+      if (wait > 0.05) {
+        timer_.expires_after(
+            std::chrono::microseconds(static_cast<std::int64_t>(wait * 1000)));
+        timer_.async_wait([this](const boost::system::error_code& ec) {
+          if (!ec)
+            next();
+        });
+        return;
+      }
+      max_behind_ = std::max(max_behind_, -wait);
+    }
+    pick(now_off + 0.05);
     body_.clear();
-    if (s_.args.batch > 1) {
+    if (s_.opts.batch > 1) {
       body_.push_back('[');
       for (std::size_t i = 0; i < batch_.size(); ++i) {
         if (i)
@@ -157,28 +180,6 @@ private:
     attempts_ = 0;
     first_failure_ = -1;
     backoff_ = backoff_initial_ms;
-    if (s_.args.rate > 0) {
-      // Open loop: the events take the next slots of the global schedule; the
-      // request goes when the last of them is due, and latency counts from
-      // each event's own intended time.
-      const auto n = batch_.size();
-      const auto slot = s_.next_slot.fetch_add(n);
-      const double per_event = 1000.0 / s_.args.rate;
-      for (std::size_t i = 0; i < n; ++i)
-        batch_[i].t_sent =
-            s_.to_wall(s_.mono_start + static_cast<double>(slot + i) * per_event);
-      const double due = s_.mono_start + static_cast<double>(slot + n - 1) * per_event;
-      const double wait = due - now_mono_ms();
-      if (wait > 0.05) {
-        timer_.expires_after(
-            std::chrono::microseconds(static_cast<std::int64_t>(wait * 1000)));
-        timer_.async_wait([this](const boost::system::error_code& ec) {
-          if (!ec)
-            send();
-        });
-        return;
-      }
-    }
     send();
   }
 
@@ -186,7 +187,7 @@ private:
     if (attempts_++ == 0) {
       s_.stats.sent.fetch_add(static_cast<std::int64_t>(batch_.size()),
                               std::memory_order_relaxed);
-      if (s_.args.rate <= 0) {
+      if (!s_.open_loop()) {
         const double now = now_unix_ms();
         for (auto& it : batch_)
           it.t_sent = now;
@@ -196,7 +197,7 @@ private:
     }
     s_.stats.requests.fetch_add(1, std::memory_order_relaxed);
     const std::string& body =
-        s_.args.batch > 1 ? body_ : batch_[0].a->script->events[batch_[0].idx].body;
+        s_.opts.batch > 1 ? body_ : batch_[0].a->script->events[batch_[0].idx].body;
     conn_->async_request("POST", s_.target, s_.headers, body,
                          [this](http_result r) { on_result(std::move(r)); });
   }
@@ -211,7 +212,8 @@ private:
       const double now = now_mono_ms();
       if (first_failure_ < 0)
         first_failure_ = now;
-      const double remaining = s_.retry_for_ms - (now - first_failure_);
+      const double remaining =
+          static_cast<double>(s_.opts.retry_for_ms) - (now - first_failure_);
       if (remaining <= 0) {
         report_error("giving up after " + std::to_string(attempts_) + " attempts", r);
         finish_all("failed", r.status);
@@ -232,7 +234,7 @@ private:
     }
     if (r.status >= 200 && r.status < 300) {
       auto j = json::parse(r.body, nullptr, false);
-      if (s_.args.batch > 1) {
+      if (s_.opts.batch > 1) {
         const json* results = nullptr;
         if (j.is_object()) {
           auto it = j.find("results");
@@ -289,8 +291,8 @@ private:
       if (auto id = res.find("event_id"); id != res.end() && id->is_string()) {
         const auto& got = id->get_ref<const std::string&>();
         if (got != ev.event_id && s_.stats.id_mismatch.fetch_add(1) < 5)
-          std::cerr << "sim burst: " << ev.event_id << " answered with event_id " << got
-                    << "\n";
+          std::cerr << s_.opts.label << ": " << ev.event_id << " answered with event_id "
+                    << got << "\n";
       }
     } else if (http >= 200 && http < 300) {
       report_error("unparsable ack", {});
@@ -306,8 +308,8 @@ private:
       s_.stats.rejected.fetch_add(1, std::memory_order_relaxed);
       if (http >= 200 && http < 300 && res.is_object())
         if (auto err = res.find("error"); err != res.end() && s_.error_reports++ < 5)
-          std::cerr << "sim burst: " << ev.event_id << " rejected: " << err->dump()
-                    << "\n";
+          std::cerr << s_.opts.label << ": " << ev.event_id
+                    << " rejected: " << err->dump() << "\n";
     } else {
       status = "failed";
       s_.stats.failed.fetch_add(1, std::memory_order_relaxed);
@@ -322,8 +324,9 @@ private:
         bool orig_acked = a->status[orig] == 1 || a->status[orig] == 2;
         if (orig_acked && (code != 2 || (seq && a->seq[orig] && *seq != *a->seq[orig]))) {
           if (s_.stats.dedup_mismatch.fetch_add(1) < 5)
-            std::cerr << "sim burst: resend of " << ev.event_id << " answered " << status
-                      << " seq " << (seq ? std::to_string(*seq) : "null") << "\n";
+            std::cerr << s_.opts.label << ": resend of " << ev.event_id << " answered "
+                      << status << " seq " << (seq ? std::to_string(*seq) : "null")
+                      << "\n";
         }
       }
     }
@@ -363,7 +366,7 @@ private:
     if (s_.error_reports.fetch_add(1) >= 10)
       return;
     std::string body = r.body.substr(0, 300);
-    std::cerr << "sim burst: " << what << " (http " << r.status
+    std::cerr << s_.opts.label << ": " << what << " (http " << r.status
               << (r.error.empty() ? "" : ", " + r.error) << ")"
               << (body.empty() ? "" : ": " + body) << "\n";
   }
@@ -372,20 +375,79 @@ private:
   std::shared_ptr<adapters::http_connection> conn_;
   boost::asio::steady_timer timer_;
   std::mt19937_64 rng_;
-  std::vector<auction_state*> active_;
-  std::size_t rr_ = 0;
+  std::vector<queued> queue_;
+  std::size_t head_ = 0;
   std::vector<item> batch_;
   std::string body_;
   std::string log_;
   int attempts_ = 0;
   double first_failure_ = -1;
   double backoff_ = backoff_initial_ms;
+  double max_behind_ = 0;
   std::vector<double> latencies_;
 };
 
-void write_summary(const burst_args& args, const shared_state& s, std::size_t unique,
-                   std::size_t total, double elapsed_ms, percentiles lat,
-                   bool interrupted, std::ostream& os) {
+/// Polls receivers' `GET /_sim/stats` for the progress line.
+class stats_poller {
+public:
+  stats_poller(adapters::io_runtime& io, const std::vector<std::string>& urls) {
+    for (const auto& u : urls) {
+      auto parsed = adapters::parse_url(u);
+      if (!parsed) {
+        std::cerr << "ignoring bad --receiver-stats URL " << u << "\n";
+        continue;
+      }
+      adapters::http_client_options o;
+      o.connect_timeout = std::chrono::milliseconds(500);
+      o.request_timeout = std::chrono::milliseconds(800);
+      targets_.push_back(parsed->target);
+      conns_.push_back(adapters::http_connection::make(io, *parsed, o));
+    }
+  }
+  bool empty() const { return conns_.empty(); }
+  /// Arrivals per receiver (-1 when it did not answer).
+  std::vector<std::int64_t> poll() {
+    std::vector<std::int64_t> out;
+    for (std::size_t i = 0; i < conns_.size(); ++i) {
+      auto r = conns_[i]->request("GET", targets_[i]);
+      std::int64_t n = -1;
+      if (r.ok()) {
+        auto j = json::parse(r.body, nullptr, false);
+        for (const char* key : {"arrivals", "delivered", "received"})
+          if (j.is_object() && j.contains(key) && j[key].is_number_integer()) {
+            n = j[key].get<std::int64_t>();
+            break;
+          }
+      }
+      out.push_back(n);
+    }
+    return out;
+  }
+  void close() {
+    for (auto& c : conns_)
+      c->close();
+  }
+
+private:
+  std::vector<std::string> targets_;
+  std::vector<std::shared_ptr<adapters::http_connection>> conns_;
+};
+
+const char* mode_name(pacing m) {
+  switch (m) {
+  case pacing::closed_loop:
+    return "closed_loop";
+  case pacing::constant_rate:
+    return "constant_rate";
+  case pacing::time_profile:
+    return "time_profile";
+  }
+  return "?";
+}
+
+void write_summary(const send_options& opts, const shared_state& s, std::size_t unique,
+                   std::size_t total, double elapsed_ms, const percentiles& lat,
+                   double max_behind, bool interrupted, std::ostream& os) {
   const auto& c = s.stats;
   const double secs = elapsed_ms / 1000;
   const double throughput = secs > 0 ? static_cast<double>(c.acked()) / secs : 0;
@@ -395,15 +457,17 @@ void write_summary(const burst_args& args, const shared_state& s, std::size_t un
     append_fixed(v, d, t);
     return t;
   };
-  os << "sim burst summary" << (interrupted ? " (INTERRUPTED)" : "") << "\n"
-     << "  target        " << args.target << " (" << args.connections
-     << " connections, batch " << args.batch << ", "
-     << (args.rate > 0 ? "open loop at " + fmt(args.rate, 0) + " events/s"
-                       : "closed loop")
-     << ")\n"
-     << "  workload      " << args.auctions << " auctions, " << total << " events ("
-     << unique << " distinct, " << (total - unique) << " resends), seed " << args.seed
-     << "\n"
+  std::string pace = "closed loop";
+  if (s.mode == pacing::constant_rate)
+    pace = "open loop at " + fmt(opts.rate, 0) + " events/s";
+  else if (s.mode == pacing::time_profile)
+    pace = "open loop on the time profile, time scale " + fmt(opts.time_scale, 2);
+  os << opts.label << " summary" << (interrupted ? " (INTERRUPTED)" : "") << "\n"
+     << "  target        " << opts.target << " (" << opts.connections
+     << " connections, batch " << opts.batch << ", " << pace << ")\n"
+     << "  workload      " << total << " events (" << unique << " distinct, "
+     << (total - unique) << " resends)"
+     << (opts.workload_text.empty() ? "" : ", " + opts.workload_text) << "\n"
      << "  sent          " << c.sent.load() << " events in " << c.requests.load()
      << " requests (" << c.retries.load() << " retries, " << c.errors.load()
      << " errors)\n"
@@ -418,55 +482,37 @@ void write_summary(const burst_args& args, const shared_state& s, std::size_t un
   os << "  elapsed       " << fmt(secs, 2) << " s\n"
      << "  throughput    " << fmt(throughput, 0) << " events/s acked\n"
      << "  ack latency   p50=" << fmt(lat.p50, 2) << " ms p95=" << fmt(lat.p95, 2)
-     << " ms p99=" << fmt(lat.p99, 2) << " ms max=" << fmt(lat.max, 2) << " ms\n"
-     << std::flush;
+     << " ms p99=" << fmt(lat.p99, 2) << " ms p99.9=" << fmt(lat.p999, 2)
+     << " ms max=" << fmt(lat.max, 2) << " ms\n";
+  if (s.open_loop())
+    os << "  behind        at most " << fmt(max_behind, 1)
+       << " ms behind schedule at a first send\n";
+  os << std::flush;
 }
 
 } // namespace
 
-int run_burst(const burst_args& args) {
-  auto origin = adapters::parse_url(args.target);
+int send_workload(const std::vector<auction_script>& scripts, const send_options& opts) {
+  auto origin = adapters::parse_url(opts.target);
   if (!origin) {
-    std::cerr << "sim burst: bad --target: " << origin.err().message << "\n";
+    std::cerr << opts.label << ": bad --target: " << origin.err().message << "\n";
     return 2;
   }
-  auto retry_for = parse_duration(args.retry_for);
-  auto close_window = parse_duration(args.close_window);
-  if (!retry_for || !close_window || !parse_duration(args.request_timeout)) {
-    std::cerr << "sim burst: bad duration (use e.g. 250ms, 60s, 2m)\n";
+  if (opts.connections == 0 || opts.batch == 0 || opts.batch > 1000) {
+    std::cerr << opts.label
+              << ": --connections must be >= 1 and --batch within 1..1000\n";
     return 2;
   }
-  if (args.connections == 0 || args.batch == 0 || args.batch > 1000) {
-    std::cerr << "sim burst: --connections must be >= 1 and --batch within 1..1000\n";
+  if (opts.rate > 0 && opts.time_scale > 0) {
+    std::cerr << opts.label << ": choose one of --rate and --time-scale\n";
     return 2;
   }
-  std::int64_t start_ms;
-  if (!args.start_time.empty()) {
-    auto t = parse_iso8601(args.start_time);
-    if (!t) {
-      std::cerr << "sim burst: bad --start-time (want 2026-06-09T14:00:00Z)\n";
-      return 2;
-    }
-    start_ms = *t;
-  } else {
-    start_ms = static_cast<std::int64_t>(now_unix_ms()) / 1000 * 1000;
-  }
-  std::FILE* acks = std::fopen(args.acks.c_str(), "wb");
+  std::FILE* acks = std::fopen(opts.acks.c_str(), "wb");
   if (!acks) {
-    std::cerr << "sim burst: cannot open " << args.acks << "\n";
+    std::cerr << opts.label << ": cannot open " << opts.acks << "\n";
     return 2;
   }
 
-  workload_options wopts;
-  wopts.auctions = args.auctions;
-  wopts.events = args.events;
-  wopts.seed = args.seed;
-  wopts.duplicates = args.duplicates;
-  wopts.implicit_open = args.implicit_open;
-  wopts.close_window_ms = close_window->count();
-  wopts.first_auction_id = args.first_auction_id;
-  wopts.start_ms = start_ms;
-  const auto scripts = generate_workload(wopts);
   std::size_t total = 0, unique = 0;
   std::vector<auction_state> auctions(scripts.size());
   for (std::size_t i = 0; i < scripts.size(); ++i) {
@@ -478,27 +524,61 @@ int run_burst(const burst_args& args) {
       unique += ev.resend_of < 0;
   }
 
+  // The schedule: every event's due time (ms after the start), in send-time
+  // order across all auctions.
+  pacing mode = opts.rate > 0         ? pacing::constant_rate
+                : opts.time_scale > 0 ? pacing::time_profile
+                                      : pacing::closed_loop;
+  struct ref {
+    std::int64_t t;
+    std::uint32_t a;
+    std::uint32_t e;
+  };
+  std::vector<ref> order;
+  order.reserve(total);
+  std::int64_t t0 = std::numeric_limits<std::int64_t>::max();
+  for (std::size_t i = 0; i < scripts.size(); ++i)
+    for (std::size_t e = 0; e < scripts[i].events.size(); ++e) {
+      order.push_back({scripts[i].events[e].t_ms, static_cast<std::uint32_t>(i),
+                       static_cast<std::uint32_t>(e)});
+      t0 = std::min(t0, scripts[i].events[e].t_ms);
+    }
+  std::stable_sort(order.begin(), order.end(),
+                   [](const ref& x, const ref& y) { return x.t < y.t; });
+  std::vector<double> dues(order.size());
+  for (std::size_t k = 0; k < order.size(); ++k) {
+    if (mode == pacing::constant_rate)
+      dues[k] = static_cast<double>(k) * 1000.0 / opts.rate;
+    else if (mode == pacing::time_profile)
+      dues[k] = static_cast<double>(order[k].t - t0) / opts.time_scale;
+    else
+      dues[k] = 0;
+  }
+
   block_termination_signals();
   bool interrupted = false;
   double elapsed_ms = 0;
   std::vector<double> latencies;
   int code = 0;
   {
-    adapters::io_runtime io(std::max(1u, args.threads));
-    shared_state s(args, io, *origin);
+    adapters::io_runtime io(std::max(1u, opts.threads));
+    shared_state s(opts, io, *origin);
+    s.mode = mode;
     s.target =
         origin->target.empty() || origin->target == "/" ? "/v1/events" : origin->target;
-    s.headers = {{"Authorization", "Bearer " + args.token},
+    s.headers = {{"Authorization", "Bearer " + opts.token},
                  {"Content-Type", "application/json"}};
-    s.retry_for_ms = static_cast<double>(retry_for->count());
 
     std::vector<std::unique_ptr<worker>> workers;
-    const auto n = std::min(args.connections, std::max<std::size_t>(1, auctions.size()));
+    const auto n = std::min(opts.connections, std::max<std::size_t>(1, auctions.size()));
     for (std::size_t w = 0; w < n; ++w)
       workers.push_back(std::make_unique<worker>(s, w));
-    for (std::size_t i = 0; i < auctions.size(); ++i)
-      if (!auctions[i].script->events.empty())
-        workers[i % n]->add(&auctions[i]);
+    // Auction i belongs to worker i % n; each worker's queue stays in
+    // send-time order (stable, so script order within an auction).
+    for (std::size_t k = 0; k < order.size(); ++k)
+      workers[order[k].a % n]->queue().push_back(
+          {dues[k], &auctions[order[k].a], order[k].e});
+    stats_poller poller(io, opts.receiver_stats);
 
     s.workers_left = workers.size();
     s.mono_start = now_mono_ms();
@@ -524,23 +604,54 @@ int run_burst(const burst_args& args) {
         out.clear();
       }
       const double now = now_mono_ms();
-      if (now - last_tick >= 1000 && !args.quiet) {
+      if (now - last_tick >= 1000 && !opts.quiet) {
+        // t, acked rate over the last second, sent, acked, delivered (per
+        // receiver), undelivered (acked - delivered) and how far the sender
+        // is behind its schedule (open loop: events due but not yet sent).
         const auto acked = s.stats.acked();
+        const auto sent = s.stats.sent.load();
         const double rate =
             static_cast<double>(acked - last_acked) * 1000.0 / (now - last_tick);
         std::string line = "t=";
         append_int(static_cast<std::int64_t>(std::llround((now - s.mono_start) / 1000)),
                    line);
-        line += "s sent=";
-        append_int(s.stats.sent.load(), line);
+        line += "s rate=";
+        append_fixed(rate, 0, line);
+        line += "/s sent=";
+        append_int(sent, line);
         line += " acked=";
         append_int(acked, line);
-        line += " rate=";
-        append_fixed(rate, 0, line);
-        line += "/s retries=";
+        if (!poller.empty()) {
+          auto got = poller.poll();
+          line += " delivered=";
+          for (std::size_t i = 0; i < got.size(); ++i) {
+            if (i)
+              line += '/';
+            if (got[i] < 0)
+              line += '?';
+            else
+              append_int(got[i], line);
+          }
+          if (!got.empty() && got[0] >= 0) {
+            line += " undelivered=";
+            append_int(std::max<std::int64_t>(0, acked - got[0]), line);
+          }
+        }
+        if (s.open_loop()) {
+          const double off = now - s.mono_start;
+          auto due = static_cast<std::int64_t>(
+              std::upper_bound(dues.begin(), dues.end(), off) - dues.begin());
+          line += " backlog=";
+          append_int(std::max<std::int64_t>(0, due - sent), line);
+          line += " behind=";
+          double behind = 0;
+          if (due > sent && static_cast<std::size_t>(sent) < dues.size())
+            behind = off - dues[static_cast<std::size_t>(sent)];
+          append_fixed(std::max(0.0, behind), 0, line);
+          line += "ms";
+        }
+        line += " retries=";
         append_int(s.stats.retries.load(), line);
-        line += " errors=";
-        append_int(s.stats.errors.load(), line);
         line += " failed=";
         append_int(s.stats.failed.load() + s.stats.rejected.load(), line);
         line += '\n';
@@ -552,23 +663,32 @@ int run_burst(const burst_args& args) {
     elapsed_ms = now_mono_ms() - s.mono_start;
     for (auto& w : workers)
       w->close();
+    poller.close();
     io.stop(); // joins the io threads: nothing touches the workers after this
     std::fwrite(s.log_buf.data(), 1, s.log_buf.size(), acks);
-    for (auto& w : workers)
+    double max_behind = 0;
+    for (auto& w : workers) {
       latencies.insert(latencies.end(), w->latencies().begin(), w->latencies().end());
+      max_behind = std::max(max_behind, w->max_behind());
+    }
     auto lat = compute_percentiles(latencies);
-    write_summary(args, s, unique, total, elapsed_ms, lat, interrupted, std::cout);
+    write_summary(opts, s, unique, total, elapsed_ms, lat, max_behind, interrupted,
+                  std::cout);
 
-    if (!args.report.empty()) {
+    if (!opts.report.empty()) {
       const auto& c = s.stats;
-      json j{{"target", args.target},
-             {"auctions", args.auctions},
+      json j{{"target", opts.target},
+             {"workload", opts.workload_text},
+             {"auctions", scripts.size()},
              {"events", total},
              {"distinct_events", unique},
-             {"connections", args.connections},
-             {"batch", args.batch},
-             {"rate", args.rate},
-             {"seed", args.seed},
+             {"connections", opts.connections},
+             {"batch", opts.batch},
+             {"mode", mode_name(mode)},
+             {"rate", opts.rate},
+             {"time_scale", opts.time_scale},
+             {"schedule_s", dues.empty() ? 0.0 : dues.back() / 1000},
+             {"seed", opts.seed},
              {"sent", c.sent.load()},
              {"requests", c.requests.load()},
              {"acked", c.acked()},
@@ -580,12 +700,18 @@ int run_burst(const burst_args& args) {
              {"errors", c.errors.load()},
              {"dedup_mismatch", c.dedup_mismatch.load()},
              {"interrupted", interrupted},
+             {"start_unix_ms", s.wall_start},
              {"elapsed_s", elapsed_ms / 1000},
+             {"max_behind_ms", max_behind},
              {"throughput_per_s",
               elapsed_ms > 0 ? static_cast<double>(c.acked()) * 1000 / elapsed_ms : 0.0},
              {"latency_ack_ms",
-              {{"p50", lat.p50}, {"p95", lat.p95}, {"p99", lat.p99}, {"max", lat.max}}}};
-      std::ofstream rep(args.report, std::ios::binary | std::ios::trunc);
+              {{"p50", lat.p50},
+               {"p95", lat.p95},
+               {"p99", lat.p99},
+               {"p999", lat.p999},
+               {"max", lat.max}}}};
+      std::ofstream rep(opts.report, std::ios::binary | std::ios::trunc);
       rep << j.dump(2) << '\n';
     }
     const auto& c = s.stats;
@@ -596,6 +722,95 @@ int run_burst(const burst_args& args) {
   }
   std::fclose(acks);
   return code;
+}
+
+int run_burst(const burst_args& args) {
+  auto retry_for = parse_duration(args.retry_for);
+  auto close_window = parse_duration(args.close_window);
+  auto timeout = parse_duration(args.request_timeout);
+  auto bid_window = parse_duration(args.bid_window);
+  auto snipe_window = parse_duration(args.snipe_window);
+  auto snipe_extend = parse_duration(args.snipe_extend);
+  auto close_delay = parse_duration(args.close_delay);
+  if (!retry_for || !close_window || !timeout || !bid_window || !snipe_window ||
+      !snipe_extend || !close_delay) {
+    std::cerr << "sim burst: bad duration (use e.g. 250ms, 60s, 2m)\n";
+    return 2;
+  }
+  std::int64_t start_ms;
+  if (!args.start_time.empty()) {
+    auto t = parse_iso8601(args.start_time);
+    if (!t) {
+      std::cerr << "sim burst: bad --start-time (want 2026-06-09T14:00:00Z)\n";
+      return 2;
+    }
+    start_ms = *t;
+  } else {
+    start_ms = static_cast<std::int64_t>(now_unix_ms()) / 1000 * 1000;
+  }
+
+  workload_options w;
+  w.auctions = args.auctions;
+  w.events = args.events;
+  w.seed = args.seed;
+  w.duplicates = args.duplicates;
+  w.implicit_open = args.implicit_open;
+  w.close_window_ms = close_window->count();
+  w.first_auction_id = args.first_auction_id;
+  w.start_ms = start_ms;
+  w.bid_window_ms = bid_window->count();
+  w.proxy = args.proxy;
+  w.snipe_window_ms = snipe_window->count();
+  w.snipe_extend_ms = snipe_extend->count();
+  w.close_delay_ms = close_delay->count();
+  w.close_fraction = args.close_fraction;
+  w.bidders = args.bidders;
+  const auto scripts = generate_workload(w);
+
+  std::size_t extensions = 0, proxy_bids = 0, closes = 0;
+  for (const auto& s : scripts) {
+    extensions += s.extensions;
+    proxy_bids += s.proxy_bids;
+    closes += s.closed;
+  }
+  std::string text = std::to_string(args.auctions) + " auctions (" +
+                     std::to_string(closes) + " closing), " + std::to_string(proxy_bids) +
+                     " proxy bids, " + std::to_string(extensions) +
+                     " anti-sniping extensions, seed " + std::to_string(args.seed);
+  if (!args.record.empty()) {
+    if (!write_bid_log(scripts, args.record)) {
+      std::cerr << "sim burst: cannot write " << args.record << "\n";
+      return 2;
+    }
+    if (!args.quiet)
+      std::cerr << "sim burst: bid log written to " << args.record << "\n";
+  }
+  if (args.dry_run) {
+    std::cout << "sim burst (dry run): " << text << "\n";
+    return 0;
+  }
+  if (args.token.empty()) {
+    std::cerr << "sim burst: --token is required\n";
+    return 2;
+  }
+
+  send_options o;
+  o.target = args.target;
+  o.token = args.token;
+  o.connections = args.connections;
+  o.batch = args.batch;
+  o.retry_for_ms = retry_for->count();
+  o.request_timeout_ms = timeout->count();
+  o.rate = args.rate;
+  o.time_scale = args.time_scale;
+  o.threads = args.threads;
+  o.quiet = args.quiet;
+  o.acks = args.acks;
+  o.report = args.report;
+  o.receiver_stats = args.receiver_stats;
+  o.seed = args.seed;
+  o.workload_text = text;
+  return send_workload(scripts, o);
 }
 
 } // namespace gavel::sim

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace gavel::sim {
 
@@ -39,14 +40,46 @@ struct burst_args {
   std::string request_timeout = "10s";
   unsigned threads = 1;
   bool quiet = false;
+  // Realism and pacing (sim/README.md, `sim burst`).
+  std::string bid_window = "2m";
+  double proxy = 0.15;
+  std::string snipe_window = "15s";
+  std::string snipe_extend = "30s";
+  std::string close_delay = "2s";
+  double close_fraction = 1.0;
+  std::int64_t bidders = 50'000;
+  double time_scale = 0;
+  std::string record; ///< write the workload as a bid log here
+  bool dry_run = false;
+  std::vector<std::string> receiver_stats;
 };
 int run_burst(const burst_args& args);
 
+struct replay_args {
+  std::string file;
+  std::string target = "http://127.0.0.1:8080";
+  std::string token;
+  double speed = 1.0; ///< 1: original pace; 0: as fast as acknowledged
+  std::size_t connections = 16;
+  std::size_t batch = 1;
+  std::string acks = "acks.jsonl";
+  std::string report;
+  std::string retry_for = "120s";
+  std::string request_timeout = "10s";
+  unsigned threads = 1;
+  bool quiet = false;
+  std::vector<std::string> receiver_stats;
+};
+int run_replay(const replay_args& args);
+
 struct verify_args {
   std::string acks;
-  std::string arrivals;
+  /// One arrival log per destination; `NAME=FILE` names it (default: the
+  /// file's stem).
+  std::vector<std::string> arrivals;
   std::string report;
   bool expect_closed = false;
+  std::string bucket = "1s"; ///< time-series bucket width ("0": no series)
 };
 int run_verify(const verify_args& args);
 

@@ -252,6 +252,7 @@ percentiles compute_percentiles(std::vector<double>& values) {
   p.p50 = rank(0.50);
   p.p95 = rank(0.95);
   p.p99 = rank(0.99);
+  p.p999 = rank(0.999);
   p.max = values.back();
   return p;
 }

@@ -44,6 +44,7 @@ std::string sha256_hex(std::string_view bytes);
 
 struct percentiles {
   double p50 = 0, p95 = 0, p99 = 0, max = 0;
+  double p999 = 0; ///< 99.9th
   std::size_t count = 0;
 };
 /// Nearest-rank percentiles; sorts `values` in place.

@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
   auto* burst =
       app.add_subcommand("burst", "Send an auction-close workload to POST /v1/events");
   burst->add_option("--target", b.target, "Gavel base URL")->capture_default_str();
-  burst->add_option("--token", b.token, "ingest bearer token")->required();
+  burst->add_option("--token", b.token,
+                    "ingest bearer token (required unless --dry-run)");
   burst->add_option("--auctions", b.auctions, "number of auctions")
       ->capture_default_str();
   burst->add_option("--events", b.events, "total events (approximate)")
@@ -69,15 +70,80 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   burst->add_option("--threads", b.threads, "I/O threads")->capture_default_str();
   burst->add_flag("--quiet", b.quiet, "no progress lines");
+  burst
+      ->add_option("--bid-window", b.bid_window,
+                   "bids fall in the last this-long before each end")
+      ->capture_default_str();
+  burst->add_option("--proxy", b.proxy, "probability that a bid draws a proxy burst")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  burst
+      ->add_option("--snipe-window", b.snipe_window,
+                   "anti-sniping: a bid this close to the end extends it (0: off)")
+      ->capture_default_str();
+  burst
+      ->add_option("--snipe-extend", b.snipe_extend,
+                   "anti-sniping: extension per such bid")
+      ->capture_default_str();
+  burst
+      ->add_option("--close-delay", b.close_delay,
+                   "auction.closed up to this long after the end")
+      ->capture_default_str();
+  burst
+      ->add_option("--close-fraction", b.close_fraction,
+                   "fraction of auctions closed in the run")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  burst->add_option("--bidders", b.bidders, "bidder population")->capture_default_str();
+  burst
+      ->add_option("--time-scale", b.time_scale,
+                   "open loop on the time profile, compressed by this factor (0: off)")
+      ->capture_default_str();
+  burst->add_option("--record", b.record,
+                    "write the workload as a bid log (sim replay's input)");
+  burst->add_flag("--dry-run", b.dry_run, "generate (and --record) only, send nothing");
+  burst->add_option("--receiver-stats", b.receiver_stats,
+                    "receiver GET /_sim/stats URL for the progress line (repeatable)");
+
+  replay_args rp;
+  auto* replay = app.add_subcommand(
+      "replay", "Replay a recorded JSON-lines bid log to POST /v1/events");
+  replay->add_option("file", rp.file, "bid log: {\"t_ms\":..,\"event\":{...}} per line")
+      ->required();
+  replay->add_option("--target", rp.target, "Gavel base URL")->capture_default_str();
+  replay->add_option("--token", rp.token, "ingest bearer token")->required();
+  replay
+      ->add_option("--speed", rp.speed,
+                   "1: original pace, 10: ten times faster, 0: as fast as acknowledged")
+      ->capture_default_str();
+  replay->add_option("--connections", rp.connections, "keep-alive connections")
+      ->capture_default_str();
+  replay->add_option("--batch", rp.batch, "events per request")->capture_default_str();
+  replay->add_option("--acks", rp.acks, "ack log (JSON lines)")->capture_default_str();
+  replay->add_option("--report", rp.report, "write the summary as JSON here");
+  replay->add_option("--retry-for", rp.retry_for, "give up on a request after this long")
+      ->capture_default_str();
+  replay->add_option("--request-timeout", rp.request_timeout, "per request")
+      ->capture_default_str();
+  replay->add_option("--threads", rp.threads, "I/O threads")->capture_default_str();
+  replay->add_flag("--quiet", rp.quiet, "no progress lines");
+  replay->add_option("--receiver-stats", rp.receiver_stats,
+                     "receiver GET /_sim/stats URL (repeatable)");
 
   verify_args v;
   auto* verify =
       app.add_subcommand("verify", "Check deliveries against acknowledgements");
   verify->add_option("--acks", v.acks, "ack log of sim burst")->required();
-  verify->add_option("--arrivals", v.arrivals, "arrival log of sim receive")->required();
+  verify
+      ->add_option("--arrivals", v.arrivals,
+                   "arrival log of a destination emulator, [NAME=]FILE (repeatable)")
+      ->required();
+  verify->add_option("--bucket", v.bucket, "time-series bucket width")
+      ->capture_default_str();
   verify->add_option("--report", v.report, "write the report as JSON here");
   verify->add_flag("--expect-closed", v.expect_closed,
                    "every acked auction must have its close delivered");
+
 
   CLI11_PARSE(app, argc, argv);
 
@@ -86,6 +152,8 @@ int main(int argc, char** argv) {
       return run_receive(recv);
     if (*burst)
       return run_burst(b);
+    if (*replay)
+      return run_replay(rp);
     if (*verify)
       return run_verify(v);
   } catch (const std::exception& e) {

@@ -1,6 +1,7 @@
 #include "sim/verify.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -189,6 +190,7 @@ verify_report verify(const std::vector<ack_record>& acks,
 
   // Acks: distinct acked ids, their earliest accepted ack, sequence agreement.
   std::unordered_map<std::string_view, double> acked_at; // id -> earliest accepted t_ack
+  std::unordered_map<std::string_view, double> sent_at;  // id -> its t_sent
   std::set<std::string_view> acked_ids;
   std::vector<double> ack_latency;
   ack_latency.reserve(acks.size());
@@ -210,8 +212,11 @@ verify_report verify(const std::vector<ack_record>& acks,
     ack_latency.push_back(std::max(0.0, k.t_ack_ms - k.t_sent_ms));
     if (k.status == "accepted") {
       auto [it, inserted] = acked_at.emplace(k.event_id, k.t_ack_ms);
-      if (!inserted)
+      if (!inserted) {
         it->second = std::min(it->second, k.t_ack_ms);
+      } else {
+        sent_at[k.event_id] = k.t_sent_ms;
+      }
     }
     auto f = first.find(k.event_id);
     if (f != first.end() && k.bid_sequence) {
@@ -256,15 +261,82 @@ verify_report verify(const std::vector<ack_record>& acks,
   }
   r.auctions = auctions.size();
 
-  std::vector<double> delivery;
+  std::vector<double> delivery, end_to_end;
   delivery.reserve(acked_at.size());
+  end_to_end.reserve(acked_at.size());
+  // (arrival time, latency) of every acked event's first delivery, for the series.
+  std::vector<std::pair<double, double>> delivered_at;
+  delivered_at.reserve(acked_at.size());
   for (const auto& [id, t_ack] : acked_at) {
     auto f = first.find(id);
-    if (f != first.end())
-      delivery.push_back(std::max(0.0, arrivals[f->second].t_ms - t_ack));
+    if (f != first.end()) {
+      const double lat = std::max(0.0, arrivals[f->second].t_ms - t_ack);
+      delivery.push_back(lat);
+      delivered_at.emplace_back(arrivals[f->second].t_ms, lat);
+      end_to_end.push_back(std::max(0.0, arrivals[f->second].t_ms - sent_at[id]));
+    }
+  }
+
+  // Throughput: first send to last first delivery (any event type).
+  double first_sent = 0;
+  for (const auto& k : acks)
+    if (k.t_sent_ms > 0 && (first_sent == 0 || k.t_sent_ms < first_sent))
+      first_sent = k.t_sent_ms;
+  // Only the acked events count (not heartbeats, nor other runs' events
+  // in a shared arrival log).
+  double last_delivery = 0;
+  for (const auto& [t, lat] : delivered_at)
+    last_delivery = std::max(last_delivery, t);
+  r.first_sent_ms = first_sent;
+  r.last_delivery_ms = last_delivery;
+  if (first_sent > 0 && last_delivery > first_sent)
+    r.delivered_per_s =
+        static_cast<double>(delivered_at.size()) * 1000.0 / (last_delivery - first_sent);
+
+  if (opts.bucket_ms > 0) {
+    const double t0 = opts.t0_ms > 0 ? opts.t0_ms : first_sent;
+    std::vector<std::vector<double>> ack_b, del_b;
+    auto bucket_of = [&](double t) -> std::size_t {
+      return t <= t0 ? 0 : static_cast<std::size_t>((t - t0) / opts.bucket_ms);
+    };
+    constexpr std::size_t max_buckets = 100'000; // a stray timestamp must not explode it
+    auto slot = [&](std::vector<std::vector<double>>& v,
+                    std::size_t b) -> std::vector<double>* {
+      if (b >= max_buckets)
+        return nullptr;
+      if (v.size() <= b)
+        v.resize(b + 1);
+      return &v[b];
+    };
+    for (const auto& k : acks)
+      if (k.status == "accepted" || k.status == "duplicate")
+        if (auto* v = slot(ack_b, bucket_of(k.t_ack_ms)))
+          v->push_back(std::max(0.0, k.t_ack_ms - k.t_sent_ms));
+    for (const auto& [t, lat] : delivered_at)
+      if (auto* v = slot(del_b, bucket_of(t)))
+        v->push_back(lat);
+    const std::size_t n = std::max(ack_b.size(), del_b.size());
+    r.series.resize(n);
+    for (std::size_t b = 0; b < n; ++b) {
+      auto& p = r.series[b];
+      p.t_s = static_cast<double>(b) * opts.bucket_ms / 1000.0;
+      if (b < ack_b.size() && !ack_b[b].empty()) {
+        auto q = compute_percentiles(ack_b[b]);
+        p.acked = q.count;
+        p.ack_p50 = q.p50;
+        p.ack_p99 = q.p99;
+      }
+      if (b < del_b.size() && !del_b[b].empty()) {
+        auto q = compute_percentiles(del_b[b]);
+        p.delivered = q.count;
+        p.delivery_p50 = q.p50;
+        p.delivery_p99 = q.p99;
+      }
+    }
   }
   r.latency_ack_ms = compute_percentiles(ack_latency);
   r.latency_delivery_ms = compute_percentiles(delivery);
+  r.latency_end_to_end_ms = compute_percentiles(end_to_end);
   return r;
 }
 
@@ -274,11 +346,8 @@ json percentiles_json(const percentiles& p) {
   auto round3 = [](double v) {
     return static_cast<double>(std::llround(v * 1000)) / 1000;
   };
-  return json{{"p50", round3(p.p50)},
-              {"p95", round3(p.p95)},
-              {"p99", round3(p.p99)},
-              {"max", round3(p.max)},
-              {"count", p.count}};
+  return json{{"p50", round3(p.p50)},   {"p95", round3(p.p95)}, {"p99", round3(p.p99)},
+              {"p999", round3(p.p999)}, {"max", round3(p.max)}, {"count", p.count}};
 }
 
 } // namespace
@@ -309,7 +378,30 @@ std::string report_json(const verify_report& r) {
          {"auctions_closed", r.auctions_closed},
          {"latency_ack_ms", percentiles_json(r.latency_ack_ms)},
          {"latency_delivery_ms", percentiles_json(r.latency_delivery_ms)},
+         {"latency_end_to_end_ms", percentiles_json(r.latency_end_to_end_ms)},
+         {"first_sent_ms", r.first_sent_ms},
+         {"last_delivery_ms", r.last_delivery_ms},
+         {"delivered_per_s", std::round(r.delivered_per_s * 10) / 10},
          {"examples", r.examples}};
+  // Columns rather than one object per bucket: compact for long runs.
+  json series{{"t_s", json::array()},
+              {"acked", json::array()},
+              {"delivered", json::array()},
+              {"ack_p50_ms", json::array()},
+              {"ack_p99_ms", json::array()},
+              {"delivery_p50_ms", json::array()},
+              {"delivery_p99_ms", json::array()}};
+  auto r3 = [](double v) { return static_cast<double>(std::llround(v * 1000)) / 1000; };
+  for (const auto& p : r.series) {
+    series["t_s"].push_back(p.t_s);
+    series["acked"].push_back(p.acked);
+    series["delivered"].push_back(p.delivered);
+    series["ack_p50_ms"].push_back(r3(p.ack_p50));
+    series["ack_p99_ms"].push_back(r3(p.ack_p99));
+    series["delivery_p50_ms"].push_back(r3(p.delivery_p50));
+    series["delivery_p99_ms"].push_back(r3(p.delivery_p99));
+  }
+  j["series"] = std::move(series);
   return j.dump(2);
 }
 
@@ -333,6 +425,8 @@ std::string report_text(const verify_report& r) {
     append_fixed(p.p95, 1, out);
     out += " p99=";
     append_fixed(p.p99, 1, out);
+    out += " p99.9=";
+    append_fixed(p.p999, 1, out);
     out += " max=";
     append_fixed(p.max, 1, out);
     out += '\n';
@@ -358,6 +452,12 @@ std::string report_text(const verify_report& r) {
   row("webhook-id mismatch", r.webhook_id_mismatch);
   lat("ack latency     ", r.latency_ack_ms);
   lat("delivery latency", r.latency_delivery_ms);
+  lat("sent -> arrival  ", r.latency_end_to_end_ms);
+  if (r.delivered_per_s > 0) {
+    out += "  delivered/s (first send to last delivery): ";
+    append_fixed(r.delivered_per_s, 0, out);
+    out += '\n';
+  }
   if (!r.examples.empty()) {
     out += "problems (first ";
     append_int(static_cast<std::int64_t>(r.examples.size()), out);

@@ -47,6 +47,19 @@ std::optional<arrival_record> parse_arrival_line(std::string_view line);
 struct verify_options {
   bool expect_closed = false;    ///< every acked auction must have its close delivered
   std::size_t max_examples = 20; ///< problems described in `examples`
+  /// Width of the time-series buckets (`series`); 0: no series.
+  double bucket_ms = 1000;
+  /// Origin of the series (unix ms); 0: the earliest `t_sent_ms` of the acks.
+  double t0_ms = 0;
+};
+
+/// One bucket of the time series: what happened in [t_s, t_s + bucket).
+struct series_point {
+  double t_s = 0;                  ///< bucket start, seconds after the origin
+  std::size_t acked = 0;           ///< acks (accepted|duplicate) answered in the bucket
+  std::size_t delivered = 0;       ///< first deliveries arriving in the bucket
+  double ack_p50 = 0, ack_p99 = 0; ///< of the acks answered in the bucket
+  double delivery_p50 = 0, delivery_p99 = 0; ///< of the deliveries arriving in it
 };
 
 struct verify_report {
@@ -74,6 +87,13 @@ struct verify_report {
   std::size_t auctions_closed = 0;     ///< auctions whose close was delivered
   percentiles latency_ack_ms;
   percentiles latency_delivery_ms;
+  /// Producer to destination: first arrival − the accepted ack's t_sent_ms
+  /// (the scheduled send time in open loop).
+  percentiles latency_end_to_end_ms;
+  double first_sent_ms = 0;    ///< earliest t_sent_ms of an ack (unix ms)
+  double last_delivery_ms = 0; ///< latest first-delivery arrival (unix ms)
+  double delivered_per_s = 0;  ///< delivered_unique / (last_delivery − first_sent)
+  std::vector<series_point> series;
   std::vector<std::string> examples; ///< first problems, for people
 
   /// lost, out_of_order, gaps, dup_mismatch, close_mismatch, bad_signature,

@@ -292,3 +292,89 @@ CAF_TEST(the workload is deterministic and well formed) {
   auto c = generate_workload(o);
   CAF_CHECK_NOT_EQUAL(c[0].events[0].body, a[0].events[0].body);
 }
+
+CAF_TEST(bids climb toward the end and anti - sniping moves the end date) {
+  workload_options o;
+  o.auctions = 50;
+  o.events = 10000;
+  o.seed = 7;
+  o.start_ms = 1'780'000'000'000;
+  o.bid_window_ms = 120'000;
+  o.close_window_ms = 60'000;
+  auto scripts = generate_workload(o);
+  std::size_t bids = 0, last_10s = 0, first_half = 0, extended = 0, proxies = 0;
+  for (const auto& s : scripts) {
+    CAF_CHECK(s.closed);
+    CAF_CHECK_GREATER_OR_EQUAL(s.end_ms, o.start_ms + o.bid_window_ms);
+    CAF_CHECK_LESS_OR_EQUAL(s.end_ms, o.start_ms + o.bid_window_ms + o.close_window_ms);
+    CAF_CHECK_EQUAL(s.final_end_ms, s.end_ms + static_cast<std::int64_t>(s.extensions) *
+                                                   o.snipe_extend_ms);
+    extended += s.extensions > 0;
+    proxies += s.proxy_bids;
+    std::int64_t prev = 0;
+    std::string last_end;
+    for (const auto& ev : s.events) {
+      CAF_CHECK_GREATER_OR_EQUAL(ev.t_ms, prev); // send times never go backwards
+      prev = ev.t_ms;
+      auto j = nlohmann::json::parse(ev.body);
+      if (ev.kind == event_kind::bid && ev.resend_of < 0) {
+        ++bids;
+        if (ev.t_ms <= s.end_ms && ev.t_ms > s.end_ms - 10'000)
+          ++last_10s;
+        if (ev.t_ms < s.end_ms - o.bid_window_ms / 2)
+          ++first_half;
+        auto end = j["data"]["end_date"].get<std::string>();
+        CAF_CHECK_GREATER_OR_EQUAL(end, last_end); // the end only moves later
+        last_end = end;
+      }
+      if (ev.kind == event_kind::closed) {
+        CAF_CHECK_EQUAL(j["data"]["end_date"].get<std::string>(),
+                        iso8601_ms(s.final_end_ms).substr(0, 19) + "Z");
+        CAF_CHECK_GREATER_OR_EQUAL(ev.t_ms, s.final_end_ms);
+      }
+    }
+  }
+  // u³ profile: about a third of the bids in the last 10 s of a 2-minute
+  // window, only ~20 % in its first half.
+  CAF_CHECK_GREATER(last_10s * 4, bids);
+  CAF_CHECK_LESS(first_half * 4, bids);
+  CAF_CHECK_GREATER(extended, 10u);
+  CAF_CHECK_GREATER(proxies, 0u);
+}
+
+CAF_TEST(auctions can be left open) {
+  workload_options o;
+  o.auctions = 100;
+  o.events = 200;
+  o.close_fraction = 0;
+  o.start_ms = 1'780'000'000'000;
+  auto scripts = generate_workload(o);
+  std::size_t total = 0;
+  for (const auto& s : scripts) {
+    CAF_CHECK(!s.closed);
+    for (const auto& ev : s.events)
+      CAF_CHECK(ev.kind != event_kind::closed);
+    total += s.events.size();
+  }
+  CAF_CHECK_GREATER_OR_EQUAL(total, 195u);
+  CAF_CHECK_LESS_OR_EQUAL(total, 205u);
+}
+
+CAF_TEST(the report has a time series and p999) {
+  clean_fixture f;
+  f.acks[4].t_ack_ms = 3100; // the close answered in the fourth bucket
+  verify_options o;
+  o.expect_closed = true;
+  o.bucket_ms = 1000;
+  auto r = verify(f.acks, f.arrivals, o);
+  CAF_REQUIRE_EQUAL(r.series.size(),
+                    3u); // buckets 0..2 (t_ack 3100: (3100 - 1000) / 1000)
+  CAF_CHECK_EQUAL(r.series[0].acked, 4u);
+  CAF_CHECK_EQUAL(r.series[2].acked, 1u);
+  CAF_CHECK_EQUAL(r.series[0].delivered, 5u); // all five arrive at 1020
+  CAF_CHECK_EQUAL(r.series[0].ack_p99, 10.0);
+  auto j = nlohmann::json::parse(report_json(r));
+  CAF_CHECK_EQUAL(j["series"]["t_s"].size(), 3u);
+  CAF_CHECK(j["latency_delivery_ms"].contains("p999"));
+  CAF_CHECK_GREATER(j["delivered_per_s"].get<double>(), 0.0);
+}
