@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace CLI {
+class App;
+}
+
 namespace gavel::sim {
 
 struct receive_args {
@@ -17,8 +21,19 @@ struct receive_args {
   unsigned latency_ms = 0;
   std::uint64_t seed = 1;
   unsigned threads = 1;
+  // TLS and the emulators' common faults (sim/emulator.hpp, sim/README.md).
+  std::string tls_cert;
+  std::string tls_key;
+  int fail_status = 503;
+  std::string latency; ///< duration; empty: latency_ms
+  std::vector<std::string> outages;
+  std::string outage_mode = "503";
+  double drop_after_accept = 0;
 };
 int run_receive(const receive_args& args);
+/// Adds --tls-cert, --tls-key, --fail-status, --latency, --outage,
+/// --outage-mode and --drop-after-accept to the receive subcommand.
+void add_receive_fault_options(CLI::App& cmd, receive_args& args);
 
 struct burst_args {
   std::string target = "http://127.0.0.1:8080";

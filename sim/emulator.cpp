@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdlib>
 #include <iostream>
 #include <limits>
 
@@ -135,20 +136,26 @@ bool emulator_host::in_outage() {
   return false;
 }
 
+int emulator_host::fail_status() {
+  std::lock_guard lock{fault_mtx_};
+  return faults_.fail_status;
+}
+
 void emulator_host::outage_reply(http_responder respond, http_response res) {
   ++outage_rejections_;
-  if (faults_.outage_mode == "drop")
-    res.drop_connection = true;
+  {
+    std::lock_guard lock{fault_mtx_};
+    res.drop_connection = faults_.outage_mode == "drop";
+  }
   reply(std::move(respond), std::move(res));
 }
 
 bool emulator_host::roll_failure() {
-  if (faults_.fail_rate <= 0)
-    return false;
   bool fail;
   {
     std::lock_guard lock{fault_mtx_};
-    fail = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < faults_.fail_rate;
+    fail = faults_.fail_rate > 0 &&
+           std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < faults_.fail_rate;
   }
   if (fail)
     ++injected_failures_;
@@ -156,13 +163,12 @@ bool emulator_host::roll_failure() {
 }
 
 bool emulator_host::roll_drop() {
-  if (faults_.drop_after_accept <= 0)
-    return false;
   bool drop;
   {
     std::lock_guard lock{fault_mtx_};
-    drop = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) <
-           faults_.drop_after_accept;
+    drop = faults_.drop_after_accept > 0 &&
+           std::uniform_real_distribution<double>(0.0, 1.0)(rng_) <
+               faults_.drop_after_accept;
   }
   if (drop)
     ++dropped_after_accept_;
@@ -170,11 +176,16 @@ bool emulator_host::roll_drop() {
 }
 
 void emulator_host::reply(http_responder respond, http_response res) {
-  if (latency_.count() == 0) {
+  std::chrono::milliseconds latency;
+  {
+    std::lock_guard lock{fault_mtx_};
+    latency = latency_;
+  }
+  if (latency.count() == 0) {
     respond(std::move(res));
     return;
   }
-  auto timer = std::make_shared<boost::asio::steady_timer>(io_->context(), latency_);
+  auto timer = std::make_shared<boost::asio::steady_timer>(io_->context(), latency);
   timer->async_wait([timer, respond = std::move(respond),
                      res = std::move(res)](const boost::system::error_code&) mutable {
     respond(std::move(res));
@@ -255,9 +266,67 @@ void emulator_host::handle(http_request&& req, http_responder respond) {
     }
     body += "}";
     respond(json_response(200, std::move(body)));
+  } else if (path == "/_sim/faults" && req.method == "POST") {
+    respond(set_faults(req.target));
   } else if (!control_ || !control_(req, respond)) {
     respond(http_response{404, "text/plain", {}, "not found\n"});
   }
+}
+
+http_response emulator_host::set_faults(std::string_view target) {
+  auto bad = [](std::string what) {
+    return json_response(400, "{\"error\":\"" + what + "\"}");
+  };
+  auto number = [&](std::string_view name, double& out) {
+    auto text = query_param(target, name);
+    if (text.empty())
+      return true;
+    char* end = nullptr;
+    double v = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() + text.size() || !(v >= 0 && v <= 1))
+      return false;
+    out = v;
+    return true;
+  };
+  std::lock_guard lock{fault_mtx_};
+  auto next = faults_;
+  auto next_latency = latency_;
+  if (!number("fail_rate", next.fail_rate))
+    return bad("fail_rate: want a fraction in [0, 1]");
+  if (!number("drop_after_accept", next.drop_after_accept))
+    return bad("drop_after_accept: want a fraction in [0, 1]");
+  if (auto text = query_param(target, "latency"); !text.empty()) {
+    auto d = parse_duration(text);
+    if (!d)
+      return bad("latency: bad duration");
+    next_latency = *d;
+    next.latency = text;
+  }
+  if (auto text = query_param(target, "fail_status"); !text.empty()) {
+    int v = std::atoi(text.c_str());
+    if (v < 500 || v > 599)
+      return bad("fail_status: want a 5xx status");
+    next.fail_status = v;
+  }
+  if (auto text = query_param(target, "outage_mode"); !text.empty()) {
+    if (text != "503" && text != "drop")
+      return bad("outage_mode: 503 or drop");
+    next.outage_mode = text;
+  }
+  faults_ = next;
+  latency_ = next_latency;
+  std::string body = "{\"fail_rate\":";
+  append_fixed(faults_.fail_rate, 4, body);
+  body += ",\"fail_status\":";
+  append_int(faults_.fail_status, body);
+  body += ",\"drop_after_accept\":";
+  append_fixed(faults_.drop_after_accept, 4, body);
+  body += ",\"latency_ms\":";
+  append_int(latency_.count(), body);
+  body += ",\"outage_mode\":";
+  append_json_string(faults_.outage_mode, body);
+  body += "}";
+  return json_response(200, std::move(body));
 }
 
 int emulator_host::run(api_handler api, std::function<std::string()> stats_json,

@@ -88,7 +88,7 @@ public:
   void outage_reply(adapters::http_responder respond, adapters::http_response res);
   /// Rolls --fail-rate; true: answer fail_status (counted).
   bool roll_failure();
-  int fail_status() const { return faults_.fail_status; }
+  int fail_status();
   /// Rolls --drop-after-accept; true: the caller should reply with
   /// drop_connection after recording (counted).
   bool roll_drop();
@@ -105,6 +105,9 @@ public:
 
 private:
   void handle(adapters::http_request&& req, adapters::http_responder respond);
+  /// `POST
+  /// /_sim/faults?fail_rate=&fail_status=&drop_after_accept=&latency=&outage_mode=`.
+  adapters::http_response set_faults(std::string_view target);
   void flush();
 
   std::string name_;

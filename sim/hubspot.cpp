@@ -29,7 +29,7 @@ public:
   hubspot_emulator(const hubspot_args& args, emulator_host& host, rate_limit_spec limit,
                    std::vector<std::string> bad_ids, std::vector<poison_rule> rules)
       : args_(args), host_(host), window_(limit), bad_ids_(std::move(bad_ids)),
-        rules_(std::move(rules)) {}
+        rules_(std::move(rules)), conflict_mode_(args.conflict_mode) {}
 
   void handle(http_request&& req, http_responder respond) {
     const auto now = host_.elapsed_ms();
@@ -86,15 +86,17 @@ public:
     auto& inputs = *parsed;
     std::vector<bool> poisoned(inputs.size(), false);
     std::size_t n_poisoned = 0;
+    std::string conflict_mode;
     {
       std::lock_guard lock{mtx_};
+      conflict_mode = conflict_mode_;
       for (std::size_t i = 0; i < inputs.size(); ++i)
         if (is_poisoned(inputs[i], rules_, bad_ids_)) {
           poisoned[i] = true;
           ++n_poisoned;
         }
     }
-    if (n_poisoned > 0 && args_.conflict_mode == "batch") {
+    if (n_poisoned > 0 && conflict_mode == "batch") {
       ++conflicts_;
       return reply(std::move(respond),
                    error(409, "CONFLICT",
@@ -163,7 +165,8 @@ public:
   }
 
   /// `POST /_sim/poison?property=P&value=V` adds a rule, `POST
-  /// /_sim/poison?id=X` an id, `DELETE /_sim/poison` clears all.
+  /// /_sim/poison?id=X` an id, `POST /_sim/poison?conflict_mode=batch|record`
+  /// switches the answer; `DELETE /_sim/poison` clears rules and ids.
   bool control(const http_request& req, http_responder& respond) {
     auto path = std::string_view(req.target).substr(0, req.target.find('?'));
     if (path != "/_sim/poison")
@@ -193,17 +196,22 @@ public:
     } else if (req.method == "POST") {
       auto property = param("property");
       auto id = param("id");
+      auto mode = param("conflict_mode");
+      if ((property.empty() && id.empty() && mode.empty()) ||
+          (!mode.empty() && mode != "batch" && mode != "record")) {
+        respond(http_response{400,
+                              "application/json",
+                              {},
+                              "{\"error\":\"want property=P&value=V, id=X or "
+                              "conflict_mode=batch|record\"}"});
+        return true;
+      }
       if (!property.empty())
         rules_.push_back({property, param("value")});
       if (!id.empty())
         bad_ids_.push_back(id);
-      if (property.empty() && id.empty()) {
-        respond(http_response{400,
-                              "application/json",
-                              {},
-                              "{\"error\":\"want property=P&value=V or id=X\"}"});
-        return true;
-      }
+      if (!mode.empty())
+        conflict_mode_ = mode;
     } else {
       return false;
     }
@@ -211,6 +219,8 @@ public:
     append_int(static_cast<std::int64_t>(rules_.size()), body);
     body += ",\"ids\":";
     append_int(static_cast<std::int64_t>(bad_ids_.size()), body);
+    body += ",\"conflict_mode\":";
+    append_json_string(conflict_mode_, body);
     body += "}";
     respond(http_response{200, "application/json", {}, std::move(body)});
     return true;
@@ -311,6 +321,7 @@ private:
   rate_window window_;
   std::vector<std::string> bad_ids_;
   std::vector<poison_rule> rules_;
+  std::string conflict_mode_;
   std::map<std::string, std::int64_t> objects_;
   std::int64_t next_object_id_ = 51'000'000'001;
   std::atomic<std::int64_t> requests_{0}, arrivals_{0}, batches_ok_{0}, multi_status_{0},

@@ -1,7 +1,9 @@
 // sim — Gavel's simulator: load generator (burst), webhook destination
-// emulator (receive) and delivery verifier (verify). See sim/README.md.
+// emulator (receive), Event Hubs and HubSpot emulators (eventhub, hubspot) and
+// delivery verifier (verify). See sim/README.md.
 
 #include "sim/commands.hpp"
+#include "sim/emulator.hpp"
 
 #include <CLI/CLI.hpp>
 #include <iostream>
@@ -28,6 +30,7 @@ int main(int argc, char** argv) {
   receive->add_option("--seed", recv.seed, "seed of the failure injection")
       ->capture_default_str();
   receive->add_option("--threads", recv.threads, "I/O threads")->capture_default_str();
+  add_receive_fault_options(*receive, recv);
 
   burst_args b;
   auto* burst =
@@ -144,10 +147,13 @@ int main(int argc, char** argv) {
   verify->add_flag("--expect-closed", v.expect_closed,
                    "every acked auction must have its close delivered");
 
+  auto emulators = add_emulator_commands(app); // eventhub, hubspot
 
   CLI11_PARSE(app, argc, argv);
 
   try {
+    if (auto code = run_emulator_commands(*emulators))
+      return *code;
     if (*receive)
       return run_receive(recv);
     if (*burst)
