@@ -4,17 +4,25 @@
 #
 #   scripts/run-burst.sh BIN_DIR WORK_DIR [--auctions N] [--events N]
 #                        [--connections N] [--batch N] [--kill9]
+#                        [--replay BIDLOG [--speed X]] [-- SIM_BURST_ARGS...]
 #
 # --kill9: kill -9 Gavel in the middle of the burst, restart it, and let the
 # burst finish (it retries what was not acknowledged).
+# --replay: send a recorded bid log with `sim replay` instead of a generated
+# burst (sim/README.md, "Bid log"), at --speed (default 0: as fast as acked).
+# Arguments after -- go to `sim burst` as they are (e.g. -- --rate 2000).
 # Exit status: that of `sim verify` (0 = nothing lost, order intact).
 set -euo pipefail
 bin=$(cd "$1" && pwd)
 work=$2
 shift 2
-auctions=100 events=20000 connections=16 batch=1 kill9=0
+auctions=100 events=20000 connections=16 batch=1 kill9=0 replay="" speed=0
+extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --replay) replay=$2; shift 2 ;;
+    --speed) speed=$2; shift 2 ;;
+    --) shift; extra=("$@"); break ;;
     --auctions) auctions=$2; shift 2 ;;
     --events) events=$2; shift 2 ;;
     --connections) connections=$2; shift 2 ;;
@@ -113,9 +121,15 @@ start_gavel() {
 start_gavel
 echo "gavel on 127.0.0.1:$gavel_port, receiver on $recv_addr, work dir $work"
 
-"$bin/sim" burst --target "http://127.0.0.1:$gavel_port" --token "$token" \
-  --auctions "$auctions" --events "$events" --connections "$connections" --batch "$batch" \
-  --acks "$work/acks.jsonl" --retry-for 120s --quiet > "$work/burst.out" 2> "$work/burst.err" &
+if [ -n "$replay" ]; then
+  "$bin/sim" replay "$replay" --target "http://127.0.0.1:$gavel_port" --token "$token" \
+    --speed "$speed" --connections "$connections" --batch "$batch" \
+    --acks "$work/acks.jsonl" --retry-for 120s --quiet > "$work/burst.out" 2> "$work/burst.err" &
+else
+  "$bin/sim" burst --target "http://127.0.0.1:$gavel_port" --token "$token" \
+    --auctions "$auctions" --events "$events" --connections "$connections" --batch "$batch" \
+    --acks "$work/acks.jsonl" --retry-for 120s --quiet "${extra[@]}" > "$work/burst.out" 2> "$work/burst.err" &
+fi
 burst_pid=$!
 
 if [ "$kill9" -eq 1 ]; then
