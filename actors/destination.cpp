@@ -477,6 +477,7 @@ destination_status make_status(destination_state& st) {
                                                                  : "ok";
   s.delivered_through = st.delivered_through;
   s.loaded_through = st.loaded_through;
+  s.head_position = std::max(st.loaded_through, st.max_seen_live);
   const auto& c = *st.counters;
   s.delivered = c.delivered;
   s.requests = c.requests;
@@ -565,6 +566,7 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
           st.max_seen_live = std::max(st.max_seen_live, batch->back().position);
           return;
         }
+        st.max_seen_live = std::max(st.max_seen_live, batch->back().position);
         for (const auto& rec : *batch) {
           if (rec.position <= st.loaded_through)
             continue;
