@@ -29,10 +29,12 @@ struct receive_args {
   std::vector<std::string> outages;
   std::string outage_mode = "503";
   double drop_after_accept = 0;
+  std::vector<std::string> poison_event_ids;
 };
 int run_receive(const receive_args& args);
 /// Adds --tls-cert, --tls-key, --fail-status, --latency, --outage,
-/// --outage-mode and --drop-after-accept to the receive subcommand.
+/// --outage-mode, --poison-event-id and --drop-after-accept to the receive
+/// subcommand.
 void add_receive_fault_options(CLI::App& cmd, receive_args& args);
 
 struct burst_args {

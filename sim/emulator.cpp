@@ -60,6 +60,11 @@ void add_listen_options(CLI::App& cmd, listen_args& args) {
   cmd.add_option("--threads", args.threads, "I/O threads")->capture_default_str();
 }
 
+void add_poison_event_option(CLI::App& cmd, fault_args& args) {
+  cmd.add_option("--poison-event-id", args.poison_event_ids,
+                 "event_id refused permanently, the whole send (repeatable)");
+}
+
 void add_fault_options(CLI::App& cmd, fault_args& args) {
   cmd.add_option("--fail-rate", args.fail_rate,
                  "fraction of API requests answered --fail-status")
@@ -175,6 +180,14 @@ bool emulator_host::roll_drop() {
   return drop;
 }
 
+bool emulator_host::is_poison_event(std::string_view event_id) {
+  std::lock_guard lock{fault_mtx_};
+  for (const auto& id : faults_.poison_event_ids)
+    if (id == event_id)
+      return true;
+  return false;
+}
+
 void emulator_host::reply(http_responder respond, http_response res) {
   std::chrono::milliseconds latency;
   {
@@ -268,7 +281,27 @@ void emulator_host::handle(http_request&& req, http_responder respond) {
     respond(json_response(200, std::move(body)));
   } else if (path == "/_sim/faults" && req.method == "POST") {
     respond(set_faults(req.target));
-  } else if (!control_ || !control_(req, respond)) {
+  } else if (control_ && control_(req, respond)) {
+    // The emulator's own control endpoint.
+  } else if (path == "/_sim/poison" && (req.method == "POST" || req.method == "DELETE")) {
+    std::lock_guard lock{fault_mtx_};
+    if (req.method == "DELETE") {
+      faults_.poison_event_ids.clear();
+    } else if (auto id = query_param(req.target, "event_id"); !id.empty()) {
+      faults_.poison_event_ids.push_back(id);
+    } else {
+      respond(json_response(400, "{\"error\":\"want event_id=X\"}"));
+      return;
+    }
+    std::string body = "{\"poison_event_ids\":[";
+    for (std::size_t i = 0; i < faults_.poison_event_ids.size(); ++i) {
+      if (i)
+        body += ",";
+      append_json_string(faults_.poison_event_ids[i], body);
+    }
+    body += "]}";
+    respond(json_response(200, std::move(body)));
+  } else {
     respond(http_response{404, "text/plain", {}, "not found\n"});
   }
 }
@@ -414,6 +447,7 @@ std::shared_ptr<emulator_commands> add_emulator_commands(CLI::App& app) {
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
   add_fault_options(*e, eh.faults);
+  add_poison_event_option(*e, eh.faults);
   cmds->eventhub_cmd = e;
 
   auto& hs = cmds->hubspot;

@@ -44,8 +44,14 @@ struct fault_args {
   std::string outage_mode = "503";  ///< during an outage: "503" or "drop"
   double drop_after_accept = 0;     ///< fraction of accepted requests never answered
   std::uint64_t seed = 1;           ///< of the random choices above
+  /// Events (by metadata.event_id) the destination refuses permanently
+  /// (eventhub: 400 for the send; receive: 422). Not used by hubspot, which
+  /// has --poison PROPERTY=VALUE.
+  std::vector<std::string> poison_event_ids;
 };
 
+/// Adds --poison-event-id (repeatable).
+void add_poison_event_option(CLI::App& cmd, fault_args& args);
 /// Adds --listen, --tls-cert, --tls-key, --out, --threads.
 void add_listen_options(CLI::App& cmd, listen_args& args);
 /// Adds --fail-rate, --fail-status, --latency, --outage (repeatable),
@@ -92,6 +98,9 @@ public:
   /// Rolls --drop-after-accept; true: the caller should reply with
   /// drop_connection after recording (counted).
   bool roll_drop();
+  /// Whether the event id is poisoned (--poison-event-id, POST
+  /// /_sim/poison?event_id=X; DELETE /_sim/poison clears).
+  bool is_poison_event(std::string_view event_id);
   /// Sends `res` after --latency.
   void reply(adapters::http_responder respond, adapters::http_response res);
   /// Appends lines to the arrival log (in call order).

@@ -175,6 +175,8 @@ public:
   decision admit(std::int64_t now_ms);
 
   const rate_limit_spec& spec() const noexcept { return spec_; }
+  /// Changes limit and window from now on (history and maxima stay).
+  void set_spec(rate_limit_spec spec) noexcept { spec_ = spec; }
   /// Requests received within the busiest window so far.
   std::size_t max_offered_in_window() const noexcept { return max_offered_; }
   /// Admitted requests within the busiest window so far (never above limit).

@@ -161,6 +161,18 @@ public:
       ++mixed_keys_;
       return bad_request(mix, std::move(respond));
     }
+    std::vector<arrival_fields> arrivals;
+    arrivals.reserve(batch.size());
+    for (const auto& msg : batch) {
+      arrivals.push_back(envelope_arrival(msg.body));
+      const auto& id = arrivals.back().event_id;
+      if (!id.empty() && host_.is_poison_event(id)) {
+        ++poisoned_;
+        return bad_request("The message with event_id " + id +
+                               " was rejected (emulated poison event).",
+                           std::move(respond));
+      }
+    }
     const auto& key = batch.front().partition_key;
     if (fixed_partition && key)
       return bad_request("A partition key cannot be set when sending to a partition.",
@@ -168,7 +180,7 @@ public:
     std::uint32_t partition = fixed_partition ? *fixed_partition
                               : key           ? partition_for_key(*key, args_.partitions)
                                               : next_partition_++ % args_.partitions;
-    record(batch, partition);
+    record(batch, arrivals, partition);
     if (host_.roll_drop())
       return host_.reply(std::move(respond), http_response{201, "", {}, "", true});
     host_.reply(std::move(respond), http_response{201, "", {}, ""});
@@ -195,6 +207,8 @@ public:
     append_int(bad_request_.load(), s);
     s += ",\"not_found\":";
     append_int(not_found_.load(), s);
+    s += ",\"poisoned\":";
+    append_int(poisoned_.load(), s);
     s += ",";
     s += host_.fault_stats_json();
     s += ",\"partitions\":{";
@@ -262,16 +276,17 @@ private:
     host_.reply(std::move(respond), error(401, std::move(detail)));
   }
 
-  void record(const std::vector<eventhub_message>& batch, std::uint32_t partition) {
+  void record(const std::vector<eventhub_message>& batch,
+              std::vector<arrival_fields>& arrivals, std::uint32_t partition) {
     std::string lines;
     std::lock_guard lock{mtx_};
     // One timestamp per send, taken in the lock so lines stay in time order.
     const double t = now_unix_ms();
-    for (const auto& msg : batch) {
-      auto a = envelope_arrival(msg.body);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto& a = arrivals[i];
       a.t_ms = t;
       a.partition = partition;
-      a.partition_key = msg.partition_key;
+      a.partition_key = batch[i].partition_key;
       lines += arrival_line(a);
     }
     host_.record(lines);
@@ -288,7 +303,7 @@ private:
   std::atomic<std::uint32_t> next_partition_{0};
   std::atomic<std::int64_t> requests_{0}, sends_{0}, arrivals_{0}, unauthorized_{0},
       expired_{0}, too_large_{0}, mixed_keys_{0}, malformed_{0}, bad_request_{0},
-      not_found_{0};
+      not_found_{0}, poisoned_{0};
 };
 
 } // namespace

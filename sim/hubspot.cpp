@@ -60,7 +60,12 @@ public:
     rate_window::decision d;
     {
       std::lock_guard lock{mtx_};
-      d = window_.admit(now);
+      if (now < throttle_until_) {
+        // A throttle on demand: the portal's shared limit used up by others.
+        d.retry_after_ms = throttle_until_ - now;
+      } else {
+        d = window_.admit(now);
+      }
     }
     if (!d.admitted)
       return rate_limited(d, std::move(respond));
@@ -169,6 +174,8 @@ public:
   /// switches the answer; `DELETE /_sim/poison` clears rules and ids.
   bool control(const http_request& req, http_responder& respond) {
     auto path = std::string_view(req.target).substr(0, req.target.find('?'));
+    if (path == "/_sim/throttle" || path == "/_sim/rate_limit")
+      return rate_control(req, path, respond);
     if (path != "/_sim/poison")
       return false;
     auto param = [&](std::string_view name) -> std::string {
@@ -222,6 +229,64 @@ public:
     body += ",\"conflict_mode\":";
     append_json_string(conflict_mode_, body);
     body += "}";
+    respond(http_response{200, "application/json", {}, std::move(body)});
+    return true;
+  }
+
+  /// `POST /_sim/throttle?for=10s` answers every request 429 for that long
+  /// (`DELETE` ends it); `POST /_sim/rate_limit?limit=50/10s` changes the limit.
+  bool rate_control(const http_request& req, std::string_view path,
+                    http_responder& respond) {
+    auto q = req.target.find('?');
+    std::string_view query = q == std::string::npos
+                                 ? std::string_view{}
+                                 : std::string_view{req.target}.substr(q + 1);
+    auto value = [&](std::string_view name) -> std::string {
+      for (std::string_view rest = query; !rest.empty();) {
+        auto amp = rest.find('&');
+        auto part = rest.substr(0, amp);
+        auto eq = part.find('=');
+        if (eq != std::string_view::npos && part.substr(0, eq) == name)
+          return url_decode(part.substr(eq + 1));
+        if (amp == std::string_view::npos)
+          break;
+        rest = rest.substr(amp + 1);
+      }
+      return {};
+    };
+    auto bad = [&](const char* what) {
+      respond(http_response{
+          400, "application/json", {}, std::string{"{\"error\":\""} + what + "\"}"});
+      return true;
+    };
+    const auto now = host_.elapsed_ms();
+    std::lock_guard lock{mtx_};
+    if (path == "/_sim/throttle") {
+      if (req.method == "DELETE") {
+        throttle_until_ = -1;
+      } else if (req.method == "POST") {
+        auto d = parse_duration(value("for"));
+        if (!d)
+          return bad("for: want a duration");
+        throttle_until_ = now + d->count();
+      } else {
+        return false;
+      }
+    } else {
+      if (req.method != "POST")
+        return false;
+      auto spec = parse_rate_limit(value("limit"));
+      if (!spec)
+        return bad("limit: want N/WINDOW like 100/10s");
+      window_.set_spec(*spec);
+    }
+    std::string body = "{\"throttled_for_ms\":";
+    append_int(std::max<std::int64_t>(0, throttle_until_ - now), body);
+    body += ",\"rate_limit\":{\"max\":";
+    append_int(static_cast<std::int64_t>(window_.spec().limit), body);
+    body += ",\"window_ms\":";
+    append_int(window_.spec().window_ms, body);
+    body += "}}";
     respond(http_response{200, "application/json", {}, std::move(body)});
     return true;
   }
@@ -322,6 +387,7 @@ private:
   std::vector<std::string> bad_ids_;
   std::vector<poison_rule> rules_;
   std::string conflict_mode_;
+  std::int64_t throttle_until_ = -1; ///< elapsed ms
   std::map<std::string, std::int64_t> objects_;
   std::int64_t next_object_id_ = 51'000'000'001;
   std::atomic<std::int64_t> requests_{0}, arrivals_{0}, batches_ok_{0}, multi_status_{0},

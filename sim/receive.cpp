@@ -41,6 +41,8 @@ public:
     append_int(rejected_signature_.load(), s);
     s += ",\"malformed\":";
     append_int(malformed_.load(), s);
+    s += ",\"poisoned\":";
+    append_int(poisoned_.load(), s);
     s += ",";
     s += host_.fault_stats_json();
     s += "}";
@@ -68,6 +70,12 @@ private:
     }
     auto a = envelope_arrival(req.body);
     a.t_ms = t;
+    if (sig_ok && !a.event_id.empty() && host_.is_poison_event(a.event_id)) {
+      ++poisoned_;
+      host_.reply(std::move(respond),
+                  http_response{422, "text/plain", {}, "emulated poison event\n"});
+      return;
+    }
     // The webhook line: sig_ok and webhook_id are what the request carried.
     auto line = arrival_line(a);
     auto tail = line.find(",\"sig_ok\":true,\"webhook_id\":");
@@ -101,6 +109,7 @@ private:
   std::atomic<std::int64_t> arrivals_{0};
   std::atomic<std::int64_t> rejected_signature_{0};
   std::atomic<std::int64_t> malformed_{0};
+  std::atomic<std::int64_t> poisoned_{0};
 };
 
 } // namespace
@@ -120,6 +129,8 @@ void add_receive_fault_options(CLI::App& cmd, receive_args& args) {
                  "during an outage: 503 (answer 503) or drop (close unanswered)")
       ->check(CLI::IsMember({"503", "drop"}))
       ->capture_default_str();
+  cmd.add_option("--poison-event-id", args.poison_event_ids,
+                 "event_id answered 422 and not recorded (repeatable)");
   cmd.add_option("--drop-after-accept", args.drop_after_accept,
                  "fraction of accepted requests recorded, then closed unanswered")
       ->check(CLI::Range(0.0, 1.0))
@@ -146,6 +157,7 @@ int run_receive(const receive_args& args) {
   faults.outage_mode = args.outage_mode;
   faults.drop_after_accept = args.drop_after_accept;
   faults.seed = args.seed;
+  faults.poison_event_ids = args.poison_event_ids;
   emulator_host host("receive", listen, faults);
   if (auto err = host.configure(); !err.empty()) {
     std::cerr << "sim receive: " << err << "\n";

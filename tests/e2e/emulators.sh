@@ -169,6 +169,10 @@ expect "eventhub: ...but the send was recorded" test "$(stat "$eh" arrivals)" = 
 check "eventhub: faults off again" 200 --cacert "$ca" -X POST "$eh/_sim/faults?drop_after_accept=0"
 check "eventhub: redelivery after the drop -> 201" 201 --cacert "$ca" -X POST "$eh/bids/messages" \
   -H "Authorization: $good" "${ct[@]}" --data-binary "$(batch 7 "$bid7")"
+check "eventhub: poison an event on demand" 200 --cacert "$ca" -X POST "$eh/_sim/poison?event_id=bid.placed-8000001"
+check "eventhub: a send with the poison event -> 400" 400 --cacert "$ca" -X POST "$eh/bids/messages" \
+  -H "Authorization: $good" "${ct[@]}" --data-binary "$(batch 8 "$bid8")"
+check "eventhub: poison cleared" 200 --cacert "$ca" -X DELETE "$eh/_sim/poison"
 expect "eventhub: stats count 413, 400s, 401s" test "$(stat "$eh" too_large mixed_partition_keys expired_tokens dropped_after_accept outage_rejections)" = "1 1 1 1 1"
 
 # Scheduled outage (plain HTTP, drop mode): unanswered at first, then served.
@@ -242,10 +246,17 @@ curl -s -o /dev/null -X POST "http://127.0.0.1:$PORT_hs2/crm/v3/objects/deals/ba
   -H 'Authorization: Bearer t' "${hjson[@]}" --data "{\"inputs\":[$(input bid.placed-1 1 2)]}" || code=$?
 expect "hubspot: drop-after-accept: no response (exit 52, got $code)" test "$code" = 52
 expect "hubspot: ...but the record was accepted" test "$(stat "http://127.0.0.1:$PORT_hs2" arrivals)" = 1
+check "hubspot: throttle on demand" 200 -X POST "http://127.0.0.1:$PORT_hs2/_sim/throttle?for=5s"
+check "hubspot: throttled -> 429" 429 -X POST "http://127.0.0.1:$PORT_hs2/crm/v3/objects/deals/batch/upsert" \
+  -H 'Authorization: Bearer t' "${hjson[@]}" --data "{\"inputs\":[$(input bid.placed-1 1 2)]}"
+expect "hubspot: throttle's Retry-After counts down from 5" grep -qi '^Retry-After: [1-5]' "$work/headers"
+check "hubspot: rate limit changed at run time" 200 -X POST "http://127.0.0.1:$PORT_hs2/_sim/rate_limit?limit=50/10s"
+expect "hubspot: ...and reported" grep -q '"max":50,"window_ms":10000' "$work/body"
 
 # -- sim receive over TLS --------------------------------------------------------
 secret="whsec_$($py -c 'import base64; print(base64.b64encode(b"0123456789abcdef0123456789abcdef").decode())')"
-start rcv receive --listen 127.0.0.1:0 "${tls[@]}" --secret "$secret" --out "$work/rcv.jsonl"
+start rcv receive --listen 127.0.0.1:0 "${tls[@]}" --secret "$secret" --out "$work/rcv.jsonl" \
+  --poison-event-id auction.opened-7
 ts=$(date +%s)
 whsig=$($py - "$secret" "$ts" "$bid8" <<'PY'
 import base64, hashlib, hmac, sys
@@ -257,6 +268,16 @@ PY
 check "receive: signed webhook over https -> 204" 204 --cacert "$ca" -X POST "https://127.0.0.1:$PORT_rcv/hook" \
   -H 'Content-Type: application/json' -H 'webhook-id: bid.placed-8000001' -H "webhook-timestamp: $ts" \
   -H "webhook-signature: $whsig" --data-binary "$bid8"
+whsig=$($py - "$secret" "$ts" "$open7" <<'PY'
+import base64, hashlib, hmac, sys
+secret, ts, body = sys.argv[1:]
+key = base64.b64decode(secret[len("whsec_"):])
+print("v1," + base64.b64encode(hmac.new(key, f"auction.opened-7.{ts}.{body}".encode(), hashlib.sha256).digest()).decode())
+PY
+)
+check "receive: poison event -> 422" 422 --cacert "$ca" -X POST "https://127.0.0.1:$PORT_rcv/hook" \
+  -H 'Content-Type: application/json' -H 'webhook-id: auction.opened-7' -H "webhook-timestamp: $ts" \
+  -H "webhook-signature: $whsig" --data-binary "$open7"
 
 # -- the arrival logs are sim verify's input ------------------------------------
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -284,6 +305,7 @@ fi
 expect "hubspot: the 5 accepted records recorded, rejected ones not" test "$(grep -c . "$work/hs.jsonl")" = 5
 expect "hubspot: poison records never recorded" bash -c "! grep -q 'bid.placed-8000002\\|bid.placed-8000009' '$work/hs.jsonl'"
 expect "receive: arrival recorded with sig_ok" grep -q '"sig_ok":true,"webhook_id":"bid.placed-8000001"' "$work/rcv.jsonl"
+expect "receive: the poison event was not recorded" test "$(grep -c . "$work/rcv.jsonl")" = 1
 
 if [ "$fails" -ne 0 ]; then
   echo "$fails check(s) failed"
