@@ -32,10 +32,12 @@ public:
         rules_(std::move(rules)), conflict_mode_(args.conflict_mode) {}
 
   void handle(http_request&& req, http_responder respond) {
-    const auto now = host_.elapsed_ms();
+    std::int64_t now;
     ++requests_;
     {
+      // The clock is read under the lock so the window sees times in order.
       std::lock_guard lock{mtx_};
+      now = host_.elapsed_ms();
       window_.note_received(now);
     }
     if (host_.in_outage())
@@ -60,6 +62,7 @@ public:
     rate_window::decision d;
     {
       std::lock_guard lock{mtx_};
+      now = host_.elapsed_ms();
       if (now < throttle_until_) {
         // A throttle on demand: the portal's shared limit used up by others.
         d.retry_after_ms = throttle_until_ - now;
