@@ -144,23 +144,31 @@ wait_settled() {
   return 0
 }
 
-accepted_count() { # acks file: distinct accepted events
-  grep -c '"status":"accepted"' "$1" || true
+accepted_count() { # acks file: accepted events (0 when there is no file)
+  local n
+  n=$(grep -c '"status":"accepted"' "$1" 2>/dev/null) || true
+  echo "${n:-0}"
 }
 
 # Machine facts for the report.
 machine_json() {
-  $py - "$repo" <<'PY'
+  $py - "$repo" "$bin" <<'PY'
 import json, os, subprocess, sys
 repo = sys.argv[1]
+# The binaries' own source tree (a build dir inside a checkout), when it is one.
+src = os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[2])))
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
-def git(*a):
-    try: return subprocess.run(["git", "-C", repo, *a], capture_output=True, text=True).stdout.strip()
+def git(*a, where=None):
+    try: return subprocess.run(["git", "-C", where or repo, *a], capture_output=True, text=True).stdout.strip()
     except Exception: return "?"
+if not git("rev-parse", "HEAD", where=src):
+    src = repo
 print(json.dumps({"nproc": os.cpu_count(), "cpu": cpu, "ram_gib": round(mem / 1048576, 1),
                   "kernel": os.uname().release, "loadavg": open("/proc/loadavg").read().split()[:3],
-                  "commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+                  "commit": git("rev-parse", "HEAD", where=src),
+                  "dirty": bool(git("status", "--porcelain", "--untracked-files=no", where=src)),
+                  "bench_commit": git("rev-parse", "HEAD"), "binaries": os.path.abspath(sys.argv[2]),
                   "pg": subprocess.run(["bash", "-c", "ls /usr/lib/postgresql | sort -n | tail -1"], capture_output=True, text=True).stdout.strip()}))
 PY
 }

@@ -226,7 +226,8 @@ md = [f"# Bench: {name}", "",
       f"(destination: {dest}). Chart: [{name}.svg]({name}.svg); raw figures: [{name}.json]({name}.json).", "",
       "## Machine", "",
       f"- {machine['nproc']} CPUs: {machine['cpu']}; RAM {machine['ram_gib']} GiB; kernel {machine['kernel']}; PostgreSQL {machine['pg']}",
-      f"- commit `{machine['commit']}`{' (working tree had uncommitted changes)' if machine['dirty'] else ''}",
+      f"- Gavel and sim built from commit `{machine['commit']}`{' (that working tree had uncommitted changes: figures are not for that commit alone)' if machine['dirty'] else ''}"
+      + (f"; bench scripts at `{machine.get('bench_commit')}`" if machine.get('bench_commit') and machine.get('bench_commit') != machine['commit'] else ""),
       f"- load average before {' '.join(meta['loadavg_before'])}, after {' '.join(meta['loadavg_after'])}. "
       "The machine is shared with other agents building C++ at the same time: figures are noisy and "
       "pessimistic; Gavel, PostgreSQL (synchronous commit, fsync on), the sim and the receiver all share these cores.",

@@ -185,8 +185,8 @@ case "$scenario" in
     # Auctions end in 1..2 days: none in its final window, one heartbeat a
     # minute each (DESIGN: 60 s), none closed.
     burst main --auctions "$auctions" --events $((auctions * 2)) --close-fraction 0 \
-      --batch 100 --connections 8 --duplicates 0 --implicit-open 0 --bid-window 1d \
-      --close-window 1d --seed 1 --receiver-stats "$(stats_url "$main_addr")"
+      --batch 100 --connections 8 --duplicates 0 --implicit-open 0 --bid-window 24h \
+      --close-window 24h --seed 1 --receiver-stats "$(stats_url "$main_addr")"
     wait_settled "$main_addr" "$(accepted_count "$work/acks-main.jsonl")" 600
     rss_ingested=$(awk '/^VmRSS/ {print $2}' "/proc/$gavel_pid/status")
     log "RSS after ingest+delivery: $rss_ingested kB; watching heartbeats for 70 s"
