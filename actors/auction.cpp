@@ -1,6 +1,7 @@
 #include "actors/auction.hpp"
 
 #include "adapters/log.hpp"
+#include "adapters/metrics.hpp"
 
 #include <algorithm>
 
@@ -52,6 +53,25 @@ ingest_result unavailable_result(std::string event_id) {
 }
 
 void process(self_ptr self);
+
+/// Publishes the committed state to the board (operations API) and counts
+/// heartbeats (metrics).
+void publish(self_ptr self, bool heartbeat, unix_ms now) {
+  static auto& heartbeats = adapters::metrics::global().counter(
+      "gavel_heartbeat_events_total", "producer.heartbeat events committed.");
+  if (heartbeat)
+    heartbeats.inc();
+  auto& st = self->state;
+  if (!st.deps->board)
+    return;
+  auction_view v;
+  v.auction_id = st.id;
+  v.end_date = st.row.end_date;
+  v.closed = st.row.closed;
+  v.last_sequence = st.row.last_sequence;
+  v.heartbeat_count = st.row.heartbeat_count;
+  st.deps->board->update(v, heartbeat, now);
+}
 
 void arm_idle(self_ptr self) {
   auto& st = self->state;
@@ -106,6 +126,8 @@ void load(self_ptr self) {
           [self](adapters::auction_snapshot& snap) {
             self->state.loading = false;
             apply_snapshot(self, snap);
+            if (self->state.exists)
+              publish(self, false, self->state.deps->clock());
             arm_heartbeat(self);
             arm_idle(self);
             process(self);
@@ -304,6 +326,7 @@ void process(self_ptr self) {
             st.bids.merge(new_bids);
             for (auto& o : *shared_outcomes)
               o.rp.deliver(std::move(o.result));
+            publish(self, heartbeat_emitted, now);
             if (opened_now)
               st.heartbeat_base = now;
             if (heartbeat_emitted)
@@ -344,6 +367,8 @@ auction_actor::behavior_type auction(auction_actor::stateful_pointer<auction_sta
   self->state.id = id;
   self->state.deps = std::move(deps);
   self->state.row.auction_id = id;
+  if (auto board = self->state.deps->board)
+    self->attach_functor([board, id](const caf::error&) { board->remove(id); });
   load(self);
   return {
       [self](atom::ingest, protocols::ingest_event& ev) -> caf::result<ingest_result> {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/board.hpp"
 #include "actors/interfaces.hpp"
 
 #include <chrono>
@@ -29,6 +30,8 @@ struct auction_deps {
   registry_actor registry; ///< may be null (tests): then never passivated
   auction_settings settings;
   wall_clock clock;
+  /// Where the auctions publish their state for the operations API (may be null).
+  std::shared_ptr<auction_board> board;
 };
 
 /// When the heartbeat after one at `last` is due: every heartbeat_interval,

@@ -44,6 +44,8 @@ CAF_ADD_ATOM(gavel, gavel::atom, resolve, "resolve")
 CAF_ADD_ATOM(gavel, gavel::atom, take_dead, "take_dead")
 CAF_ADD_ATOM(gavel, gavel::atom, dead_list, "dead_list")
 CAF_ADD_ATOM(gavel, gavel::atom, parked, "parked")
+CAF_ADD_ATOM(gavel, gavel::atom, prune, "prune")
+CAF_ADD_ATOM(gavel, gavel::atom, tick, "tick")
 CAF_END_TYPE_ID_BLOCK(gavel)
 
 namespace gavel::actors {
@@ -99,24 +101,27 @@ struct destination_status {
   std::string circuit = "closed"; ///< closed | open | half-open
   std::int64_t delivered_through = 0;
   std::int64_t loaded_through = 0;
-  std::uint64_t delivered = 0;        ///< records delivered
-  std::uint64_t requests = 0;         ///< requests sent
-  std::uint64_t retries = 0;          ///< records scheduled again after a failure
+  /// The newest committed position the destination has heard of (the head).
+  std::int64_t head_position = 0;
+  std::uint64_t delivered = 0;          ///< records delivered
+  std::uint64_t requests = 0;           ///< requests sent
+  std::uint64_t retries = 0;            ///< records scheduled again after a failure
   std::uint64_t failures_transient = 0; ///< failed requests/records, by class
   std::uint64_t failures_permanent = 0;
-  std::uint64_t dead_letters = 0;     ///< records dead-lettered (status dead)
-  std::uint64_t parked = 0;           ///< records parked behind a dead letter
+  std::uint64_t dead_letters = 0; ///< records dead-lettered (status dead)
+  std::uint64_t parked = 0;       ///< records parked behind a dead letter
   std::uint64_t retries_5m = 0;
   std::uint64_t dead_letters_5m = 0;
   std::uint64_t circuit_opens = 0;
-  std::uint64_t restarts = 0;         ///< supervisor restarts of the actor
+  std::uint64_t restarts = 0; ///< supervisor restarts of the actor
   std::size_t parked_auctions = 0;
   std::size_t in_memory = 0;
   /// Commit time (Unix ms) of the oldest record held and not yet delivered; 0: none.
   std::int64_t oldest_undelivered_ms = 0;
   std::string last_error;
   std::int64_t last_error_ms = 0;
-  /// ack (commit) → delivered latency of recent deliveries, ms (p50/p99/max of the last 1,000).
+  /// ack (commit) → delivered latency of recent deliveries, ms (p50/p99/max of the last
+  /// 1,000).
   double latency_p50_ms = 0, latency_p99_ms = 0, latency_max_ms = 0;
 };
 
@@ -136,6 +141,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::dead_letter)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::dead_letter>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::outbox_record>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<std::int64_t>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::pg_store::outbox_facts)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::pg_store::outbox_partition>)
 
 namespace gavel::actors {
 
@@ -234,3 +241,18 @@ using registry_actor = caf::typed_actor<
     caf::replies_to<atom::status>::with<std::uint64_t>>;
 
 } // namespace gavel::actors
+/// The MAINTENANCE actor interface: operations work on a database connection
+/// of its own (detached), so a slow health query or a partition drop never
+/// delays a commit or a catch-up read.
+using maintenance_actor = caf::typed_actor<
+    /// Outbox facts: the head, the commit time of the first row after each
+    /// delivered-through position, sequence gaps of these auctions.
+    caf::replies_to<atom::health, std::vector<std::int64_t>,
+                    std::vector<std::int64_t>>::with<adapters::pg_store::outbox_facts>,
+    /// Retention: creates the coming days' partitions, then plans (false) or
+    /// runs (true) the prune; replies with every partition and its fate.
+    caf::replies_to<atom::prune,
+                    bool>::with<std::vector<adapters::pg_store::outbox_partition>>,
+    /// Periodic retention (sent to itself every retention interval).
+    caf::reacts_to<atom::tick>>;
+

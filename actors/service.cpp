@@ -1,13 +1,14 @@
 #include "actors/service.hpp"
 
-#include <charconv>
-#include <optional>
-
 #include "adapters/log.hpp"
+#include "adapters/metrics.hpp"
 #include "protocols/json.hpp"
 #include "protocols/time.hpp"
 
+#include <charconv>
 #include <openssl/crypto.h>
+#include <optional>
+#include <thread>
 
 namespace gavel::actors {
 
@@ -119,6 +120,70 @@ void append_result(std::string& out, const ingest_result& r) {
   }
 }
 
+/// Ingest series, looked up once.
+struct ingest_metrics {
+  static constexpr int codes[] = {200, 202, 400, 401, 405, 409, 413, 422, 503};
+  adapters::metrics::counter* requests[std::size(codes) + 1];
+  adapters::metrics::counter& accepted;
+  adapters::metrics::counter& duplicate;
+  adapters::metrics::counter& invalid;
+  adapters::metrics::counter& closed;
+  adapters::metrics::counter& unavailable;
+  adapters::metrics::counter& overloaded;
+  adapters::metrics::histogram& duration;
+
+  static adapters::metrics::counter& events(const char* status) {
+    return adapters::metrics::global().counter(
+        "gavel_ingest_events_total",
+        "Events received by POST /v1/events, by outcome (accepted, duplicate, invalid: "
+        "422, closed: 409, unavailable: 503, overloaded: shed with 503).",
+        {{"status", status}});
+  }
+
+  ingest_metrics()
+      : accepted(events("accepted")), duplicate(events("duplicate")),
+        invalid(events("invalid")), closed(events("closed")),
+        unavailable(events("unavailable")), overloaded(events("overloaded")),
+        duration(adapters::metrics::global().histogram(
+            "gavel_ingest_request_duration_seconds",
+            "POST /v1/events from request to response (the acknowledgement).",
+            adapters::metrics::latency_buckets())) {
+    for (std::size_t i = 0; i <= std::size(codes); ++i)
+      requests[i] = &adapters::metrics::global().counter(
+          "gavel_ingest_requests_total", "POST /v1/events requests, by response code.",
+          {{"code", i < std::size(codes) ? std::to_string(codes[i]) : "other"}});
+  }
+
+  static ingest_metrics& get() {
+    static ingest_metrics m;
+    return m;
+  }
+
+  void count_request(int code) {
+    std::size_t i = 0;
+    while (i < std::size(codes) && codes[i] != code)
+      ++i;
+    requests[i]->inc();
+  }
+
+  void count_results(const std::vector<ingest_result>& results) {
+    for (const auto& r : results)
+      switch (r.st) {
+      case ingest_result::status::accepted:
+        accepted.inc();
+        break;
+      case ingest_result::status::duplicate:
+        duplicate.inc();
+        break;
+      case ingest_result::status::rejected:
+        (r.http_status == 409   ? closed
+         : r.http_status == 503 ? unavailable
+                                : invalid)
+            .inc();
+      }
+  }
+};
+
 bool token_ok(const std::vector<std::string>& tokens, std::string_view header) {
   constexpr std::string_view prefix = "Bearer ";
   if (header.size() <= prefix.size() || header.substr(0, prefix.size()) != prefix)
@@ -161,15 +226,21 @@ protocols::expected<adapters::done> service::start() {
                               "destination " + d.name + ": " + probe.err().message};
     else
       (*probe)->close();
-    client_factory factory = [this, d]() -> std::shared_ptr<adapters::destination_client> {
+    client_factory factory = [this,
+                              d]() -> std::shared_ptr<adapters::destination_client> {
       return *adapters::make_destination_client(io_, d);
     };
-    destinations_.push_back(sys_.spawn(destination_supervisor, make_destination_settings(d),
-                                       std::move(factory), store_, reader_));
+    destinations_.push_back(sys_.spawn(destination_supervisor,
+                                       make_destination_settings(d), std::move(factory),
+                                       store_, reader_));
   }
+  maintenance_ =
+      sys_.spawn<caf::detached>(maintenance, db, make_maintenance_settings(cfg_));
+  board_ = std::make_shared<auction_board>();
   auction_deps deps;
   deps.store = store_;
   deps.reader = loader_;
+  deps.board = board_;
   deps.settings.heartbeat_interval = cfg_.auction.heartbeat_interval;
   deps.settings.final_heartbeat_interval = cfg_.auction.final_heartbeat_interval;
   deps.settings.final_window = cfg_.auction.final_window;
@@ -179,6 +250,26 @@ protocols::expected<adapters::done> service::start() {
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   };
+  // Series exist from the start (at zero), not from their first event.
+  ingest_metrics::get();
+  adapters::metrics::global().counter("gavel_heartbeat_events_total",
+                                      "producer.heartbeat events committed.");
+  adapters::metrics::global().gauge_callback(
+      "gavel_ingest_in_flight_events", "Events accepted by the API, not yet answered.",
+      {}, [counter = in_flight_] { return static_cast<double>(counter->load()); });
+  health_ = std::make_shared<health_sources>();
+  health_->destinations = destinations_;
+  for (const auto& d : cfg_.destinations) {
+    health_->names.push_back(d.name);
+    health_->kinds.push_back(d.kind);
+  }
+  health_->maintenance = maintenance_;
+  health_->board = board_;
+  health_->db_healthy = db_healthy_;
+  health_->final_window_ms = cfg_.auction.final_window.count();
+  health_->clock = deps.clock;
+  alerts_ = sys_.spawn<caf::detached>(alerts, health_, cfg_.alerts,
+                                       make_alert_senders(cfg_.alerts));
   registry_ = sys_.spawn(registry, std::move(deps));
   for (int i = 0; i < 2; ++i)
     gateways_.push_back(sys_.spawn(gateway, registry_, cfg_.server.request_timeout));
@@ -196,9 +287,70 @@ void service::stop() {
   caf::anon_send_exit(loader_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(reader_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(store_, caf::exit_reason::user_shutdown);
+  if (maintenance_)
+    caf::anon_send_exit(maintenance_, caf::exit_reason::user_shutdown);
+  if (alerts_)
+    caf::anon_send_exit(alerts_, caf::exit_reason::user_shutdown);
   gateways_.clear();
   destinations_.clear();
   registry_ = nullptr;
+}
+
+std::string service::drain(std::chrono::milliseconds budget) {
+  using clock = std::chrono::steady_clock;
+  auto deadline = clock::now() + budget;
+  // 1. Events in flight: their commits finish and their answers go out.
+  while (in_flight() > 0 && clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  std::size_t unanswered = in_flight();
+  // 2. Destinations deliver what is committed (a destination that cannot,
+  //    e.g. its endpoint is down, keeps the rest in the outbox for next time).
+  caf::scoped_actor self{sys_};
+  auto head = [] {
+    return static_cast<std::int64_t>(
+        adapters::metrics::global()
+            .gauge("gavel_outbox_head_position", "Highest committed outbox position.")
+            .value());
+  };
+  std::vector<std::int64_t> delivered(destinations_.size(), 0);
+  auto poll = [&] {
+    bool all = true;
+    for (std::size_t i = 0; i < destinations_.size(); ++i) {
+      self->request(destinations_[i], std::chrono::seconds{1}, atom::status_v)
+          .receive([&](destination_status& st) { delivered[i] = st.delivered_through; },
+                   [&](caf::error&) {});
+      all = all && delivered[i] >= head();
+    }
+    return all;
+  };
+  bool caught_up = poll();
+  while (!caught_up && clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    caught_up = poll();
+  }
+  // 3. Positions stored: the destinations write theirs periodically; wait
+  //    until the database has what they report (bounded separately, short).
+  auto stored_deadline = std::max(deadline, clock::now() + std::chrono::seconds{2});
+  bool stored = false;
+  while (!stored && clock::now() < stored_deadline) {
+    stored = true;
+    for (std::size_t i = 0; i < destinations_.size(); ++i) {
+      std::int64_t pos = -1;
+      self->request(reader_, std::chrono::seconds{1}, atom::position_v,
+                    cfg_.destinations[i].name)
+          .receive([&](std::int64_t p) { pos = p; }, [&](caf::error&) {});
+      stored = stored && pos >= delivered[i];
+    }
+    if (!stored)
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  std::string out = "in flight unanswered " + std::to_string(unanswered) +
+                    ", destinations " + (caught_up ? "caught up" : "not caught up") +
+                    " (head " + std::to_string(head()) + "), positions " +
+                    (stored ? "stored" : "NOT all stored");
+  for (std::size_t i = 0; i < destinations_.size(); ++i)
+    out += ", " + cfg_.destinations[i].name + "@" + std::to_string(delivered[i]);
+  return out;
 }
 
 void service::handle(http_request&& req, http_responder respond) {
@@ -220,12 +372,25 @@ void service::handle(http_request&& req, http_responder respond) {
   }
   if (path == "/v1/pipeline")
     return pipeline(std::move(respond));
+  if (path == "/metrics")
+    return metrics(std::move(respond));
   if (path.rfind("/v1/dead-letters", 0) == 0 || path.rfind("/v1/destinations/", 0) == 0)
     return operations(std::move(req), std::move(respond));
   respond(json_response(404, error_body(404, "not_found", "", "no such route")));
 }
 
-void service::ingest(http_request&& req, http_responder respond) {
+void service::ingest(http_request&& req, http_responder plain_respond) {
+  // Every answer is counted by code and timed (the acknowledgement latency).
+  auto started = std::chrono::steady_clock::now();
+  http_responder respond = [plain_respond = std::move(plain_respond),
+                            started](http_response r) {
+    auto& m = ingest_metrics::get();
+    m.count_request(r.status);
+    m.duration.observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
+            .count());
+    plain_respond(std::move(r));
+  };
   if (!token_ok(cfg_.ingest.tokens, req.header("Authorization"))) {
     auto r = json_response(
         401, error_body(401, "unauthorized", "", "missing or bad bearer token"));
@@ -258,6 +423,7 @@ void service::ingest(http_request&& req, http_responder respond) {
   }
   const bool batch = body->is_batch;
   auto finish = [batch, respond](std::vector<ingest_result>& results) {
+    ingest_metrics::get().count_results(results);
     if (!batch) {
       const auto& r = results.front();
       if (r.st == ingest_result::status::rejected) {
@@ -295,6 +461,7 @@ void service::ingest(http_request&& req, http_responder respond) {
   auto before = in_flight_->fetch_add(n);
   if (before + n > cfg_.server.max_in_flight) {
     in_flight_->fetch_sub(n);
+    ingest_metrics::get().overloaded.inc(n);
     return respond(unavailable_response(
         error_body(503, "overloaded", "", "too many events in flight; retry")));
   }
@@ -308,70 +475,22 @@ void service::ingest(http_request&& req, http_responder respond) {
 }
 
 void service::pipeline(http_responder respond) {
-  // Ask every destination and the registry, answer when all replied.
-  struct gather {
-    std::vector<destination_status> dests;
-    std::uint64_t auctions = 0;
-    std::size_t remaining = 0;
-    http_responder respond;
-    bool db = false;
-  };
-  auto g = std::make_shared<gather>();
-  g->respond = std::move(respond);
-  g->db = db_healthy_->load();
-  g->dests.resize(destinations_.size());
-  g->remaining = destinations_.size() + 1;
-  auto finish = [g] {
-    std::string out = R"({"database":)";
-    out += g->db ? "\"ok\"" : "\"unreachable\"";
-    out +=
-        R"(,"active_auctions":)" + std::to_string(g->auctions) + R"(,"destinations":[)";
-    for (std::size_t i = 0; i < g->dests.size(); ++i) {
-      const auto& d = g->dests[i];
-      if (i > 0)
-        out += ',';
-      out += R"({"name":)";
-      json::dump_string(d.name, out);
-      out += R"(,"kind":)";
-      json::dump_string(d.kind, out);
-      out += R"(,"state":)";
-      json::dump_string(d.state, out);
-      out += R"(,"delivered_through":)" + std::to_string(d.delivered_through);
-      out += R"(,"loaded_through":)" + std::to_string(d.loaded_through);
-      out += R"(,"delivered":)" + std::to_string(d.delivered);
-      out += R"(,"retries":)" + std::to_string(d.retries);
-      out += R"(,"in_memory":)" + std::to_string(d.in_memory);
-      out += R"(,"last_error":)";
-      json::dump_string(d.last_error, out);
-      out += "}";
-    }
-    out += "]}";
-    g->respond(json_response(200, std::move(out)));
-  };
-  sys_.spawn([this, g, finish](caf::event_based_actor* self) {
-    for (std::size_t i = 0; i < destinations_.size(); ++i)
-      self->request(destinations_[i], std::chrono::seconds{5}, atom::status_v)
-          .then(
-              [g, i, finish](destination_status& s) {
-                g->dests[i] = std::move(s);
-                if (--g->remaining == 0)
-                  finish();
-              },
-              [g, finish](caf::error&) {
-                if (--g->remaining == 0)
-                  finish();
-              });
-    self->request(registry_, std::chrono::seconds{5}, atom::status_v)
-        .then(
-            [g, finish](std::uint64_t n) {
-              g->auctions = n;
-              if (--g->remaining == 0)
-                finish();
-            },
-            [g, finish](caf::error&) {
-              if (--g->remaining == 0)
-                finish();
-            });
+  gather_health(sys_, health_, [respond = std::move(respond)](pipeline_snapshot& snap) {
+    export_health_metrics(snap);
+    respond(json_response(200, pipeline_json(snap)));
+  });
+}
+
+void service::metrics(http_responder respond) {
+  // Lag and state gauges are computed at scrape time from the destinations'
+  // own reports and the outbox, then the whole registry is rendered.
+  gather_health(sys_, health_, [respond = std::move(respond)](pipeline_snapshot& snap) {
+    export_health_metrics(snap);
+    http_response r;
+    r.status = 200;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = adapters::metrics::global().render();
+    respond(std::move(r));
   });
 }
 
@@ -464,8 +583,8 @@ void service::operations(http_request&& req, http_responder respond) {
         to_int(query_param(req.target, "limit")).value_or(100), 1, 1000);
     sys_.spawn([this, dest, auction, after, limit,
                 respond = std::move(respond)](caf::event_based_actor* self) {
-      self->request(reader_, std::chrono::seconds{10}, atom::dead_list_v, dest, auction, after,
-                    static_cast<std::uint64_t>(limit))
+      self->request(reader_, std::chrono::seconds{10}, atom::dead_list_v, dest, auction,
+                    after, static_cast<std::uint64_t>(limit))
           .then(
               [respond, limit](std::vector<adapters::dead_letter>& rows) {
                 std::string out = R"({"dead_letters":[)";
@@ -485,8 +604,8 @@ void service::operations(http_request&& req, http_responder respond) {
                 respond(json_response(200, std::move(out)));
               },
               [respond](caf::error& err) {
-                respond(unavailable_response(
-                    error_body(503, "unavailable", "", "database: " + caf::to_string(err))));
+                respond(unavailable_response(error_body(
+                    503, "unavailable", "", "database: " + caf::to_string(err))));
               });
     });
     return;
@@ -537,7 +656,8 @@ void service::operations(http_request&& req, http_responder respond) {
   auto rest = path.substr(std::string_view{"/v1/destinations/"}.size());
   auto slash = rest.find('/');
   auto name = rest.substr(0, slash);
-  auto action = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+  auto action =
+      slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
   auto index = find_destination(name);
   if (!index || (action != "restart" && action != "crash"))
     return bad(404, "not_found", "", "no such route");
@@ -545,7 +665,8 @@ void service::operations(http_request&& req, http_responder respond) {
     return bad(405, "method", "", "use POST");
   if (action == "crash") {
     if (!cfg_.server.fault_injection)
-      return bad(404, "not_found", "", "fault injection is disabled (server.fault_injection)");
+      return bad(404, "not_found", "",
+                 "fault injection is disabled (server.fault_injection)");
     caf::anon_send(destinations_[*index], atom::crash_v);
   } else {
     caf::anon_send(destinations_[*index], atom::restart_v);

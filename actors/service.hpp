@@ -2,6 +2,9 @@
 
 #include "actors/auction.hpp"
 #include "actors/destination.hpp"
+#include "actors/alerts.hpp"
+#include "actors/health.hpp"
+#include "actors/maintenance.hpp"
 #include "actors/store.hpp"
 #include "adapters/config.hpp"
 #include "adapters/http.hpp"
@@ -32,9 +35,20 @@ public:
   /// Lets destinations store their positions, then stops every actor.
   void stop();
 
+  /// Graceful shutdown, after the server stopped accepting (blocking; call
+  /// off the actor threads): waits until events in flight are answered
+  /// (commits finished), destinations have delivered what is committed (or
+  /// `budget` is spent), and their delivered-through positions are stored.
+  /// Returns a one-line summary for the log.
+  std::string drain(std::chrono::milliseconds budget);
+
+  /// What the health model reads (for the alerts actor); valid after start().
+  std::shared_ptr<const health_sources> health() const { return health_; }
+
 private:
   void ingest(adapters::http_request&& req, adapters::http_responder respond);
   void pipeline(adapters::http_responder respond);
+  void metrics(adapters::http_responder respond);
   /// Dead letters (list, redrive) and destination control (restart, crash).
   void operations(adapters::http_request&& req, adapters::http_responder respond);
 
@@ -49,6 +63,10 @@ private:
   reader_actor reader_;
   registry_actor registry_;
   std::vector<destination_actor> destinations_;
+  maintenance_actor maintenance_;
+  alerts_actor alerts_;
+  std::shared_ptr<auction_board> board_;
+  std::shared_ptr<health_sources> health_;
   std::vector<caf::actor> gateways_;
   std::atomic<std::size_t> next_gateway_{0};
 };

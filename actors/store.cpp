@@ -1,6 +1,7 @@
 #include "actors/store.hpp"
 
 #include "adapters/log.hpp"
+#include "adapters/metrics.hpp"
 
 #include <algorithm>
 
@@ -21,6 +22,38 @@ caf::error make_error(const protocols::error& e) {
 namespace {
 
 using store_ptr = store_actor::stateful_pointer<store_state>;
+
+/// The store's series (looked up once; updates are lock-free).
+struct store_metrics {
+  adapters::metrics::histogram& batch_events;
+  adapters::metrics::histogram& commit_seconds;
+  adapters::metrics::counter& commits_ok;
+  adapters::metrics::counter& commits_failed;
+  adapters::metrics::counter& events;
+  adapters::metrics::gauge& head;
+  adapters::metrics::gauge& up;
+
+  static store_metrics& get() {
+    namespace m = adapters::metrics;
+    auto& r = m::global();
+    static store_metrics x{
+        r.histogram("gavel_store_commit_batch_events",
+                    "Events written per outbox transaction.", m::size_buckets()),
+        r.histogram("gavel_store_commit_duration_seconds",
+                    "Duration of one outbox transaction (insert to COMMIT).",
+                    m::latency_buckets()),
+        r.counter("gavel_store_commits_total", "Outbox transactions, by outcome.",
+                  {{"outcome", "ok"}}),
+        r.counter("gavel_store_commits_total", "Outbox transactions, by outcome.",
+                  {{"outcome", "failed"}}),
+        r.counter("gavel_store_events_committed_total",
+                  "Events made durable in the outbox."),
+        r.gauge("gavel_outbox_head_position", "Highest committed outbox position."),
+        r.gauge("gavel_database_up",
+                "1 when the last database operation of the store succeeded.")};
+    return x;
+  }
+};
 
 void schedule_flush(store_ptr self) {
   if (!self->state.flush_scheduled) {
@@ -69,7 +102,8 @@ void flush(store_ptr self) {
       st.positions[k] = std::max(st.positions[k], v);
     // Dead letters are not hints: they go into the next attempt, ahead of
     // anything recorded since, so a position never passes one.
-    dead_letters.insert(dead_letters.end(), std::make_move_iterator(st.dead_letters.begin()),
+    dead_letters.insert(dead_letters.end(),
+                        std::make_move_iterator(st.dead_letters.begin()),
                         std::make_move_iterator(st.dead_letters.end()));
     st.dead_letters = std::move(dead_letters);
     resolved.insert(resolved.end(), st.resolved.begin(), st.resolved.end());
@@ -95,7 +129,13 @@ void flush(store_ptr self) {
   }
   std::vector<std::pair<std::string, std::int64_t>> pos(positions.begin(),
                                                         positions.end());
+  auto& metrics = store_metrics::get();
+  auto started = std::chrono::steady_clock::now();
   auto committed = st.db->commit(rows, auctions, pos, dead_letters, resolved);
+  metrics.commit_seconds.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  (committed ? metrics.commits_ok : metrics.commits_failed).inc();
+  metrics.up.set(committed ? 1 : 0);
   if (!committed) {
     const auto& e = committed.err();
     if (e.code == "internal")
@@ -117,6 +157,11 @@ void flush(store_ptr self) {
     GAVEL_LOG_INFO("store: database reachable");
   st.backoff = std::chrono::milliseconds{0};
   const auto& ids = *committed;
+  if (!rows.empty()) {
+    metrics.batch_events.observe(static_cast<double>(rows.size()));
+    metrics.events.inc(rows.size());
+    metrics.head.set(static_cast<double>(*std::max_element(ids.begin(), ids.end())));
+  }
   auto committed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -160,9 +205,14 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
   self->state.settings = settings;
   self->state.healthy =
       healthy ? std::move(healthy) : std::make_shared<std::atomic<bool>>(false);
-  if (auto ok = self->state.db->ensure_connected(); ok)
+  if (auto ok = self->state.db->ensure_connected(); ok) {
     self->state.healthy->store(true);
   self->set_down_handler([self](caf::down_msg& msg) {
+    store_metrics::get().up.set(1);
+    // The head gauge starts where the outbox is, not at zero.
+    if (auto head = self->state.db->head_position())
+      store_metrics::get().head.set(static_cast<double>(*head));
+  }
     auto& subs = self->state.subscribers;
     subs.erase(std::remove_if(subs.begin(), subs.end(),
                               [&](const auto& d) { return d.address() == msg.source; }),

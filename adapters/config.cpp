@@ -207,6 +207,8 @@ key_def<Owner> int_key(std::string_view section, std::string_view name,
 
 std::string show_duration(millis d) {
   auto ms = d.count();
+  if (ms != 0 && ms % 86'400'000 == 0)
+    return quoted(std::to_string(ms / 86'400'000) + "d");
   if (ms != 0 && ms % 3'600'000 == 0)
     return quoted(std::to_string(ms / 3'600'000) + "h");
   if (ms != 0 && ms % 60'000 == 0)
@@ -320,6 +322,14 @@ opt_error check_http_url(const std::string& v, const std::string& field) {
   return make_error(field, "expected an http:// or https:// URL, got " + quoted(v));
 }
 
+opt_error check_smtp_url(const std::string& v, const std::string& field) {
+  if (v.empty() || ((starts_with(v, "smtp://") || starts_with(v, "smtps://")) &&
+                    v.size() > std::string_view{"smtps://"}.size()))
+    return std::nullopt;
+  return make_error(field,
+                    "expected smtp://host:port or smtps://host:port, got " + quoted(v));
+}
+
 opt_error check_database_url(const std::string& v, const std::string& field) {
   if (v.empty() || starts_with(v, "postgresql://") || starts_with(v, "postgres://") ||
       v.find('=') != std::string::npos)
@@ -392,7 +402,8 @@ expected<std::string> read_event_type(const toml::node& n, const std::string& fi
   return s;
 }
 
-expected<std::string> read_property_mapping(const toml::node& n, const std::string& field) {
+expected<std::string> read_property_mapping(const toml::node& n,
+                                            const std::string& field) {
   auto s = read_string(n, field);
   if (!s)
     return s;
@@ -432,6 +443,10 @@ const std::vector<top_key>& top_keys() {
         "server", "fault_injection",
         "enable POST /v1/destinations/<name>/crash (drills and tests only)",
         [](auto& c) -> auto& { return c.server.fault_injection; }));
+    k.push_back(duration_key<config>(
+        "server", "drain_timeout",
+        "on SIGTERM: time for commits in flight and the destinations' last deliveries",
+        [](auto& c) -> auto& { return c.server.drain_timeout; }, true));
     // [database]
     k.push_back(string_key<config>(
         "database", "url",
@@ -488,6 +503,94 @@ const std::vector<top_key>& top_keys() {
         "wait for the WAL flush before acknowledging (false risks acknowledged events "
         "on a PostgreSQL crash)",
         [](auto& c) -> auto& { return c.store.synchronous_commit; }));
+    // [alerts]
+    constexpr std::string_view a = "alerts";
+    k.push_back(duration_key<config>(
+        a, "interval", "how often pipeline health is evaluated",
+        [](auto& c) -> auto& { return c.alerts.interval; }));
+    k.push_back(duration_key<config>(
+        a, "failing_for", "alert when a destination is not ok for this long",
+        [](auto& c) -> auto& { return c.alerts.failing_for; }));
+    k.push_back(duration_key<config>(
+        a, "lag_above", "alert when a destination's oldest undelivered event is older",
+        [](auto& c) -> auto& { return c.alerts.lag_above; }));
+    k.push_back(bool_key<config>(
+        a, "dead_letters", "alert on any new dead letter",
+        [](auto& c) -> auto& { return c.alerts.dead_letters; }));
+    k.push_back(bool_key<config>(
+        a, "restart_intensity",
+        "alert when a destination's supervisor gives up (restart intensity exceeded)",
+        [](auto& c) -> auto& { return c.alerts.restart_intensity; }));
+    k.push_back(duration_key<config>(
+        a, "database_unreachable_for", "alert when PostgreSQL is unreachable this long",
+        [](auto& c) -> auto& { return c.alerts.database_unreachable_for; }));
+    k.push_back(duration_key<config>(
+        a, "min_interval",
+        "at most one notice per incident per this (the recovery notice always goes)",
+        [](auto& c) -> auto& { return c.alerts.min_interval; }));
+    k.push_back(int_key<config>(
+        a, "max_per_hour", "cap on all notices in any hour (a storm guard)",
+        [](auto& c) -> auto& { return c.alerts.max_per_hour; }, 1, 10000));
+    k.push_back(string_key<config>(
+        a, "instance", "names this deployment in alert text",
+        [](auto& c) -> auto& { return c.alerts.instance; }, check_not_empty));
+    k.push_back(duration_key<config>(
+        a, "timeout", "time allowed for one send",
+        [](auto& c) -> auto& { return c.alerts.timeout; }));
+    k.push_back(string_key<config>(
+        a, "smtp_url",
+        "smtp://host:587 (STARTTLS) or smtps://host:465; empty: no email alerts",
+        [](auto& c) -> auto& { return c.alerts.smtp_url; }, check_smtp_url));
+    k.push_back(string_key<config>(
+        a, "smtp_user", "SMTP AUTH user; empty: no AUTH",
+        [](auto& c) -> auto& { return c.alerts.smtp_user; }));
+    k.push_back(string_key<config>(
+        a, "smtp_password", "SMTP AUTH password (secret)",
+        [](auto& c) -> auto& { return c.alerts.smtp_password; }, {}, {},
+        secret_or_empty));
+    k.push_back(bool_key<config>(
+        a, "smtp_starttls",
+        "smtp://: require STARTTLS (false only for a local relay or tests)",
+        [](auto& c) -> auto& { return c.alerts.smtp_starttls; }));
+    k.push_back(string_key<config>(
+        a, "email_from", "sender address of alert emails",
+        [](auto& c) -> auto& { return c.alerts.email_from; }));
+    k.push_back(list_key<config>(
+        a, "email_to", "recipients of alert emails",
+        [](auto& c) -> auto& { return c.alerts.email_to; },
+        [](const toml::node& n, const std::string& f) -> expected<std::string> {
+          auto s = read_string(n, f);
+          if (s && s->find('@') == std::string::npos)
+            return make_error(f, "expected an email address, got " + quoted(*s));
+          return s;
+        },
+        show_list));
+    k.push_back(string_key<config>(
+        a, "ca_file", "extra CA bundle (PEM) for SMTP and Teams TLS; empty: system CAs",
+        [](auto& c) -> auto& { return c.alerts.ca_file; }, check_readable_file));
+    k.push_back(string_key<config>(
+        a, "teams_webhook_url",
+        "Microsoft Teams incoming webhook URL (secret: it carries a key); empty: no "
+        "Teams",
+        [](auto& c) -> auto& { return c.alerts.teams_webhook_url; },
+        [](const std::string& v, const std::string& f) {
+          return v.empty() ? opt_error{} : check_http_url(v, f);
+        },
+        {}, secret_or_empty));
+    // [retention]
+    k.push_back(bool_key<config>(
+        "retention", "enabled", "prune the outbox periodically in serve",
+        [](auto& c) -> auto& { return c.retention.enabled; }));
+    k.push_back(duration_key<config>(
+        "retention", "max_age",
+        "outbox rows older than this go, once every destination has them",
+        [](auto& c) -> auto& { return c.retention.max_age; }));
+    k.push_back(duration_key<config>(
+        "retention", "interval", "how often serve prunes (and creates partitions)",
+        [](auto& c) -> auto& { return c.retention.interval; }));
+    k.push_back(int_key<config>(
+        "retention", "partitions_ahead", "daily outbox partitions created in advance",
+        [](auto& c) -> auto& { return c.retention.partitions_ahead; }, 1, 366));
     // [log]
     k.push_back(enum_key<config>("log", "level", "trace|debug|info|warn|error",
                                  [](auto& c) -> auto& { return c.log.level; },
@@ -626,8 +729,8 @@ const std::vector<dest_key>& destination_keys() {
   return keys;
 }
 
-constexpr std::array<std::string_view, 6> sections{"server",  "database", "ingest",
-                                                   "auction", "store",    "log"};
+constexpr std::array<std::string_view, 8> sections{
+    "server", "database", "ingest", "auction", "store", "log", "alerts", "retention"};
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -724,7 +827,7 @@ opt_error parse_destination(const toml::table& t, destination_config& dc,
 
 expected<millis> parse_duration(std::string_view text) {
   auto bad = [&] {
-    return make_error({}, "expected a duration with a unit (ms, s, m or h) such as "
+    return make_error({}, "expected a duration with a unit (ms, s, m, h or d) such as "
                           "\"250ms\", \"5s\", \"5m\" or \"1h\", got " +
                               quoted(text));
   };
@@ -747,6 +850,8 @@ expected<millis> parse_duration(std::string_view text) {
     scale = 60'000;
   else if (unit == "h")
     scale = 3'600'000;
+  else if (unit == "d")
+    scale = 86'400'000;
   else
     return bad();
   // A year is far beyond any sensible setting and far from overflow.
@@ -853,6 +958,14 @@ expected<config> parse_config(std::string_view toml_text, std::string_view origi
       if (auto e = it->assign(value, cfg, field))
         return locate(*e, origin, &value);
     }
+  }
+  if (!cfg.alerts.smtp_url.empty() &&
+      (cfg.alerts.email_from.empty() || cfg.alerts.email_to.empty())) {
+    auto n = root.at_path("alerts.smtp_url").node();
+    return locate(make_error(cfg.alerts.email_from.empty() ? "alerts.email_from"
+                                                           : "alerts.email_to",
+                             "required when alerts.smtp_url is set"),
+                  origin, n);
   }
   if (cfg.auction.final_heartbeat_interval >= cfg.auction.heartbeat_interval) {
     auto n = root.at_path("auction.final_heartbeat_interval").node();

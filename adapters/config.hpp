@@ -26,6 +26,9 @@ struct server_config {
   millis request_timeout{10000};
   /// Enables POST /v1/destinations/<name>/crash (tests and drills only).
   bool fault_injection = false;
+  /// SIGTERM: time allowed for commits in flight and destinations' last
+  /// deliveries before the process stops (positions are stored after).
+  millis drain_timeout{5000};
 };
 
 struct database_config {
@@ -66,7 +69,7 @@ struct destination_config {
   std::string endpoint;
   std::string hub;
   std::string sas_key_name;
-  std::string sas_key; ///< resolved secret
+  std::string sas_key;     ///< resolved secret
   millis sas_ttl{3600000}; ///< token lifetime; renewed when a tenth is left
   // hubspot
   std::string base_url;
@@ -99,6 +102,38 @@ struct destination_config {
   millis restart_period{60000};
 };
 
+/// Alerting (actors/alerts.cpp): rules, thresholds and where alerts go.
+struct alerts_config {
+  millis interval{5000};         ///< how often health is evaluated
+  millis failing_for{60000};     ///< a destination not ok for this long
+  millis lag_above{30000};       ///< a destination's lag above this
+  bool dead_letters = true;      ///< any new dead letter
+  bool restart_intensity = true; ///< a destination's supervisor gave up
+  millis database_unreachable_for{10000};
+  millis min_interval{300000};    ///< per incident: at most one notice per this
+  unsigned max_per_hour = 30;     ///< every notice together (a storm cap)
+  std::string instance = "gavel"; ///< names this deployment in the text
+  millis timeout{10000};          ///< per send
+  // email (SMTP through libcurl); empty smtp_url: no email
+  std::string smtp_url; ///< smtp://host:587 (STARTTLS) or smtps://host:465
+  std::string smtp_user;
+  std::string smtp_password; ///< resolved secret
+  bool smtp_starttls = true; ///< smtp://: require STARTTLS
+  std::string email_from;
+  std::vector<std::string> email_to;
+  std::string ca_file; ///< extra CA bundle for SMTP and Teams TLS
+  // Microsoft Teams incoming webhook; empty: no Teams
+  std::string teams_webhook_url; ///< resolved secret (the URL carries a key)
+};
+
+/// Outbox retention (docs/adr/0005-outbox-retention.md).
+struct retention_config {
+  bool enabled = true;
+  millis max_age{30LL * 24 * 3'600'000};
+  millis interval{3'600'000};
+  unsigned partitions_ahead = 7; ///< daily partitions created in advance
+};
+
 struct log_config {
   std::string level = "info";  ///< trace|debug|info|warn|error
   std::string format = "text"; ///< text|json
@@ -111,10 +146,12 @@ struct config {
   auction_config auction;
   store_config store;
   log_config log;
+  alerts_config alerts;
+  retention_config retention;
   std::vector<destination_config> destinations;
 };
 
-/// Parses a duration string with a unit: `250ms`, `5s`, `5m`, `1h`.
+/// Parses a duration string with a unit: `250ms`, `5s`, `5m`, `1h`, `30d`.
 expected<millis> parse_duration(std::string_view text);
 
 /// Resolves a secret-valued key: `env:NAME` reads the environment (error when

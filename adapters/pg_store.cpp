@@ -1,6 +1,7 @@
 #include "adapters/pg_store.hpp"
 
 #include <charconv>
+#include <limits>
 #include <pqxx/pqxx>
 #include <unordered_map>
 
@@ -74,6 +75,95 @@ create table dead_letters (
   primary key (destination, position)
 );
 create index dead_letters_auction on dead_letters (destination, auction_id, position);
+)sql"},
+    {3, "outbox partitioned by day of created_at (retention)", R"sql(
+-- docs/adr/0005-outbox-retention.md. Retention drops whole daily partitions
+-- (no row deletes, no long locks). Unique constraints of a partitioned table
+-- must contain the partition key, so the primary key becomes
+-- (position, created_at) (position alone stays unique: one sequence feeds
+-- it), and event_id / (auction_id, bid_sequence) are unique per partition
+-- (gavel_outbox_partition creates those indexes with each partition).
+create sequence outbox_positions;
+select setval('outbox_positions', coalesce((select max(position) from outbox), 0) + 1,
+              false);
+alter table outbox rename to outbox_legacy;
+alter table outbox_legacy alter column position drop identity;
+alter table outbox_legacy rename constraint outbox_pkey to outbox_legacy_position;
+alter table outbox_legacy rename constraint outbox_event_id_key to outbox_legacy_event_id;
+alter index outbox_sequence_taken rename to outbox_legacy_sequence_taken;
+drop index outbox_auction_sequence;
+drop index outbox_bidder;
+drop index outbox_created_at;
+create table outbox (
+  position       bigint not null default nextval('outbox_positions'),
+  event_id       text not null,
+  auction_id     bigint not null,
+  event_type     text not null,
+  bid_sequence   bigint not null,
+  bid_id         bigint,
+  bidder_user_id text,
+  producer_ts    timestamptz not null,
+  created_at     timestamptz not null default now(),
+  envelope       text not null,
+  primary key (position, created_at)
+) partition by range (created_at);
+alter sequence outbox_positions owned by outbox.position;
+create index outbox_auction_sequence on outbox (auction_id, bid_sequence);
+create index outbox_bidder on outbox (bidder_user_id) where bidder_user_id is not null;
+create index outbox_created_at on outbox (created_at);
+
+-- One day [day, day + 1) in UTC; idempotent. Returns whether it was created.
+create function gavel_outbox_partition(day date) returns boolean
+language plpgsql as $fn$
+declare
+  name text := 'outbox_p' || to_char(day, 'YYYYMMDD');
+begin
+  if to_regclass(name) is not null then
+    return false;
+  end if;
+  execute format('create table %I partition of outbox for values from (%L) to (%L)',
+                 name, day::timestamp at time zone 'UTC',
+                 (day + 1)::timestamp at time zone 'UTC');
+  -- The dedup and sequencing safety nets, per partition.
+  execute format('create unique index %I on %I (event_id)', name || '_event_id', name);
+  execute format('create unique index %I on %I (auction_id, bid_sequence) '
+                 'where event_type in (''auction.opened'', ''bid.placed'')',
+                 name || '_sequence_taken', name);
+  return true;
+end
+$fn$;
+
+-- Existing rows stay where they are: the old table becomes the partition of
+-- everything before tomorrow (checked by a constraint first, so attaching
+-- does not scan), and goes as a whole once retention allows. An empty one is
+-- simply dropped.
+do $do$
+declare
+  tomorrow date := (now() at time zone 'UTC')::date + 1;
+  cut timestamptz := tomorrow::timestamp at time zone 'UTC';
+begin
+  if exists (select 1 from outbox_legacy) then
+    execute format('alter table outbox_legacy add constraint outbox_legacy_range '
+                   'check (created_at < %L)', cut);
+    alter table outbox_legacy drop constraint outbox_legacy_position;
+    execute format('alter table outbox attach partition outbox_legacy '
+                   'for values from (minvalue) to (%L)', cut);
+    alter table outbox_legacy drop constraint outbox_legacy_range;
+    perform gavel_outbox_partition(d::date)
+      from generate_series(tomorrow, tomorrow + 7, interval '1 day') as d;
+  else
+    drop table outbox_legacy;
+    perform gavel_outbox_partition(d::date)
+      from generate_series(tomorrow - 1, tomorrow + 7, interval '1 day') as d;
+  end if;
+end
+$do$;
+-- Never refuse an insert: a row for a day without a partition (maintenance
+-- late) lands here; retention deletes such rows one by one.
+create table outbox_default partition of outbox default;
+create unique index outbox_default_event_id on outbox_default (event_id);
+create unique index outbox_default_sequence_taken on outbox_default (auction_id, bid_sequence)
+  where event_type in ('auction.opened', 'bid.placed');
 )sql"},
 };
 
@@ -544,11 +634,13 @@ expected<std::vector<dead_letter>> pg_store::dead_letters(const std::string& des
   });
 }
 
-expected<std::vector<std::int64_t>> pg_store::parked_auctions(const std::string& destination) {
+expected<std::vector<std::int64_t>>
+pg_store::parked_auctions(const std::string& destination) {
   return guarded("read parked auctions", [&]() -> expected<std::vector<std::int64_t>> {
     pqxx::read_transaction tx{*conn_};
     auto r = tx.exec_params(
-        "select distinct auction_id from dead_letters where destination = $1", destination);
+        "select distinct auction_id from dead_letters where destination = $1",
+        destination);
     std::vector<std::int64_t> out;
     for (const auto& row : r)
       out.push_back(row[0].as<std::int64_t>());
@@ -573,6 +665,173 @@ expected<std::vector<std::vector<std::string>>> pg_store::query(const std::strin
       for (const auto& f : row)
         cells.emplace_back(f.is_null() ? "" : f.c_str());
       out.push_back(std::move(cells));
+    }
+    return out;
+  });
+}
+
+// -- operations: health facts and retention ------------------------------------
+
+expected<pg_store::outbox_facts>
+pg_store::facts(const std::vector<std::int64_t>& positions,
+                const std::vector<std::int64_t>& auctions) {
+  return guarded("outbox facts", [&]() -> expected<outbox_facts> {
+    pqxx::read_transaction tx{*conn_};
+    outbox_facts out;
+    out.head_position =
+        tx.exec("select coalesce(max(position), 0) from outbox")[0][0].as<std::int64_t>();
+    for (auto p : positions) {
+      auto r = tx.exec_params("select (extract(epoch from created_at) * 1000)::bigint "
+                              "from outbox where position > $1 order by position limit 1",
+                              p);
+      out.first_after_ms.push_back(r.empty() ? 0 : r[0][0].as<std::int64_t>());
+    }
+    if (!auctions.empty()) {
+      // One statement: the auction row and its outbox rows commit together,
+      // so a statement snapshot sees them consistent.
+      auto r = tx.exec_params(R"sql(
+select a.auction_id, a.last_sequence, count(distinct o.bid_sequence),
+       coalesce(max(o.bid_sequence), 0)
+from auctions a
+left join outbox o on o.auction_id = a.auction_id
+                  and o.event_type in ('auction.opened', 'bid.placed')
+where a.auction_id = any($1::bigint[])
+group by a.auction_id, a.last_sequence
+having count(distinct o.bid_sequence) <> a.last_sequence
+    or coalesce(max(o.bid_sequence), 0) <> a.last_sequence)sql",
+                              int_array(auctions, [](auto x) { return x; }));
+      for (const auto& row : r)
+        out.gaps.push_back({row[0].as<std::int64_t>(), row[1].as<std::int64_t>(),
+                            row[2].as<std::int64_t>()});
+    }
+    return out;
+  });
+}
+
+expected<int> pg_store::ensure_partitions(protocols::unix_ms now, int days_ahead) {
+  return guarded("ensure partitions", [&]() -> expected<int> {
+    pqxx::work tx{*conn_};
+    // Creating a partition locks the parent briefly; never queue behind a
+    // long reader: fail and try again at the next run.
+    tx.exec("set local lock_timeout = '2s'");
+    auto r = tx.exec_params(R"sql(
+select count(*) filter (where gavel_outbox_partition(d::date))
+from generate_series((to_timestamp($1::bigint / 1000.0) at time zone 'UTC')::date,
+                     (to_timestamp($1::bigint / 1000.0) at time zone 'UTC')::date + $2::int,
+                     interval '1 day') as d)sql",
+                            now, days_ahead);
+    tx.commit();
+    return r[0][0].as<int>();
+  });
+}
+
+expected<std::vector<pg_store::outbox_partition>>
+pg_store::prune(protocols::unix_ms now, std::chrono::milliseconds max_age,
+                const std::vector<std::string>& destinations, bool execute) {
+  return guarded("prune", [&]() -> expected<std::vector<outbox_partition>> {
+    const protocols::unix_ms cutoff = now - max_age.count();
+    std::vector<outbox_partition> out;
+    std::int64_t min_delivered = std::numeric_limits<std::int64_t>::max();
+    {
+      pqxx::read_transaction tx{*conn_};
+      if (!destinations.empty()) {
+        std::vector<std::string_view> names(destinations.begin(), destinations.end());
+        std::string a_names;
+        append_text_array(a_names, names);
+        // A destination without a stored position has delivered nothing.
+        min_delivered = tx.exec_params(R"sql(
+select min(coalesce(p.delivered_through, 0))
+from unnest($1::text[]) as d(name)
+left join destination_positions p on p.destination = d.name)sql",
+                                       a_names)[0][0]
+                            .as<std::int64_t>();
+      }
+      auto parts = tx.exec(R"sql(
+select c.relname, c.relpartbound is not null and pg_get_expr(c.relpartbound, c.oid) = 'DEFAULT',
+       coalesce((extract(epoch from substring(pg_get_expr(c.relpartbound, c.oid)
+                 from 'FROM \(''([^'']*)''\)')::timestamptz) * 1000)::bigint, 0),
+       coalesce((extract(epoch from substring(pg_get_expr(c.relpartbound, c.oid)
+                 from 'TO \(''([^'']*)''\)')::timestamptz) * 1000)::bigint, 0),
+       c.reltuples::bigint
+from pg_inherits i join pg_class c on c.oid = i.inhrelid
+where i.inhparent = 'outbox'::regclass
+order by 3, 1)sql");
+      for (const auto& row : parts) {
+        outbox_partition p;
+        p.name = row[0].c_str();
+        p.is_default = row[1].as<bool>();
+        p.from_ms = row[2].as<std::int64_t>();
+        p.to_ms = row[3].as<std::int64_t>();
+        p.rows = row[4].as<std::int64_t>();
+        auto table = tx.quote_name(p.name);
+        p.max_position = tx.exec("select coalesce(max(position), 0) from " + table)[0][0]
+                             .as<std::int64_t>();
+        if (p.rows < 0 || p.rows < 10000)
+          p.rows = tx.exec("select count(*) from " + table)[0][0].as<std::int64_t>();
+        if (p.is_default) {
+          auto n = tx.exec_params("select count(*) from " + table + R"sql( o
+where o.created_at < to_timestamp($1::bigint / 1000.0) and o.position <= $2
+  and not exists (select 1 from auctions a
+                  where a.auction_id = o.auction_id and not a.closed))sql",
+                                  cutoff, min_delivered)[0][0]
+                       .as<std::int64_t>();
+          p.drop = n > 0;
+          p.reason = n > 0 ? "delete " + std::to_string(n) + " old delivered row(s)"
+                           : "nothing old and delivered";
+          out.push_back(std::move(p));
+          continue;
+        }
+        bool open_auction =
+            tx.exec("select exists (select 1 from auctions a where not a.closed and "
+                    "exists (select 1 from " +
+                    table + " o where o.auction_id = a.auction_id))")[0][0]
+                .as<bool>();
+        if (p.to_ms > cutoff)
+          p.reason = "newer than max_age";
+        else if (p.max_position > min_delivered)
+          p.reason = "not delivered everywhere yet (position " +
+                     std::to_string(p.max_position) + " > delivered through " +
+                     std::to_string(min_delivered) + ")";
+        else if (open_auction)
+          p.reason = "holds rows of an auction still open";
+        else {
+          p.drop = true;
+          p.reason = "drop";
+        }
+        out.push_back(std::move(p));
+      }
+    }
+    if (!execute)
+      return out;
+    for (auto& p : out) {
+      if (!p.drop)
+        continue;
+      try {
+        pqxx::work tx{*conn_};
+        tx.exec("set local lock_timeout = '2s'");
+        if (p.is_default) {
+          // Rare (maintenance was late): row deletes, bounded per run.
+          auto r = tx.exec_params(R"sql(
+delete from outbox_default where ctid in (
+  select o.ctid from outbox_default o
+  where o.created_at < to_timestamp($1::bigint / 1000.0) and o.position <= $2
+    and not exists (select 1 from auctions a
+                    where a.auction_id = o.auction_id and not a.closed)
+  limit 10000))sql",
+                                  cutoff, min_delivered);
+          p.reason = "deleted " + std::to_string(r.affected_rows()) + " row(s)";
+        } else {
+          tx.exec("drop table " + tx.quote_name(p.name));
+          p.reason = "dropped";
+        }
+        tx.commit();
+      } catch (const pqxx::sql_error& e) {
+        // 55P03 lock_not_available: the table is busy; next run.
+        if (e.sqlstate() != "55P03")
+          throw;
+        p.drop = false;
+        p.reason = "busy (lock timeout); retried at the next run";
+      }
     }
     return out;
   });

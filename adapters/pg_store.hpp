@@ -3,6 +3,7 @@
 #include "protocols/event.hpp"
 #include "protocols/expected.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -155,6 +156,52 @@ public:
 
   /// Runs one statement and returns its rows as text (tests and tools).
   expected<std::vector<std::vector<std::string>>> query(const std::string& sql);
+
+  // -- operations: health facts and retention --------------------------------
+
+  /// Outbox facts for /v1/pipeline, /metrics and alerts.
+  struct outbox_facts {
+    std::int64_t head_position = 0;
+    /// Per position asked: commit time (Unix ms) of the first row after it; 0: none.
+    std::vector<protocols::unix_ms> first_after_ms;
+    /// Auctions (of those asked) whose stored sequence numbers are not
+    /// exactly 1..last_sequence: (auction_id, last_sequence, rows counted).
+    struct gap {
+      std::int64_t auction_id = 0;
+      std::int64_t last_sequence = 0;
+      std::int64_t counted = 0;
+    };
+    std::vector<gap> gaps;
+  };
+  expected<outbox_facts> facts(const std::vector<std::int64_t>& positions,
+                               const std::vector<std::int64_t>& auctions);
+
+  /// Creates the daily outbox partitions from the day of `now` to `days_ahead`
+  /// days later (UTC) that do not exist yet; returns how many were created.
+  expected<int> ensure_partitions(protocols::unix_ms now, int days_ahead);
+
+  /// One outbox partition and what retention decides about it.
+  struct outbox_partition {
+    std::string name;
+    bool is_default = false;
+    protocols::unix_ms from_ms = 0; ///< range start; 0 for MINVALUE
+    protocols::unix_ms to_ms = 0;   ///< range end (exclusive); 0 for the default
+    std::int64_t rows = 0;          ///< estimate (planner statistics) or exact when small
+    std::int64_t max_position = 0;  ///< 0 when empty
+    bool drop = false;              ///< retention removes it (the default: its old rows)
+    std::string reason;             ///< why it stays, or what goes
+  };
+  /// Retention plan: a partition goes when its whole range is older than
+  /// `now - max_age`, every row in it is delivered to every destination in
+  /// `destinations` (position ≤ the smallest stored delivered-through; a
+  /// destination that never stored one holds everything) and it holds no row
+  /// of an auction still open (their dedup state lives in the outbox).
+  /// With `execute`, drops those partitions (each under a short lock_timeout:
+  /// a busy table is retried next time, never waited on) and deletes the
+  /// default partition's eligible rows.
+  expected<std::vector<outbox_partition>>
+  prune(protocols::unix_ms now, std::chrono::milliseconds max_age,
+        const std::vector<std::string>& destinations, bool execute);
 
 private:
   template <class F> auto guarded(const char* what, F&& f) -> decltype(f());

@@ -3,10 +3,13 @@
 #include "adapters/config.hpp"
 #include "adapters/embedded_postgres.hpp"
 #include "adapters/log.hpp"
+#include "adapters/metrics.hpp"
 #include "adapters/pg_store.hpp"
+#include "protocols/time.hpp"
 
 #include <CLI/CLI.hpp>
 #include <csignal>
+#include <cstdio>
 #include <iostream>
 #include <pthread.h>
 #include <thread>
@@ -49,6 +52,75 @@ int migrate(const std::string& url) {
   return 0;
 }
 
+/// `gavel prune`: the retention plan (and, without --dry-run, its execution).
+int prune(const adapters::config& cfg, bool dry_run) {
+  auto db = open_database(cfg);
+  if (!db) {
+    GAVEL_LOG_ERROR("database: {}", db.err().message);
+    return 1;
+  }
+  int rc = migrate(db->url);
+  if (rc == 0) {
+    adapters::pg_store store{{db->url}};
+    auto r =
+        actors::run_retention(store, actors::make_maintenance_settings(cfg), !dry_run);
+    if (!r) {
+      GAVEL_LOG_ERROR("prune: {}", r.err().message);
+      rc = 1;
+    } else {
+      auto day = [](protocols::unix_ms t) {
+        return t == 0 ? std::string{"-"} : protocols::format_iso8601_ms(t).substr(0, 10);
+      };
+      std::printf("%s (max_age %lld days)\n",
+                  dry_run ? "retention plan, nothing changed" : "retention run",
+                  static_cast<long long>(cfg.retention.max_age.count() / 86'400'000));
+      std::printf("%-20s %-10s %-10s %10s %14s  %s\n", "partition", "from", "to", "rows",
+                  "max_position", dry_run ? "would" : "done");
+      std::size_t going = 0;
+      for (const auto& p : *r) {
+        going += p.drop ? 1 : 0;
+        std::printf("%-20s %-10s %-10s %10lld %14lld  %s%s\n", p.name.c_str(),
+                    p.is_default ? "default" : day(p.from_ms).c_str(),
+                    p.is_default ? "" : day(p.to_ms).c_str(),
+                    static_cast<long long>(p.rows),
+                    static_cast<long long>(p.max_position),
+                    p.drop && dry_run && !p.is_default ? "drop" : "",
+                    p.drop && dry_run && !p.is_default ? "" : p.reason.c_str());
+      }
+      std::printf("%zu partition(s) %s\n", going, dry_run ? "would go" : "removed");
+    }
+  }
+  if (db->embedded)
+    db->embedded->stop();
+  return rc;
+}
+
+/// The HTTP server's counters as scrape-time metrics.
+void register_server_metrics(const adapters::http_server& server) {
+  auto& r = adapters::metrics::global();
+  auto stat = [&server](std::uint64_t adapters::http_server_stats::*field) {
+    return [&server, field] { return static_cast<double>(server.stats().*field); };
+  };
+  using s = adapters::http_server_stats;
+  r.counter_callback("gavel_http_connections_accepted_total",
+                     "Connections accepted by the HTTP server.", {},
+                     stat(&s::connections_accepted));
+  r.counter_callback("gavel_http_connections_refused_total",
+                     "Connections closed at once (max_connections reached).", {},
+                     stat(&s::connections_refused));
+  r.gauge_callback("gavel_http_connections_active", "Open HTTP connections.", {},
+                   stat(&s::connections_active));
+  r.counter_callback("gavel_http_requests_total",
+                     "Complete HTTP requests handed to the handler.", {},
+                     stat(&s::requests));
+  r.counter_callback("gavel_http_requests_rejected_total",
+                     "HTTP requests answered by the server itself (400, 413, 431).", {},
+                     stat(&s::requests_rejected));
+  r.counter_callback("gavel_http_tls_handshake_failures_total",
+                     "Connections closed in the TLS handshake.", {},
+                     stat(&s::tls_handshake_failures));
+}
+
 int serve(const adapters::config& cfg) {
   // Signals are taken by a sigwait() in main; every thread inherits the mask.
   sigset_t signals;
@@ -89,6 +161,7 @@ int serve(const adapters::config& cfg) {
         GAVEL_LOG_ERROR("listen on {}: {}", cfg.server.listen, port.err().message);
         rc = 1;
       } else {
+        register_server_metrics(server);
         GAVEL_LOG_INFO("gavel listening on {} (port {}), {} destination(s)",
                        cfg.server.listen, *port, cfg.destinations.size());
         std::cout << "gavel ready on port " << *port << std::endl;
@@ -110,12 +183,12 @@ int serve(const adapters::config& cfg) {
           spdlog::default_logger()->flush();
           std::_Exit(3);
         }).detach();
+        // No new connections; requests already read are answered (their
+        // events commit), then destinations finish what is committed and
+        // store their positions.
         server.stop_accepting();
-        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-        while (svc.in_flight() > 0 && std::chrono::steady_clock::now() < deadline)
-          std::this_thread::sleep_for(std::chrono::milliseconds{10});
-        // Destinations store their position every 200 ms.
-        std::this_thread::sleep_for(std::chrono::milliseconds{500});
+        auto summary = svc.drain(cfg.server.drain_timeout);
+        GAVEL_LOG_INFO("drained: {}", summary);
         server.stop();
       }
     }
@@ -151,6 +224,12 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--config,-c", config_path, "TOML configuration file");
   auto* migrate_cmd = app.add_subcommand("migrate", "apply database schema migrations");
   migrate_cmd->add_option("--config,-c", config_path, "TOML configuration file");
+  auto* prune_cmd = app.add_subcommand(
+      "prune",
+      "remove outbox partitions past retention.max_age that every destination has");
+  prune_cmd->add_option("--config,-c", config_path, "TOML configuration file");
+  bool dry_run = false;
+  prune_cmd->add_flag("--dry-run", dry_run, "show what would go; change nothing");
   auto* check_cmd = app.add_subcommand("check-config", "validate a configuration file");
   check_cmd->add_option("--config,-c", config_path, "TOML configuration file")
       ->required();
@@ -168,6 +247,8 @@ int main(int argc, char** argv) {
     std::cout << "configuration ok" << std::endl;
     return 0;
   }
+  if (*prune_cmd)
+    return prune(*cfg, dry_run);
   if (*migrate_cmd) {
     auto db = open_database(*cfg);
     if (!db) {

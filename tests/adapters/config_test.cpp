@@ -139,7 +139,9 @@ CAF_TEST(durations need a unit) {
                                   {"1.5s", std::nullopt},
                                   {"5sec", std::nullopt},
                                   {"5S", std::nullopt},
-                                  {"1d", std::nullopt},
+                                  {"1d", 24h},
+                                  {"30d", 720h},
+                                  {"1w", std::nullopt},
                                   {"1h30m", std::nullopt},
                                   {"99999999999999999999h", std::nullopt}}) {
     auto d = parse_duration(text);
@@ -147,7 +149,7 @@ CAF_TEST(durations need a unit) {
     if (d && want)
       CAF_CHECK_EQUAL(*d, *want);
     if (!d)
-      CAF_CHECK(mentions(d.err().message, "ms, s, m or h") ||
+      CAF_CHECK(mentions(d.err().message, "ms, s, m, h or d") ||
                 mentions(d.err().message, "too long"));
   }
 }

@@ -1,0 +1,257 @@
+#include "actors/health.hpp"
+
+#include "adapters/metrics.hpp"
+#include "protocols/json.hpp"
+#include "protocols/time.hpp"
+
+namespace gavel::actors {
+
+namespace {
+
+namespace json = protocols::json;
+
+struct gathering {
+  std::shared_ptr<const health_sources> src;
+  pipeline_snapshot snap;
+  std::size_t remaining = 0;
+  std::function<void(pipeline_snapshot&)> done;
+};
+
+void finish(std::shared_ptr<gathering> g, const adapters::pg_store::outbox_facts* facts) {
+  auto& s = g->snap;
+  if (facts) {
+    s.facts_ok = true;
+    s.head_position = facts->head_position;
+    s.gaps = facts->gaps;
+  } else {
+    // Without the database: the best of the store's gauge and what the
+    // destinations have seen.
+    s.head_position = static_cast<std::int64_t>(
+        adapters::metrics::global()
+            .gauge("gavel_outbox_head_position", "Highest committed outbox position.")
+            .value());
+    for (const auto& d : s.destinations)
+      s.head_position = std::max(s.head_position, d.status.head_position);
+  }
+  for (std::size_t i = 0; i < s.destinations.size(); ++i) {
+    auto& d = s.destinations[i];
+    d.lag_events =
+        std::max<std::int64_t>(0, s.head_position - d.status.delivered_through);
+    protocols::unix_ms oldest = 0;
+    if (d.lag_events > 0) {
+      oldest = facts && i < facts->first_after_ms.size() ? facts->first_after_ms[i] : 0;
+      if (oldest == 0)
+        oldest = d.status.oldest_undelivered_ms;
+    }
+    d.oldest_undelivered_ms = oldest;
+    d.lag_seconds = oldest > 0 ? std::max<double>(0, (s.now - oldest) / 1000.0) : 0;
+  }
+  g->done(s);
+}
+
+void iso_or_null(std::string& out, protocols::unix_ms t) {
+  if (t <= 0) {
+    out += "null";
+    return;
+  }
+  out += '"';
+  protocols::format_iso8601_ms(t, out);
+  out += '"';
+}
+
+void number(std::string& out, double v) {
+  char buf[32];
+  auto n = std::snprintf(buf, sizeof buf, "%.3f", v);
+  out.append(buf, static_cast<std::size_t>(n));
+}
+
+} // namespace
+
+void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources> src,
+                   std::function<void(pipeline_snapshot&)> done,
+                   std::chrono::milliseconds timeout) {
+  auto g = std::make_shared<gathering>();
+  g->src = src;
+  g->done = std::move(done);
+  g->snap.now = src->clock();
+  g->snap.database_up = src->db_healthy && src->db_healthy->load();
+  if (src->board)
+    g->snap.auctions = src->board->summarize(g->snap.now, src->final_window_ms);
+  g->snap.destinations.resize(src->destinations.size());
+  for (std::size_t i = 0; i < src->destinations.size(); ++i) {
+    auto& d = g->snap.destinations[i].status;
+    d.name = i < src->names.size() ? src->names[i] : std::string{};
+    d.kind = i < src->kinds.size() ? src->kinds[i] : std::string{};
+    d.state = "unknown";
+  }
+  sys.spawn([g, timeout](caf::event_based_actor* self) {
+    auto& src = *g->src;
+    auto ask_facts = [self, g, timeout] {
+      std::vector<std::int64_t> positions;
+      for (auto& d : g->snap.destinations)
+        positions.push_back(d.status.delivered_through);
+      std::vector<std::int64_t> auctions;
+      for (auto& a : g->snap.auctions.final_window)
+        auctions.push_back(a.auction_id);
+      if (!g->src->maintenance) {
+        finish(g, nullptr);
+        self->quit();
+        return;
+      }
+      self->request(g->src->maintenance, timeout, atom::health_v, std::move(positions),
+                    std::move(auctions))
+          .then(
+              [self, g](adapters::pg_store::outbox_facts& f) {
+                finish(g, &f);
+                self->quit();
+              },
+              [self, g](caf::error&) {
+                finish(g, nullptr);
+                self->quit();
+              });
+    };
+    g->remaining = src.destinations.size();
+    if (g->remaining == 0) {
+      ask_facts();
+      return;
+    }
+    for (std::size_t i = 0; i < src.destinations.size(); ++i)
+      self->request(src.destinations[i], timeout, atom::status_v)
+          .then(
+              [g, i, ask_facts](destination_status& s) {
+                auto& d = g->snap.destinations[i];
+                if (s.name.empty())
+                  s.name = d.status.name;
+                d.status = std::move(s);
+                d.answered = true;
+                if (--g->remaining == 0)
+                  ask_facts();
+              },
+              [g, ask_facts](caf::error&) {
+                if (--g->remaining == 0)
+                  ask_facts();
+              });
+  });
+}
+
+std::string pipeline_json(const pipeline_snapshot& s) {
+  std::string out = R"({"at":)";
+  iso_or_null(out, s.now);
+  out += R"(,"database":)";
+  out += s.database_up ? "\"ok\"" : "\"unreachable\"";
+  out += R"(,"head_position":)" + std::to_string(s.head_position);
+  out += R"(,"active_auctions":)" + std::to_string(s.auctions.active);
+  out += R"(,"destinations":[)";
+  for (std::size_t i = 0; i < s.destinations.size(); ++i) {
+    const auto& h = s.destinations[i];
+    const auto& d = h.status;
+    if (i > 0)
+      out += ',';
+    out += R"({"name":)";
+    json::dump_string(d.name, out);
+    out += R"(,"kind":)";
+    json::dump_string(d.kind, out);
+    out += R"(,"state":)";
+    json::dump_string(d.state, out);
+    out += R"(,"circuit":)";
+    json::dump_string(d.circuit, out);
+    out += R"(,"delivered_through":)" + std::to_string(d.delivered_through);
+    out += R"(,"head_position":)" + std::to_string(s.head_position);
+    out += R"(,"lag_events":)" + std::to_string(h.lag_events);
+    out += R"(,"lag_seconds":)";
+    number(out, h.lag_seconds);
+    out += R"(,"oldest_undelivered_at":)";
+    iso_or_null(out, h.oldest_undelivered_ms);
+    out += R"(,"oldest_undelivered_age_seconds":)";
+    number(out, h.lag_seconds);
+    out += R"(,"retries_5m":)" + std::to_string(d.retries_5m);
+    out += R"(,"dead_letters_5m":)" + std::to_string(d.dead_letters_5m);
+    out += R"(,"dead_letters":)" + std::to_string(d.dead_letters);
+    out += R"(,"dead_letters_total":)" + std::to_string(d.dead_letters);
+    out += R"(,"parked":)" + std::to_string(d.parked);
+    out += R"(,"parked_auctions":)" + std::to_string(d.parked_auctions);
+    out += R"(,"delivered":)" + std::to_string(d.delivered);
+    out += R"(,"requests":)" + std::to_string(d.requests);
+    out += R"(,"retries":)" + std::to_string(d.retries);
+    out += R"(,"failures_transient":)" + std::to_string(d.failures_transient);
+    out += R"(,"failures_permanent":)" + std::to_string(d.failures_permanent);
+    out += R"(,"circuit_opens":)" + std::to_string(d.circuit_opens);
+    out += R"(,"restarts":)" + std::to_string(d.restarts);
+    out += R"(,"loaded_through":)" + std::to_string(d.loaded_through);
+    out += R"(,"in_memory":)" + std::to_string(d.in_memory);
+    out += R"(,"latency_ms":{"p50":)";
+    number(out, d.latency_p50_ms);
+    out += R"(,"p99":)";
+    number(out, d.latency_p99_ms);
+    out += R"(,"max":)";
+    number(out, d.latency_max_ms);
+    out += R"(},"last_error":)";
+    json::dump_string(d.last_error, out);
+    out += R"(,"last_error_at":)";
+    iso_or_null(out, d.last_error_ms);
+    out += "}";
+  }
+  out += R"(],"auctions":{"active":)" + std::to_string(s.auctions.active);
+  out += R"(,"closed_held":)" + std::to_string(s.auctions.closed);
+  out += R"(,"in_final_window":)" + std::to_string(s.auctions.final_window.size());
+  out += R"(,"final_window":[)";
+  for (std::size_t i = 0; i < s.auctions.final_window.size(); ++i) {
+    const auto& a = s.auctions.final_window[i];
+    if (i > 0)
+      out += ',';
+    out += R"({"auction_id":)" + std::to_string(a.auction_id);
+    out += R"(,"end_date":)";
+    iso_or_null(out, a.end_date.value_or(0));
+    out += R"(,"last_sequence":)" + std::to_string(a.last_sequence);
+    out += R"(,"heartbeats":)" + std::to_string(a.heartbeat_count);
+    out += R"(,"last_heartbeat_at":)";
+    iso_or_null(out, a.last_heartbeat_ms);
+    out += "}";
+  }
+  out += R"(]},"sequence_gaps":)";
+  if (!s.facts_ok) {
+    out += "null"; // unknown without the database
+  } else {
+    out += '[';
+    for (std::size_t i = 0; i < s.gaps.size(); ++i) {
+      const auto& g = s.gaps[i];
+      if (i > 0)
+        out += ',';
+      out += R"({"auction_id":)" + std::to_string(g.auction_id);
+      out += R"(,"last_sequence":)" + std::to_string(g.last_sequence);
+      out += R"(,"stored":)" + std::to_string(g.counted) + "}";
+    }
+    out += ']';
+  }
+  out += "}";
+  return out;
+}
+
+void export_health_metrics(const pipeline_snapshot& s) {
+  auto& r = adapters::metrics::global();
+  for (const auto& h : s.destinations) {
+    adapters::metrics::labels l{{"destination", h.status.name}};
+    r.gauge("gavel_destination_lag_events",
+            "Committed events not yet delivered (head - delivered-through).", l)
+        .set(static_cast<double>(h.lag_events));
+    r.gauge("gavel_destination_lag_seconds",
+            "Age of the oldest undelivered event (0: none).", l)
+        .set(h.lag_seconds);
+    r.gauge("gavel_destination_delivered_through", "Delivered-through outbox position.",
+            l)
+        .set(static_cast<double>(h.status.delivered_through));
+    r.gauge("gavel_destination_up",
+            "1 when the destination's state is ok or catching-up, else 0.", l)
+        .set(h.status.state == "ok" || h.status.state == "catching-up" ? 1 : 0);
+  }
+  r.gauge("gavel_auctions_active", "Open auctions held by auction actors.")
+      .set(static_cast<double>(s.auctions.active));
+  r.gauge("gavel_auctions_final_window", "Open auctions inside their final window.")
+      .set(static_cast<double>(s.auctions.final_window.size()));
+  if (s.facts_ok)
+    r.gauge("gavel_sequence_gaps",
+            "Auctions in their final window whose stored sequence has a gap.")
+        .set(static_cast<double>(s.gaps.size()));
+}
+
+} // namespace gavel::actors

@@ -1,0 +1,60 @@
+#pragma once
+
+#include "actors/auction.hpp"
+#include "actors/board.hpp"
+#include "actors/interfaces.hpp"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+namespace gavel::actors {
+
+/// Where the health model reads from (what the service owns).
+struct health_sources {
+  std::vector<destination_actor> destinations;
+  std::vector<std::string> names; ///< configured name of each destination
+  std::vector<std::string> kinds;
+  maintenance_actor maintenance;
+  std::shared_ptr<auction_board> board;
+  std::shared_ptr<std::atomic<bool>> db_healthy;
+  std::int64_t final_window_ms = 300000;
+  wall_clock clock;
+};
+
+/// One destination as /v1/pipeline, /metrics and the alerts see it.
+struct destination_health {
+  destination_status status; ///< the destination's own report
+  bool answered = false;     ///< false: it did not answer in time (state "unknown")
+  std::int64_t lag_events = 0;
+  protocols::unix_ms oldest_undelivered_ms = 0; ///< commit time; 0: nothing undelivered
+  double lag_seconds = 0;                       ///< now − oldest_undelivered
+};
+
+/// The pipeline's health at one instant (the model behind /v1/pipeline).
+struct pipeline_snapshot {
+  protocols::unix_ms now = 0;
+  bool database_up = false;
+  bool facts_ok = false; ///< the outbox facts query answered
+  std::int64_t head_position = 0;
+  std::vector<destination_health> destinations;
+  auction_board::summary auctions;
+  std::vector<adapters::pg_store::outbox_facts::gap> gaps;
+};
+
+/// Asks every destination and the maintenance actor (bounded by `timeout`),
+/// then calls `done` once, on an actor thread, with the snapshot. Missing
+/// answers degrade the snapshot instead of failing it.
+void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources> src,
+                   std::function<void(pipeline_snapshot&)> done,
+                   std::chrono::milliseconds timeout = std::chrono::seconds{5});
+
+/// The /v1/pipeline body.
+std::string pipeline_json(const pipeline_snapshot& s);
+
+/// Sets the scrape-time gauges (lag, delivered-through, states, auctions).
+void export_health_metrics(const pipeline_snapshot& s);
+
+} // namespace gavel::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::pipeline_snapshot)
