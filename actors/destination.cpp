@@ -191,7 +191,7 @@ void dispatch(self_ptr self) {
       st.ready.pop_front();
       l.ready = false;
       std::size_t n = 0;
-      while (n < l.queue.size() && batch.size() < cap) {
+      while (n < l.queue.size() && batch.size() < cap && n < limits.max_per_auction) {
         auto size = st.client->size_of(l.queue[n].rec);
         if (!batch.empty() && bytes + size > limits.max_bytes)
           break;
@@ -373,42 +373,62 @@ void read_more(self_ptr self) {
           });
 }
 
+/// Start-up, in order: subscribe to the live feed (learning the last
+/// position published before it, which catch-up must reach), load the parked
+/// auctions (their new events must not overtake the dead letter), load the
+/// stored position, then catch up from the outbox.
 void start_up(self_ptr self) {
   auto& st = self->state;
-  // Parked auctions first: their new events must not overtake the dead letter.
-  self->request(st.reader, std::chrono::seconds{30}, atom::parked_v, st.settings.name)
+  auto retry = [self](const char* what) {
+    return [self, what](caf::error& err) {
+      auto& st = self->state;
+      set_error(st, std::string{what} + ": " + caf::to_string(err));
+      GAVEL_LOG_WARN("destination {}: {}", st.settings.name, st.last_error);
+      self->delayed_send(self, std::chrono::seconds{1}, atom::read_v);
+    };
+  };
+  auto load_position = [self, retry] {
+    auto& st = self->state;
+    self->request(st.reader, std::chrono::seconds{30}, atom::position_v, st.settings.name)
+        .then(
+            [self](std::int64_t pos) {
+              auto& st = self->state;
+              st.delivered_through = st.saved_through = st.loaded_through = pos;
+              st.m = destination_state::mode::catching_up;
+              auto parked = std::count_if(st.lanes.begin(), st.lanes.end(),
+                                          [](const auto& kv) { return kv.second.parked; });
+              GAVEL_LOG_INFO("destination {}: resuming after position {} ({} auction(s) "
+                             "parked), catching up to at least {}",
+                             st.settings.name, pos, parked, st.max_seen_live);
+              read_more(self);
+            },
+            retry("load position"));
+  };
+  auto load_parked = [self, retry, load_position] {
+    auto& st = self->state;
+    self->request(st.reader, std::chrono::seconds{30}, atom::parked_v, st.settings.name)
+        .then(
+            [self, load_position](std::vector<std::int64_t>& parked) {
+              for (auto a : parked)
+                self->state.lanes[a].parked = true;
+              load_position();
+            },
+            retry("load parked auctions"));
+  };
+  if (st.subscribed) {
+    load_parked();
+    return;
+  }
+  self->request(st.store, std::chrono::seconds{30}, atom::subscribe_v,
+                caf::actor_cast<destination_actor>(self))
       .then(
-          [self](std::vector<std::int64_t>& parked) {
+          [self, load_parked](std::int64_t last_published) {
             auto& st = self->state;
-            for (auto a : parked)
-              st.lanes[a].parked = true;
-            self->request(st.reader, std::chrono::seconds{30}, atom::position_v,
-                          st.settings.name)
-                .then(
-                    [self](std::int64_t pos) {
-                      auto& st = self->state;
-                      st.delivered_through = st.saved_through = st.loaded_through = pos;
-                      st.m = destination_state::mode::catching_up;
-                      GAVEL_LOG_INFO("destination {}: resuming after position {}{}",
-                                     st.settings.name, pos,
-                                     st.lanes.empty() ? std::string{}
-                                                      : ", " + std::to_string(st.lanes.size()) +
-                                                            " auction(s) parked");
-                      read_more(self);
-                    },
-                    [self](caf::error& err) {
-                      auto& st = self->state;
-                      set_error(st, "load position: " + caf::to_string(err));
-                      GAVEL_LOG_WARN("destination {}: {}", st.settings.name, st.last_error);
-                      self->delayed_send(self, std::chrono::seconds{1}, atom::read_v);
-                    });
+            st.subscribed = true;
+            st.max_seen_live = std::max(st.max_seen_live, last_published);
+            load_parked();
           },
-          [self](caf::error& err) {
-            auto& st = self->state;
-            set_error(st, "load parked auctions: " + caf::to_string(err));
-            GAVEL_LOG_WARN("destination {}: {}", st.settings.name, st.last_error);
-            self->delayed_send(self, std::chrono::seconds{1}, atom::read_v);
-          });
+          retry("subscribe"));
 }
 
 void redrive_one(self_ptr self, std::int64_t auction) {
@@ -553,7 +573,6 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
   st.circuit = protocols::circuit_breaker{
       st.settings.circuit_failures, st.settings.circuit_open,
       std::max(st.settings.retry.max, st.settings.circuit_open)};
-  self->send(store, atom::subscribe_v, caf::actor_cast<destination_actor>(self));
   start_up(self);
   self->delayed_send(self, st.settings.position_interval, atom::flush_v);
   self->attach_functor([client = st.client] { client->close(); });

@@ -88,6 +88,7 @@ struct destination_state {
   std::int64_t max_seen_live = 0;
   mode m = mode::starting;
   bool reading = false;
+  bool subscribed = false;
   std::string last_error;
   std::int64_t last_error_ms = 0;
   std::minstd_rand rng{std::random_device{}()};

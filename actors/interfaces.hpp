@@ -184,7 +184,9 @@ using store_actor = caf::typed_actor<
     /// Records a destination's delivered-through position (next transaction).
     caf::reacts_to<atom::position, std::string, std::int64_t>,
     /// Publishes every committed batch to this destination from now on.
-    caf::reacts_to<atom::subscribe, destination_actor>,
+    /// Replies with the last position published before the subscription:
+    /// the subscriber must read up to it from the outbox (later ones come live).
+    caf::replies_to<atom::subscribe, destination_actor>::with<std::int64_t>,
     /// Gathers pending work into one transaction (sent to itself).
     caf::reacts_to<atom::flush>,
     /// Whether the database answered the last attempt.
@@ -240,7 +242,6 @@ using registry_actor = caf::typed_actor<
     /// Active auctions (count).
     caf::replies_to<atom::status>::with<std::uint64_t>>;
 
-} // namespace gavel::actors
 /// The MAINTENANCE actor interface: operations work on a database connection
 /// of its own (detached), so a slow health query or a partition drop never
 /// delays a commit or a catch-up read.
@@ -256,3 +257,4 @@ using maintenance_actor = caf::typed_actor<
     /// Periodic retention (sent to itself every retention interval).
     caf::reacts_to<atom::tick>>;
 
+} // namespace gavel::actors

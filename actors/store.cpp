@@ -191,6 +191,7 @@ void flush(store_ptr self) {
     std::sort(published->begin(), published->end(),
               [](const auto& a, const auto& b) { return a.position < b.position; });
     record_batch shared = std::move(published);
+    st.last_published = std::max(st.last_published, shared->back().position);
     for (auto& d : st.subscribers)
       self->send(d, atom::committed_v, shared);
   }
@@ -207,12 +208,12 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
       healthy ? std::move(healthy) : std::make_shared<std::atomic<bool>>(false);
   if (auto ok = self->state.db->ensure_connected(); ok) {
     self->state.healthy->store(true);
-  self->set_down_handler([self](caf::down_msg& msg) {
     store_metrics::get().up.set(1);
     // The head gauge starts where the outbox is, not at zero.
     if (auto head = self->state.db->head_position())
       store_metrics::get().head.set(static_cast<double>(*head));
   }
+  self->set_down_handler([self](caf::down_msg& msg) {
     auto& subs = self->state.subscribers;
     subs.erase(std::remove_if(subs.begin(), subs.end(),
                               [&](const auto& d) { return d.address() == msg.source; }),
@@ -232,9 +233,10 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         p = std::max(p, pos);
         schedule_flush(self);
       },
-      [self](atom::subscribe, destination_actor& d) {
+      [self](atom::subscribe, destination_actor& d) -> std::int64_t {
         self->monitor(d);
         self->state.subscribers.push_back(std::move(d));
+        return self->state.last_published;
       },
       [self](atom::flush) { flush(self); },
       [self](atom::dead, adapters::dead_letter& d) {

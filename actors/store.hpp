@@ -28,6 +28,7 @@ struct store_state {
   std::vector<std::pair<std::string, std::int64_t>> resolved;
   bool flush_scheduled = false;
   std::vector<destination_actor> subscribers;
+  std::int64_t last_published = 0;
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::milliseconds backoff{0};
   std::shared_ptr<std::atomic<bool>> healthy;

@@ -257,7 +257,7 @@ public:
   ~hubspot_client() override { close(); }
 
   batch_limits limits() const override {
-    return {max_records_, 3 * 1024 * 1024, true};
+    return {max_records_, 3 * 1024 * 1024, true, 1};
   }
 
   std::chrono::milliseconds acquire(protocols::steady_time now) override {

@@ -44,6 +44,10 @@ struct batch_limits {
   std::size_t max_records = 1;
   std::size_t max_bytes = 1024 * 1024; ///< sum of size_of() over the batch
   bool mixes_auctions = false;         ///< may one request carry several auctions?
+  /// Records of one auction in one request. A service that applies a
+  /// batch's items independently (HubSpot) gets 1, so an auction's event N+1
+  /// is never written before N.
+  std::size_t max_per_auction = 1000000;
 };
 
 class destination_client {

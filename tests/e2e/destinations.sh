@@ -7,7 +7,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/gavel-e2e-dest.XXXXXX)
 chmod 755 "$work"
 cleanup() {
-  pkill -f "$work/gavel.toml" 2>/dev/null || true
   if [ -f "$work/pg/data/postmaster.pid" ]; then
     if [ "$(id -u)" -eq 0 ]; then
       runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$work/pg/data" -m fast stop >/dev/null 2>&1 || true

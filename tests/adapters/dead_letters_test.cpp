@@ -1,0 +1,105 @@
+#define CAF_SUITE adapters.dead_letters
+#include "adapters/pg_store.hpp"
+
+#include "pg_fixture.hpp"
+
+#include <caf/test/unit_test.hpp>
+
+using namespace gavel;
+using adapters::dead_letter;
+
+namespace {
+
+adapters::new_event event(std::int64_t auction, std::int64_t seq, std::string body) {
+  adapters::new_event e;
+  e.event_id = "bid.placed-" + std::to_string(auction * 1000 + seq);
+  e.auction_id = auction;
+  e.type = protocols::event_type::bid_placed;
+  e.bid_sequence = seq;
+  e.bid_id = auction * 1000 + seq;
+  e.producer_ms = 1781000000000;
+  e.envelope = std::make_shared<const std::string>(std::move(body));
+  return e;
+}
+
+dead_letter letter(const adapters::new_event& e, std::int64_t position, std::string status,
+                   std::string reason) {
+  dead_letter d;
+  d.destination = "crm";
+  d.position = position;
+  d.auction_id = e.auction_id;
+  d.event_id = e.event_id;
+  d.type = e.type;
+  d.bid_sequence = e.bid_sequence;
+  d.status = std::move(status);
+  d.reason = std::move(reason);
+  d.attempts = 1;
+  d.http_status = 400;
+  d.envelope = e.envelope;
+  return d;
+}
+
+struct fixture {
+  test::fresh_database db;
+  adapters::pg_store store{{db.url()}};
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(dead_letter_tests, fixture)
+
+CAF_TEST(dead letters are stored with the exact bytes in the transaction of the position) {
+  std::vector<adapters::new_event> evs{event(7, 1, R"({"a":"€ 875.10 \"q\""})"),
+                                       event(7, 2, "{}"), event(8, 1, "{}")};
+  auto pos = store.commit(evs, {}, {});
+  CAF_REQUIRE(pos);
+  auto& p = *pos;
+  auto ok = store.commit({}, {}, {{"crm", p[2]}},
+                         {letter(evs[0], p[0], "dead", "HTTP 400: bad amount"),
+                          letter(evs[1], p[1], "parked", "parked behind bid.placed-7001")},
+                         {});
+  CAF_REQUIRE(ok);
+  CAF_CHECK_EQUAL(db.scalar("select delivered_through from destination_positions"),
+                  std::to_string(p[2]));
+  auto rows = store.dead_letters("crm", 7, 0, 100);
+  CAF_REQUIRE(rows);
+  CAF_REQUIRE_EQUAL(rows->size(), 2u);
+  CAF_CHECK_EQUAL((*rows)[0].status, "dead");
+  CAF_CHECK_EQUAL((*rows)[0].reason, "HTTP 400: bad amount");
+  CAF_CHECK_EQUAL(*(*rows)[0].envelope, R"({"a":"€ 875.10 \"q\""})");
+  CAF_CHECK_EQUAL((*rows)[0].http_status, 400);
+  CAF_CHECK_EQUAL((*rows)[1].status, "parked");
+  CAF_CHECK_EQUAL((*rows)[1].bid_sequence, 2);
+  CAF_CHECK((*rows)[0].position < (*rows)[1].position);
+  auto parked = store.parked_auctions("crm");
+  CAF_REQUIRE(parked);
+  CAF_CHECK_EQUAL(*parked, std::vector<std::int64_t>{7});
+  auto other = store.parked_auctions("warehouse");
+  CAF_REQUIRE(other);
+  CAF_CHECK(other->empty());
+}
+
+CAF_TEST(recording the same dead letter again updates it and resolving deletes it) {
+  std::vector<adapters::new_event> evs{event(9, 1, "{}"), event(9, 2, "{}")};
+  auto p = *store.commit(evs, {}, {});
+  CAF_REQUIRE(store.commit({}, {}, {}, {letter(evs[0], p[0], "dead", "first")}, {}));
+  auto again = letter(evs[0], p[0], "dead", "second");
+  again.attempts = 5;
+  CAF_REQUIRE(store.commit({}, {}, {}, {again, letter(evs[1], p[1], "parked", "behind")}, {}));
+  auto rows = *store.dead_letters("", 0, 0, 100);
+  CAF_REQUIRE_EQUAL(rows.size(), 2u);
+  CAF_CHECK_EQUAL(rows[0].reason, "second");
+  CAF_CHECK_EQUAL(rows[0].attempts, 5);
+  // Keyset pagination.
+  auto page = *store.dead_letters("crm", 0, p[0], 100);
+  CAF_REQUIRE_EQUAL(page.size(), 1u);
+  CAF_CHECK_EQUAL(page[0].position, p[1]);
+  CAF_REQUIRE(store.commit({}, {}, {}, {}, {{"crm", p[0]}}));
+  rows = *store.dead_letters("crm", 9, 0, 100);
+  CAF_REQUIRE_EQUAL(rows.size(), 1u);
+  CAF_CHECK_EQUAL(rows[0].position, p[1]);
+  CAF_REQUIRE(store.commit({}, {}, {}, {}, {{"crm", p[1]}}));
+  CAF_CHECK(store.parked_auctions("crm")->empty());
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
