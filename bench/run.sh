@@ -104,7 +104,6 @@ gavel_up() { # start the destination emulator and Gavel
 stats_url() { echo "http://$1/_sim/stats"; }
 hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$gavel_pid/status" 2>/dev/null || echo 0; }
 
-common_burst=(--connections 32 --bid-window 2m --close-window 60s --seed 1)
 
 case "$scenario" in
   smoke)
@@ -116,8 +115,8 @@ case "$scenario" in
     setting rate 200; setting events 300; setting auctions 5
     ;;
   steady-5k | steady-20k)
-    rate=5000; secs=60; auctions=1000; conns=32
-    [ "$scenario" = steady-20k ] && { rate=20000; secs=30; conns=64; }
+    rate=5000; secs=60; auctions=1000; conns=128
+    [ "$scenario" = steady-20k ] && { rate=20000; secs=30; conns=256; }
     [ "$short" -eq 1 ] && { secs=10; auctions=200; }
     events=$((rate * secs))
     gavel_up
@@ -132,17 +131,17 @@ case "$scenario" in
     auctions=1000; events=100000; scale=1
     [ "$short" -eq 1 ] && { auctions=200; events=10000; scale=3; }
     gavel_up
-    burst main --auctions "$auctions" --events "$events" --time-scale "$scale" --connections 64 \
+    burst main --auctions "$auctions" --events "$events" --time-scale "$scale" --connections 256 \
       --bid-window 2m --close-window 60s --seed 1 --receiver-stats "$(stats_url "$main_addr")"
     wait_settled "$main_addr" "$(accepted_count "$work/acks-main.jsonl")" 300
     verify main "bench=$work/arrivals-main.jsonl" --expect-closed
     setting mode "open loop on the workload's time profile"; setting time_scale "$scale"
     setting auctions "$auctions"; setting events "$events"; setting close_window 60s
-    setting bid_window 2m; setting connections 64; setting anti_sniping "15s window, 30s extension"
+    setting bid_window 2m; setting connections 256; setting anti_sniping "15s window, 30s extension"
     ;;
   max-rate-single | max-rate-batch100)
-    batch=1; conns=64; events=150000
-    [ "$scenario" = max-rate-batch100 ] && { batch=100; conns=8; events=500000; }
+    batch=1; conns=128; events=150000
+    [ "$scenario" = max-rate-batch100 ] && { batch=100; conns=16; events=500000; }
     [ "$short" -eq 1 ] && events=$((events / 10))
     gavel_up
     burst main --auctions 1000 --events "$events" --batch "$batch" --connections "$conns" \
@@ -158,7 +157,7 @@ case "$scenario" in
     events=$((rate * (pre + outage + post)))
     gavel_up
     port=${main_addr##*:}
-    burst main --auctions 1000 --events "$events" --rate "$rate" --duplicates 0 \
+    burst main --auctions 1000 --events "$events" --rate "$rate" --duplicates 0 --connections 64 \
       --bid-window 2m --close-window 60s --seed 1 --receiver-stats "$(stats_url "$main_addr")" &
     burst_pid=$!
     sleep "$pre"
