@@ -299,6 +299,10 @@ void service::stop() {
 std::string service::drain(std::chrono::milliseconds budget) {
   using clock = std::chrono::steady_clock;
   auto deadline = clock::now() + budget;
+  // 0. New ingest requests (also on open keep-alive connections) are turned
+  //    away with 503 + Retry-After and the connection closed: the producer
+  //    retries against the next instance (or this one restarted).
+  draining_ = true;
   // 1. Events in flight: their commits finish and their answers go out.
   while (in_flight() > 0 && clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});
@@ -395,6 +399,12 @@ void service::ingest(http_request&& req, http_responder plain_respond) {
     auto r = json_response(
         401, error_body(401, "unauthorized", "", "missing or bad bearer token"));
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return respond(std::move(r));
+  }
+  if (draining_) {
+    auto r = unavailable_response(
+        error_body(503, "shutting_down", "", "gavel is shutting down; retry"));
+    r.headers.emplace_back("Connection", "close");
     return respond(std::move(r));
   }
   protocols::validation_limits limits;

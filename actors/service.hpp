@@ -69,6 +69,7 @@ private:
   std::shared_ptr<health_sources> health_;
   std::vector<caf::actor> gateways_;
   std::atomic<std::size_t> next_gateway_{0};
+  std::atomic<bool> draining_{false}; ///< shutting down: ingest answers 503
 };
 
 } // namespace gavel::actors
