@@ -74,6 +74,13 @@ def make_cert(work):
        "-extfile", f"{work}/ext.cnf", "-out", f"{work}/smtp.pem")
 
 
+def pg_ctl(g, *args):
+    cmd = ["/usr/lib/postgresql/15/bin/pg_ctl", "-D", f"{g.work}/pg/data", *args]
+    if os.getuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+
+
 def run(bin_dir):
     smtp_port, teams_port = free_port(), free_port()
     teams_key = "k" + os.urandom(8).hex()
@@ -146,6 +153,24 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
         recov = [m for m in box.messages[2:]]
         if not all("RECOVERED" in m["data"] for m in recov):
             fail("recovery notices lack RECOVERED")
+
+        # PostgreSQL goes away for a while (database_unreachable_for = 5 s).
+        pg_ctl(g, "stop", "-m", "fast")
+        log("PostgreSQL stopped")
+        wait(lambda: len(box.messages) >= 5, "the database alert", 30)
+        time.sleep(3)
+        subject = box.messages[4]["data"].split("Subject: ")[1].split("\r\n")[0]
+        log("database alert:", subject, "| total", len(box.messages))
+        if len(box.messages) != 5 or "PostgreSQL unreachable" not in subject:
+            fail("expected one database alert")
+        pg_ctl(g, "start", "-w", "-l", f"{g.work}/pg/restart.log")
+        log("PostgreSQL started")
+        wait(lambda: len(box.messages) >= 6, "the database recovery notice", 60)
+        time.sleep(3)
+        if len(box.messages) != 6 or "RECOVERED" not in box.messages[5]["data"] or \
+                len(TeamsHook.posts) != 6:
+            fail("expected one database recovery notice per channel")
+        log("database incident: one alert, one recovery")
 
         for m in box.messages:
             if not m["tls"] or not m["auth"]:
