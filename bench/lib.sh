@@ -155,8 +155,9 @@ machine_json() {
   $py - "$repo" "$bin" <<'PY'
 import json, os, subprocess, sys
 repo = sys.argv[1]
-# The binaries' own source tree (a build dir inside a checkout), when it is one.
-src = os.path.dirname(os.path.dirname(os.path.abspath(sys.argv[2])))
+# The binaries' own source trees (build/bin inside a checkout), when they are.
+src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(os.path.join(sys.argv[2], "gavel")))))
+sim_src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(os.path.join(sys.argv[2], "sim")))))
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
 def git(*a, where=None):
@@ -164,10 +165,14 @@ def git(*a, where=None):
     except Exception: return "?"
 if not git("rev-parse", "HEAD", where=src):
     src = repo
+if not git("rev-parse", "HEAD", where=sim_src):
+    sim_src = repo
 print(json.dumps({"nproc": os.cpu_count(), "cpu": cpu, "ram_gib": round(mem / 1048576, 1),
                   "kernel": os.uname().release, "loadavg": open("/proc/loadavg").read().split()[:3],
                   "commit": git("rev-parse", "HEAD", where=src),
                   "dirty": bool(git("status", "--porcelain", "--untracked-files=no", where=src)),
+                  "sim_commit": git("rev-parse", "HEAD", where=sim_src),
+                  "sim_dirty": bool(git("status", "--porcelain", "--untracked-files=no", where=sim_src)),
                   "bench_commit": git("rev-parse", "HEAD"), "binaries": os.path.abspath(sys.argv[2]),
                   "pg": subprocess.run(["bash", "-c", "ls /usr/lib/postgresql | sort -n | tail -1"], capture_output=True, text=True).stdout.strip()}))
 PY

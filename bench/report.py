@@ -70,6 +70,10 @@ if scenario in ("steady-5k", "steady-20k"):
         check("ack → arrival at 5,000 events/s, p99", "≤ 25 ms", lat(v, "latency_delivery_ms", "p99"), " ms", 25, False, dest_note)
     else:
         check("ack → arrival at 20,000 events/s, p99", "≤ 100 ms", lat(v, "latency_delivery_ms", "p99"), " ms", 100, False, dest_note)
+    sv = lat(v, "latency_service_ms", "p99")
+    if sv is not None:
+        rows.append(("(diagnostic) ack service latency p99: answer − actual send", "—", fmt(sv, " ms", 2),
+                     "Gavel's own answer time; the gap to the ack p99 is queueing behind the schedule"))
     check("offered rate sustained (acked/s)", f"{rate:,.0f} events/s", b.get("throughput_per_s"), "/s", rate * 0.97, True,
           "acks over the whole run incl. its tail")
 elif scenario == "close-burst":
@@ -227,6 +231,8 @@ md = [f"# Bench: {name}", "",
       "## Machine", "",
       f"- {machine['nproc']} CPUs: {machine['cpu']}; RAM {machine['ram_gib']} GiB; kernel {machine['kernel']}; PostgreSQL {machine['pg']}",
       f"- Gavel and sim built from commit `{machine['commit']}`{' (that working tree had uncommitted changes: figures are not for that commit alone)' if machine['dirty'] else ''}"
+      + (f"; sim built from `{machine['sim_commit']}`{' (plus uncommitted changes)' if machine.get('sim_dirty') else ''}"
+         if machine.get('sim_commit') and machine.get('sim_commit') != machine['commit'] else "")
       + (f"; bench scripts at `{machine.get('bench_commit')}`" if machine.get('bench_commit') and machine.get('bench_commit') != machine['commit'] else ""),
       f"- load average before {' '.join(meta['loadavg_before'])}, after {' '.join(meta['loadavg_after'])}. "
       "The machine is shared with other agents building C++ at the same time: figures are noisy and "
@@ -249,7 +255,9 @@ for r, d in runs.items():
               f"({vv.get('redeliveries')} redeliveries, {vv.get('heartbeats')} heartbeats), lost {vv.get('lost')}, "
               f"out of order {vv.get('out_of_order')}, gaps {vv.get('gaps')}, close mismatches {vv.get('close_mismatch')}; "
               f"delivered {fmt(vv.get('delivered_per_s'), ' events/s')} (first send to last delivery)")
-    for key, label in (("latency_ack_ms", "ack"), ("latency_delivery_ms", "ack → arrival"),
+    for key, label in (("latency_ack_ms", "ack (from the scheduled send)"),
+                       ("latency_service_ms", "ack service (from the actual send: Gavel alone)"),
+                       ("latency_delivery_ms", "ack → arrival"),
                        ("latency_end_to_end_ms", "sent → arrival")):
         p = vv.get(key) or {}
         if p.get("count"):

@@ -124,7 +124,8 @@ private:
   struct item {
     auction_state* a;
     std::uint32_t idx;
-    double t_sent; ///< unix ms: first send, or intended time in open loop
+    double t_sent;      ///< unix ms: first send, or intended time in open loop
+    double t_first = 0; ///< unix ms: when it actually went out first
   };
 
   /// Takes the next request's events: in open loop those already due (at
@@ -187,9 +188,10 @@ private:
     if (attempts_++ == 0) {
       s_.stats.sent.fetch_add(static_cast<std::int64_t>(batch_.size()),
                               std::memory_order_relaxed);
-      if (!s_.open_loop()) {
-        const double now = now_unix_ms();
-        for (auto& it : batch_)
+      const double now = now_unix_ms();
+      for (auto& it : batch_) {
+        it.t_first = now;
+        if (!s_.open_loop())
           it.t_sent = now;
       }
     } else {
@@ -351,6 +353,8 @@ private:
     append_fixed(it.t_sent, 3, out);
     out += ",\"t_ack_ms\":";
     append_fixed(t_ack, 3, out);
+    out += ",\"t_first_send_ms\":";
+    append_fixed(it.t_first, 3, out);
     out += "}\n";
   }
 

@@ -60,6 +60,8 @@ std::optional<ack_record> parse_ack_line(std::string_view line) {
   r.bid_sequence = opt_int(j, "bid_sequence");
   r.t_sent_ms = opt_double(j, "t_sent_ms");
   r.t_ack_ms = opt_double(j, "t_ack_ms");
+  if (auto f = j.find("t_first_send_ms"); f != j.end() && f->is_number())
+    r.t_first_send_ms = f->get<double>();
   if (r.event_id.empty() || r.status.empty())
     return std::nullopt;
   return r;
@@ -192,7 +194,7 @@ verify_report verify(const std::vector<ack_record>& acks,
   std::unordered_map<std::string_view, double> acked_at; // id -> earliest accepted t_ack
   std::unordered_map<std::string_view, double> sent_at;  // id -> its t_sent
   std::set<std::string_view> acked_ids;
-  std::vector<double> ack_latency;
+  std::vector<double> ack_latency, service_latency;
   ack_latency.reserve(acks.size());
   for (const auto& k : acks) {
     auctions[k.auction_id]; // counts the auction
@@ -210,6 +212,8 @@ verify_report verify(const std::vector<ack_record>& acks,
     auctions[k.auction_id].acked = true;
     acked_ids.insert(k.event_id);
     ack_latency.push_back(std::max(0.0, k.t_ack_ms - k.t_sent_ms));
+    if (k.t_first_send_ms && *k.t_first_send_ms > 0)
+      service_latency.push_back(std::max(0.0, k.t_ack_ms - *k.t_first_send_ms));
     if (k.status == "accepted") {
       auto [it, inserted] = acked_at.emplace(k.event_id, k.t_ack_ms);
       if (!inserted) {
@@ -337,6 +341,7 @@ verify_report verify(const std::vector<ack_record>& acks,
   r.latency_ack_ms = compute_percentiles(ack_latency);
   r.latency_delivery_ms = compute_percentiles(delivery);
   r.latency_end_to_end_ms = compute_percentiles(end_to_end);
+  r.latency_service_ms = compute_percentiles(service_latency);
   return r;
 }
 
@@ -379,6 +384,7 @@ std::string report_json(const verify_report& r) {
          {"latency_ack_ms", percentiles_json(r.latency_ack_ms)},
          {"latency_delivery_ms", percentiles_json(r.latency_delivery_ms)},
          {"latency_end_to_end_ms", percentiles_json(r.latency_end_to_end_ms)},
+         {"latency_service_ms", percentiles_json(r.latency_service_ms)},
          {"first_sent_ms", r.first_sent_ms},
          {"last_delivery_ms", r.last_delivery_ms},
          {"delivered_per_s", std::round(r.delivered_per_s * 10) / 10},
@@ -453,6 +459,8 @@ std::string report_text(const verify_report& r) {
   lat("ack latency     ", r.latency_ack_ms);
   lat("delivery latency", r.latency_delivery_ms);
   lat("sent -> arrival  ", r.latency_end_to_end_ms);
+  if (r.latency_service_ms.count > 0)
+    lat("ack service      ", r.latency_service_ms);
   if (r.delivered_per_s > 0) {
     out += "  delivered/s (first send to last delivery): ";
     append_fixed(r.delivered_per_s, 0, out);

@@ -24,6 +24,9 @@ struct ack_record {
   std::optional<std::int64_t> bid_sequence;
   double t_sent_ms = 0;
   double t_ack_ms = 0;
+  /// When the request actually went out first (absent in older logs); in
+  /// open loop t_sent_ms is the scheduled time, which may be earlier.
+  std::optional<double> t_first_send_ms;
 };
 
 /// One line of the `sim receive --out` log.
@@ -90,6 +93,8 @@ struct verify_report {
   /// Producer to destination: first arrival − the accepted ack's t_sent_ms
   /// (the scheduled send time in open loop).
   percentiles latency_end_to_end_ms;
+  /// Gavel's own answer time: t_ack − t_first_send (no client queueing).
+  percentiles latency_service_ms;
   double first_sent_ms = 0;    ///< earliest t_sent_ms of an ack (unix ms)
   double last_delivery_ms = 0; ///< latest first-delivery arrival (unix ms)
   double delivered_per_s = 0;  ///< delivered_unique / (last_delivery − first_sent)
