@@ -46,8 +46,9 @@ void make_ready(destination_state& st, std::int64_t auction, lane_t& l) {
 
 void mark_done(self_ptr self, std::int64_t pos) {
   auto& st = self->state;
-  auto it = std::lower_bound(st.order.begin(), st.order.end(), pos,
-                             [](const auto& e, std::int64_t p) { return e.position < p; });
+  auto it =
+      std::lower_bound(st.order.begin(), st.order.end(), pos,
+                       [](const auto& e, std::int64_t p) { return e.position < p; });
   if (it != st.order.end() && it->position == pos)
     it->done = true;
   while (!st.order.empty() && st.order.front().done) {
@@ -125,8 +126,8 @@ void enqueue(self_ptr self, outbox_record rec) {
   auto& l = st.lanes[auction];
   if (l.parked && !l.redriving) {
     destination_state::item it{std::move(rec), false};
-    record_dead(self, it, "parked", "auction parked (an earlier event is dead-lettered)", 0,
-                0);
+    record_dead(self, it, "parked", "auction parked (an earlier event is dead-lettered)",
+                0, 0);
     return;
   }
   l.queue.push_back({std::move(rec), false});
@@ -152,7 +153,8 @@ void dispatch(self_ptr self) {
   while (st.requests.size() < st.settings.concurrency && !st.ready.empty()) {
     auto now = std::chrono::steady_clock::now();
     if (!st.circuit.allow(now)) {
-      auto wait = std::chrono::ceil<std::chrono::milliseconds>(st.circuit.reopens_at() - now);
+      auto wait =
+          std::chrono::ceil<std::chrono::milliseconds>(st.circuit.reopens_at() - now);
       if (st.circuit.current(now) != protocols::circuit_breaker::state::half_open)
         schedule_dispatch(self, std::max(wait, std::chrono::milliseconds{1}));
       return; // half-open: the probe's answer dispatches again
@@ -217,18 +219,21 @@ void dispatch(self_ptr self) {
   }
 }
 
-void back_off(self_ptr self, std::int64_t auction, lane_t& l, std::chrono::milliseconds at_least) {
+void back_off(self_ptr self, std::int64_t auction, lane_t& l,
+              std::chrono::milliseconds at_least) {
   auto& st = self->state;
   ++l.attempts;
   ++st.counters->retries;
   note_recent(*st.counters, false);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
-  auto delay = protocols::backoff_delay(st.settings.retry.initial, st.settings.retry.max,
-                                        st.settings.retry.multiplier, l.attempts, unit(st.rng));
+  auto delay =
+      protocols::backoff_delay(st.settings.retry.initial, st.settings.retry.max,
+                               st.settings.retry.multiplier, l.attempts, unit(st.rng));
   delay = std::max(delay, at_least);
   if (l.attempts == 1 || l.attempts % 10 == 0)
-    GAVEL_LOG_WARN("destination {}: auction {} failed ({}), attempt {}, retrying in {} ms",
-                   st.settings.name, auction, st.last_error, l.attempts, delay.count());
+    GAVEL_LOG_WARN(
+        "destination {}: auction {} failed ({}), attempt {}, retrying in {} ms",
+        st.settings.name, auction, st.last_error, l.attempts, delay.count());
   l.waiting = true;
   self->delayed_send(self, delay, atom::retry_v, auction, ++l.token);
 }
@@ -260,7 +265,8 @@ void on_delivered(self_ptr self, std::uint64_t id, adapters::delivery_result& r)
       if (st.circuit.times_opened() != before) {
         ++st.counters->circuit_opens;
         GAVEL_LOG_WARN("destination {}: circuit open after {} failed requests ({})",
-                       st.settings.name, st.circuit.consecutive_failures(), st.last_error);
+                       st.settings.name, st.circuit.consecutive_failures(),
+                       st.last_error);
       }
     }
   } else {
@@ -395,8 +401,9 @@ void start_up(self_ptr self) {
               auto& st = self->state;
               st.delivered_through = st.saved_through = st.loaded_through = pos;
               st.m = destination_state::mode::catching_up;
-              auto parked = std::count_if(st.lanes.begin(), st.lanes.end(),
-                                          [](const auto& kv) { return kv.second.parked; });
+              auto parked =
+                  std::count_if(st.lanes.begin(), st.lanes.end(),
+                                [](const auto& kv) { return kv.second.parked; });
               GAVEL_LOG_INFO("destination {}: resuming after position {} ({} auction(s) "
                              "parked), catching up to at least {}",
                              st.settings.name, pos, parked, st.max_seen_live);
@@ -525,7 +532,8 @@ destination_status make_status(destination_state& st) {
     std::vector<double> v(c.latencies_ms.begin(), c.latencies_ms.end());
     std::sort(v.begin(), v.end());
     auto at = [&](double q) {
-      return v[std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())))];
+      return v[std::min(v.size() - 1,
+                        static_cast<std::size_t>(q * static_cast<double>(v.size())))];
     };
     s.latency_p50_ms = at(0.5);
     s.latency_p99_ms = at(0.99);
@@ -688,10 +696,10 @@ destination_status supervisor_status(destination_supervisor_state& st) {
 
 } // namespace
 
-destination_actor::behavior_type
-destination_supervisor(destination_actor::stateful_pointer<destination_supervisor_state> self,
-                       destination_settings settings, client_factory make_client,
-                       store_actor store, reader_actor reader) {
+destination_actor::behavior_type destination_supervisor(
+    destination_actor::stateful_pointer<destination_supervisor_state> self,
+    destination_settings settings, client_factory make_client, store_actor store,
+    reader_actor reader) {
   auto& st = self->state;
   st.settings = std::move(settings);
   st.make_client = std::move(make_client);
@@ -717,11 +725,12 @@ destination_supervisor(destination_actor::stateful_pointer<destination_superviso
     st.failure = "worker failed: " + caf::to_string(msg.reason);
     if (st.crashes.size() > st.settings.restart_limit) {
       st.failed = true;
-      GAVEL_LOG_ERROR("destination {}: {} crashes within {} ms (limit {}): marked failed, "
-                      "not restarting; delivery stops until `restart` (nothing is lost: "
-                      "the outbox keeps everything)",
-                      st.settings.name, st.crashes.size(), st.settings.restart_period.count(),
-                      st.settings.restart_limit);
+      GAVEL_LOG_ERROR(
+          "destination {}: {} crashes within {} ms (limit {}): marked failed, "
+          "not restarting; delivery stops until `restart` (nothing is lost: "
+          "the outbox keeps everything)",
+          st.settings.name, st.crashes.size(), st.settings.restart_period.count(),
+          st.settings.restart_limit);
       return;
     }
     st.consecutive = static_cast<unsigned>(st.crashes.size());
@@ -729,8 +738,8 @@ destination_supervisor(destination_actor::stateful_pointer<destination_superviso
     auto delay = protocols::backoff_delay(std::chrono::milliseconds{100},
                                           std::chrono::milliseconds{30000}, 2.0,
                                           st.consecutive, unit(st.rng));
-    GAVEL_LOG_WARN("destination {}: {}; restart {} in {} ms", st.settings.name, st.failure,
-                   st.restarts + 1, delay.count());
+    GAVEL_LOG_WARN("destination {}: {}; restart {} in {} ms", st.settings.name,
+                   st.failure, st.restarts + 1, delay.count());
     self->delayed_send(self, delay, atom::restart_v);
   });
   return {
@@ -756,8 +765,9 @@ destination_supervisor(destination_actor::stateful_pointer<destination_superviso
       [self](atom::redrive, std::int64_t auction) -> caf::result<std::uint64_t> {
         auto& st = self->state;
         if (!st.worker)
-          return make_error(errc::unavailable, "destination " + st.settings.name +
-                                                   (st.failed ? " has failed" : " is restarting"));
+          return make_error(errc::unavailable,
+                            "destination " + st.settings.name +
+                                (st.failed ? " has failed" : " is restarting"));
         return self->delegate(st.worker, atom::redrive_v, auction);
       },
       [self](atom::crash) {

@@ -37,8 +37,9 @@ using client_factory = std::function<std::shared_ptr<adapters::destination_clien
 struct destination_counters {
   std::uint64_t delivered = 0, requests = 0, retries = 0, failures_transient = 0,
                 failures_permanent = 0, dead_letters = 0, parked = 0, circuit_opens = 0;
-  std::deque<std::pair<std::int64_t, bool>> recent; ///< (unix ms, is dead letter) of retries/DLs, 5 min
-  std::deque<double> latencies_ms;                  ///< last 1,000 ack → delivered
+  std::deque<std::pair<std::int64_t, bool>>
+      recent;                      ///< (unix ms, is dead letter) of retries/DLs, 5 min
+  std::deque<double> latencies_ms; ///< last 1,000 ack → delivered
 };
 
 struct destination_state {
@@ -72,7 +73,8 @@ struct destination_state {
   std::deque<std::int64_t> ready; ///< auctions with something to send, FIFO
   std::map<std::uint64_t, request> requests;
   std::uint64_t next_request = 0;
-  std::size_t batch_cap = 0; ///< halves on a batch-wide rejection to isolate the bad record
+  std::size_t batch_cap =
+      0; ///< halves on a batch-wide rejection to isolate the bad record
   protocols::circuit_breaker circuit;
   bool dispatch_scheduled = false;
   /// Positions held in memory, ascending: (position, done, committed ms).
@@ -123,7 +125,8 @@ struct destination_supervisor_state {
   reader_actor reader;
   destination_worker_actor worker;
   /// Shared with a cleanup functor: the worker goes down with its supervisor.
-  std::shared_ptr<destination_worker_actor> current = std::make_shared<destination_worker_actor>();
+  std::shared_ptr<destination_worker_actor> current =
+      std::make_shared<destination_worker_actor>();
   std::deque<std::chrono::steady_clock::time_point> crashes;
   std::uint64_t restarts = 0;
   unsigned consecutive = 0;
@@ -139,9 +142,9 @@ struct destination_supervisor_state {
 /// `restart_period`; beyond that the destination is `failed` (reported in
 /// its status, which alerting watches) until an operator restarts it. A
 /// restarted worker resumes from the stored position (at-least-once).
-destination_actor::behavior_type
-destination_supervisor(destination_actor::stateful_pointer<destination_supervisor_state> self,
-                       destination_settings settings, client_factory make_client,
-                       store_actor store, reader_actor reader);
+destination_actor::behavior_type destination_supervisor(
+    destination_actor::stateful_pointer<destination_supervisor_state> self,
+    destination_settings settings, client_factory make_client, store_actor store,
+    reader_actor reader);
 
 } // namespace gavel::actors

@@ -820,6 +820,19 @@ opt_error parse_destination(const toml::table& t, destination_config& dc,
   if (dc.retry.initial > dc.retry.max)
     return fail("retry_initial",
                 "must not exceed retry_max (" + show_duration(dc.retry.max) + ")");
+  if (dc.kind == "hubspot") {
+    // The upsert key must be a property the mapping fills.
+    std::vector<std::string> names;
+    if (dc.properties.empty())
+      names = {"gavel_event_id", "gavel_event_type", "bid_sequence", "producer_timestamp",
+               "auction_id", "bid_id", "amount", "currency", "bidder_user_id", "end_date",
+               "total_bid_count"};
+    for (const auto& p : dc.properties)
+      names.push_back(p.substr(0, p.find('=')));
+    if (std::find(names.begin(), names.end(), dc.id_property) == names.end())
+      return fail("id_property", "\"" + dc.id_property +
+                                     "\" is not a mapped property (see `properties`)");
+  }
   return std::nullopt;
 }
 

@@ -53,12 +53,12 @@ public:
     s_->busy[pick].fetch_add(1);
     // The callback keeps the pool's state alive: a client may be dropped (its
     // actor restarted) while requests are still in flight.
-    s_->conns[pick]->async_request(
-        std::move(method), std::move(target), std::move(headers), std::move(body),
-        [s = s_, pick, done = std::move(done)](http_result r) {
-          s->busy[pick].fetch_sub(1);
-          done(std::move(r));
-        });
+    s_->conns[pick]->async_request(std::move(method), std::move(target),
+                                   std::move(headers), std::move(body),
+                                   [s = s_, pick, done = std::move(done)](http_result r) {
+                                     s->busy[pick].fetch_sub(1);
+                                     done(std::move(r));
+                                   });
   }
 
   void close() {
@@ -105,8 +105,7 @@ std::int64_t unix_seconds() {
 class webhook_client final : public destination_client {
 public:
   webhook_client(io_runtime& io, const destination_config& cfg, const url& target)
-      : secret_(cfg.secret), target_(target.target), pool_(io, target, cfg) {
-  }
+      : secret_(cfg.secret), target_(target.target), pool_(io, target, cfg) {}
   ~webhook_client() override { close(); }
 
   batch_limits limits() const override { return {1, 64 * 1024 * 1024, false}; }
@@ -151,8 +150,7 @@ public:
         target_(base_path(origin.target) + "/" + cfg.hub +
                 "/messages?timeout=60&api-version=2014-01"),
         max_records_(cfg.max_batch_events > 0 ? cfg.max_batch_events : 500),
-        pool_(io, origin, cfg) {
-  }
+        pool_(io, origin, cfg) {}
   ~eventhub_client() override { close(); }
 
   batch_limits limits() const override {
@@ -182,13 +180,14 @@ public:
         {"Authorization", token()},
         {"Content-Type", "application/vnd.microsoft.servicebus.json"},
     };
-    pool_.request("POST", target_, std::move(headers), protocols::eventhub_batch_body(msgs),
-                  [done = std::move(done)](http_result r) {
-                    auto out = whole(r);
-                    if (r.status != 0 && r.status != 201 && out.overall == failure_class::none)
-                      out.error = "unexpected " + describe(r);
-                    done(std::move(out));
-                  });
+    pool_.request(
+        "POST", target_, std::move(headers), protocols::eventhub_batch_body(msgs),
+        [done = std::move(done)](http_result r) {
+          auto out = whole(r);
+          if (r.status != 0 && r.status != 201 && out.overall == failure_class::none)
+            out.error = "unexpected " + describe(r);
+          done(std::move(out));
+        });
   }
 
   void close() override { pool_.close(); }
@@ -240,9 +239,9 @@ public:
       : bearer_("Bearer " + cfg.token), id_property_(cfg.id_property),
         target_(base_path(origin.target) + "/crm/v3/objects/" + cfg.object_type +
                 "/batch/upsert"),
-        max_records_(std::min<std::size_t>(
-            cfg.max_batch_events > 0 ? cfg.max_batch_events : 100,
-            protocols::hubspot_max_batch_inputs)),
+        max_records_(
+            std::min<std::size_t>(cfg.max_batch_events > 0 ? cfg.max_batch_events : 100,
+                                  protocols::hubspot_max_batch_inputs)),
         limiter_(std::make_shared<locked_window>(cfg.requests_per_10s)),
         pool_(io, origin, cfg) {
     if (cfg.properties.empty()) {
@@ -277,7 +276,8 @@ public:
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto in = protocols::hubspot_input(*batch[i].envelope, mapping_, id_property_);
       if (!in) {
-        result->records[i] = {failure_class::permanent, "mapping: " + in.err().message, 0};
+        result->records[i] = {failure_class::permanent, "mapping: " + in.err().message,
+                              0};
         continue;
       }
       ids.push_back(in->find("id")->text);
@@ -295,15 +295,18 @@ public:
          id_property = id_property_, done = std::move(done)](http_result r) mutable {
           {
             std::lock_guard<std::mutex> guard{limiter->mu};
-            auto interval = header_number(r.headers, "X-HubSpot-RateLimit-Interval-Milliseconds");
+            auto interval =
+                header_number(r.headers, "X-HubSpot-RateLimit-Interval-Milliseconds");
             limiter->window.observe(
                 header_number(r.headers, "X-HubSpot-RateLimit-Max"),
                 header_number(r.headers, "X-HubSpot-RateLimit-Remaining"),
-                interval ? std::optional<millis>{millis{static_cast<std::int64_t>(*interval)}}
-                         : std::nullopt,
+                interval
+                    ? std::optional<millis>{millis{static_cast<std::int64_t>(*interval)}}
+                    : std::nullopt,
                 std::chrono::steady_clock::now());
             if (r.status == 429) {
-              auto ra = protocols::parse_retry_after(find_header(r.headers, "Retry-After"));
+              auto ra =
+                  protocols::parse_retry_after(find_header(r.headers, "Retry-After"));
               limiter->window.pause_until(std::chrono::steady_clock::now() +
                                           ra.value_or(limiter->window.interval()));
             }
@@ -399,7 +402,8 @@ make_destination_client(io_runtime& io, const destination_config& cfg) {
     auto u = origin_of(cfg.url);
     if (!u)
       return u.err();
-    return std::shared_ptr<destination_client>{std::make_shared<webhook_client>(io, cfg, *u)};
+    return std::shared_ptr<destination_client>{
+        std::make_shared<webhook_client>(io, cfg, *u)};
   }
   if (cfg.kind == "eventhub") {
     auto u = origin_of(cfg.endpoint);

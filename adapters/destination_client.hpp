@@ -32,8 +32,8 @@ struct delivery_result {
   /// Per record, in batch order, when overall is none; empty means all
   /// delivered.
   std::vector<record_outcome> records;
-  int status = 0;     ///< HTTP status, 0 when no response arrived
-  std::string error;  ///< short description without secrets
+  int status = 0;    ///< HTTP status, 0 when no response arrived
+  std::string error; ///< short description without secrets
   /// The server asked for a pause (429 / 503 Retry-After, rate-limit headers).
   std::chrono::milliseconds retry_after{0};
   bool rate_limited = false;

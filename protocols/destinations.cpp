@@ -182,9 +182,9 @@ std::string hubspot_batch_body(const std::vector<json::value>& inputs) {
   return out;
 }
 
-expected<hubspot_outcome> read_hubspot_response(std::string_view body,
-                                                std::string_view id_property,
-                                                const std::vector<std::string>& sent_ids) {
+expected<hubspot_outcome>
+read_hubspot_response(std::string_view body, std::string_view id_property,
+                      const std::vector<std::string>& sent_ids) {
   hubspot_outcome out;
   if (body.empty())
     return out;

@@ -40,8 +40,7 @@ milliseconds backoff_delay(milliseconds initial, milliseconds max, double multip
 circuit_breaker::circuit_breaker(unsigned threshold, milliseconds open_for,
                                  milliseconds max_open_for)
     : threshold_(std::max(1u, threshold)), base_open_(open_for),
-      max_open_(std::max(open_for, max_open_for)), open_for_(open_for) {
-}
+      max_open_(std::max(open_for, max_open_for)), open_for_(open_for) {}
 
 bool circuit_breaker::allow(steady_time now) noexcept {
   switch (state_) {
@@ -92,8 +91,7 @@ circuit_breaker::state circuit_breaker::current(steady_time now) const noexcept 
 
 rate_window::rate_window(std::size_t limit, milliseconds interval)
     : configured_limit_(std::max<std::size_t>(1, limit)), limit_(configured_limit_),
-      interval_(interval) {
-}
+      interval_(interval) {}
 
 milliseconds rate_window::acquire(steady_time now) {
   if (now < paused_until_)

@@ -255,6 +255,16 @@ CAF_TEST(destinations are checked per kind) {
       "[[destination]]\nname = \"crm\"\nkind = \"hubspot\"\n"
       "base_url = \"https://api.hubapi.com\"\ntoken = \"t\"\nobject_type = \"p_bids\"\n");
   CAF_CHECK_EQUAL(e.field, "destination[0].id_property");
+  // The upsert key must be a mapped property.
+  e = fails("[[destination]]\nname = \"crm\"\nkind = \"hubspot\"\n"
+            "base_url = \"https://api.hubapi.com\"\ntoken = \"t\"\nobject_type = \"p\"\n"
+            "id_property = \"bid_key\"\nproperties = [\"amount=data.amount\"]\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].id_property");
+  CAF_CHECK(mentions(e.message, "not a mapped property"));
+  e = fails("[[destination]]\nname = \"crm\"\nkind = \"hubspot\"\n"
+            "base_url = \"https://api.hubapi.com\"\ntoken = \"t\"\nobject_type = \"p\"\n"
+            "id_property = \"k\"\nproperties = [\"k=event_id\"]\n");
+  CAF_CHECK_EQUAL(e.field, "destination[0].properties[0]");
   // A key of another kind.
   e = fails(std::string{webhook_ok} + "hub = \"bids\"\n");
   CAF_CHECK_EQUAL(e.field, "destination[0].hub");
@@ -292,7 +302,7 @@ event_types = ["auction.opened", "bid.placed", "auction.closed"]
 base_url = "https://api.hubapi.com"
 token = "pat-na1-x"
 object_type = "p_bids"
-id_property = "event_id"
+id_property = "gavel_event_id"
 requests_per_10s = 50
 )");
   CAF_REQUIRE(r);

@@ -1,6 +1,5 @@
 #define CAF_SUITE adapters.dead_letters
 #include "adapters/pg_store.hpp"
-
 #include "pg_fixture.hpp"
 
 #include <caf/test/unit_test.hpp>
@@ -22,8 +21,8 @@ adapters::new_event event(std::int64_t auction, std::int64_t seq, std::string bo
   return e;
 }
 
-dead_letter letter(const adapters::new_event& e, std::int64_t position, std::string status,
-                   std::string reason) {
+dead_letter letter(const adapters::new_event& e, std::int64_t position,
+                   std::string status, std::string reason) {
   dead_letter d;
   d.destination = "crm";
   d.position = position;
@@ -48,16 +47,18 @@ struct fixture {
 
 CAF_TEST_FIXTURE_SCOPE(dead_letter_tests, fixture)
 
-CAF_TEST(dead letters are stored with the exact bytes in the transaction of the position) {
+CAF_TEST(
+    dead letters are stored with the exact bytes in the transaction of the position) {
   std::vector<adapters::new_event> evs{event(7, 1, R"({"a":"€ 875.10 \"q\""})"),
                                        event(7, 2, "{}"), event(8, 1, "{}")};
   auto pos = store.commit(evs, {}, {});
   CAF_REQUIRE(pos);
   auto& p = *pos;
-  auto ok = store.commit({}, {}, {{"crm", p[2]}},
-                         {letter(evs[0], p[0], "dead", "HTTP 400: bad amount"),
-                          letter(evs[1], p[1], "parked", "parked behind bid.placed-7001")},
-                         {});
+  auto ok =
+      store.commit({}, {}, {{"crm", p[2]}},
+                   {letter(evs[0], p[0], "dead", "HTTP 400: bad amount"),
+                    letter(evs[1], p[1], "parked", "parked behind bid.placed-7001")},
+                   {});
   CAF_REQUIRE(ok);
   CAF_CHECK_EQUAL(db.scalar("select delivered_through from destination_positions"),
                   std::to_string(p[2]));
@@ -85,7 +86,8 @@ CAF_TEST(recording the same dead letter again updates it and resolving deletes i
   CAF_REQUIRE(store.commit({}, {}, {}, {letter(evs[0], p[0], "dead", "first")}, {}));
   auto again = letter(evs[0], p[0], "dead", "second");
   again.attempts = 5;
-  CAF_REQUIRE(store.commit({}, {}, {}, {again, letter(evs[1], p[1], "parked", "behind")}, {}));
+  CAF_REQUIRE(
+      store.commit({}, {}, {}, {again, letter(evs[1], p[1], "parked", "behind")}, {}));
   auto rows = *store.dead_letters("", 0, 0, 100);
   CAF_REQUIRE_EQUAL(rows.size(), 2u);
   CAF_CHECK_EQUAL(rows[0].reason, "second");

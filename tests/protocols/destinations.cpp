@@ -15,9 +15,11 @@ constexpr std::string_view envelope =
 
 } // namespace
 
-CAF_TEST(an event hubs batch carries the envelope as the Body string and the partition key) {
-  std::vector<eventhub_message> msgs{{R"({"a":"x\"y"})", "42", "bid.placed-1", "bid.placed"},
-                                     {"{}", "42", "bid.placed-2", "bid.placed"}};
+CAF_TEST(
+    an event hubs batch carries the envelope as the Body string and the partition key) {
+  std::vector<eventhub_message> msgs{
+      {R"({"a":"x\"y"})", "42", "bid.placed-1", "bid.placed"},
+      {"{}", "42", "bid.placed-2", "bid.placed"}};
   auto body = eventhub_batch_body(msgs);
   CAF_CHECK_EQUAL(
       body,
@@ -35,8 +37,9 @@ CAF_TEST(an event hubs batch carries the envelope as the Body string and the par
 }
 
 CAF_TEST(the sas resource uri is the https namespace uri of the hub) {
-  CAF_CHECK_EQUAL(eventhub_resource_uri("https://gavel-ns.servicebus.windows.net/", "bids"),
-                  "https://gavel-ns.servicebus.windows.net/bids");
+  CAF_CHECK_EQUAL(
+      eventhub_resource_uri("https://gavel-ns.servicebus.windows.net/", "bids"),
+      "https://gavel-ns.servicebus.windows.net/bids");
   CAF_CHECK_EQUAL(eventhub_resource_uri("sb://gavel-ns.servicebus.windows.net", "bids"),
                   "https://gavel-ns.servicebus.windows.net/bids");
   CAF_CHECK_EQUAL(eventhub_resource_uri("http://127.0.0.1:9443", "bids"),
@@ -61,8 +64,9 @@ CAF_TEST(a custom hubspot mapping picks paths and passes objects as json text) {
                     {"missing", "data.nope"}};
   auto in = hubspot_input(envelope, m, "bid_key");
   CAF_REQUIRE(in);
-  CAF_CHECK_EQUAL(json::dump(*in->find("properties")),
-                  R"({"bid_key":"bid.placed-77","price":"875.10","flags":"{\"proxy\":true}"})");
+  CAF_CHECK_EQUAL(
+      json::dump(*in->find("properties")),
+      R"({"bid_key":"bid.placed-77","price":"875.10","flags":"{\"proxy\":true}"})");
   auto none = hubspot_input(envelope, m, "missing");
   CAF_REQUIRE(!none);
   CAF_CHECK_EQUAL(none.err().code, "id_property");
@@ -72,9 +76,10 @@ CAF_TEST(a custom hubspot mapping picks paths and passes objects as json text) {
 CAF_TEST(a hubspot batch body wraps the inputs) {
   auto in = hubspot_input(envelope, {{"k", "metadata.event_id"}}, "k");
   CAF_REQUIRE(in);
-  CAF_CHECK_EQUAL(hubspot_batch_body({*in}),
-                  R"({"inputs":[{"idProperty":"k","id":"bid.placed-77",)"
-                  R"("objectWriteTraceId":"bid.placed-77","properties":{"k":"bid.placed-77"}}]})");
+  CAF_CHECK_EQUAL(
+      hubspot_batch_body({*in}),
+      R"({"inputs":[{"idProperty":"k","id":"bid.placed-77",)"
+      R"("objectWriteTraceId":"bid.placed-77","properties":{"k":"bid.placed-77"}}]})");
 }
 
 CAF_TEST(a 207 response is read record by record) {
