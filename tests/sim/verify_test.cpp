@@ -378,3 +378,14 @@ CAF_TEST(the report has a time series and p999) {
   CAF_CHECK(j["latency_delivery_ms"].contains("p999"));
   CAF_CHECK_GREATER(j["delivered_per_s"].get<double>(), 0.0);
 }
+
+CAF_TEST(service latency counts from the actual send) {
+  auto a = parse_ack_line(
+      R"({"event_id":"bid.placed-7000001","event_type":"bid.placed","auction_id":7,"status":"accepted","http":202,"bid_sequence":2,"t_sent_ms":1000,"t_ack_ms":1500,"t_first_send_ms":1490})");
+  CAF_REQUIRE(a.has_value());
+  CAF_REQUIRE(a->t_first_send_ms.has_value());
+  auto r = verify({*a}, {arrival("bid.placed-7000001", 7, 2, 1600)}, {});
+  CAF_CHECK_EQUAL(r.latency_ack_ms.p99, 500.0);    // from the schedule
+  CAF_CHECK_EQUAL(r.latency_service_ms.p99, 10.0); // Gavel alone
+  CAF_CHECK_EQUAL(r.latency_end_to_end_ms.p99, 600.0);
+}
