@@ -422,3 +422,49 @@ CAF_TEST(the example documents every key) {
     CAF_CHECK(!k.doc.empty());
   }
 }
+
+CAF_TEST(alerts and retention keys parse and are checked) {
+  auto r = parse_config(R"([alerts]
+interval = "1s"
+failing_for = "2m"
+smtp_url = "smtp://mail.example.com:587"
+smtp_user = "gavel"
+smtp_password = "literal-password"
+email_from = "gavel@example.com"
+email_to = ["oncall@example.com"]
+teams_webhook_url = "https://example.webhook.office.com/webhookb2/x"
+[retention]
+max_age = "30d"
+interval = "15m"
+)",
+                        "test.toml");
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->alerts.interval, 1s);
+  CAF_CHECK_EQUAL(r->alerts.failing_for, 2min);
+  CAF_CHECK_EQUAL(r->alerts.smtp_password, "literal-password");
+  CAF_CHECK_EQUAL(r->alerts.email_to.size(), 1u);
+  CAF_CHECK_EQUAL(r->retention.max_age, 720h);
+  CAF_CHECK_EQUAL(r->retention.interval, 15min);
+  CAF_CHECK(r->retention.enabled);
+  // Defaults: the issue's thresholds.
+  auto d = parse_config("");
+  CAF_REQUIRE(d);
+  CAF_CHECK_EQUAL(d->alerts.failing_for, 60s);
+  CAF_CHECK_EQUAL(d->alerts.lag_above, 30s);
+  CAF_CHECK(d->alerts.dead_letters);
+  CAF_CHECK_EQUAL(d->retention.max_age, 720h);
+  CAF_CHECK_EQUAL(d->server.drain_timeout, 5s);
+
+  auto e = fails("[alerts]\nsmtp_url = \"smtp://mail:25\"\nemail_to = [\"a@b.c\"]\n");
+  CAF_CHECK_EQUAL(e.field, "alerts.email_from");
+  e = fails("[alerts]\nsmtp_url = \"http://mail:25\"\n");
+  CAF_CHECK_EQUAL(e.field, "alerts.smtp_url");
+  e = fails("[alerts]\nemail_to = [\"not-an-address\"]\n");
+  CAF_CHECK_EQUAL(e.field, "alerts.email_to[0]");
+  e = fails("[alerts]\nteams_webhook_url = \"env:GAVEL_TEST_UNSET_TEAMS_URL\"\n");
+  CAF_CHECK_EQUAL(e.field, "alerts.teams_webhook_url");
+  e = fails("[retention]\nmax_age = \"30 days\"\n");
+  CAF_CHECK_EQUAL(e.field, "retention.max_age");
+  e = fails("[retention]\nmax_ag = \"30d\"\n");
+  CAF_CHECK(mentions(e.message, "did you mean `max_age`"));
+}
