@@ -383,6 +383,8 @@ CAF_TEST(the shipped configuration files parse) {
   ::setenv("GAVEL_HUBSPOT_TOKEN", "pat-na1-test", 1);
   ::setenv("GAVEL_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
   ::setenv("GAVEL_DATABASE_URL", "postgresql://gavel:pw@db.internal:5432/gavel", 1);
+  ::setenv("GAVEL_SMTP_PASSWORD", "smtp-password", 1);
+  ::setenv("GAVEL_TEAMS_WEBHOOK_URL", "https://example.webhook.office.com/webhookb2/k", 1);
   auto dir = source_dir() + "/config/";
   for (auto name : {"gavel.example.toml", "dev.toml", "prod.toml"}) {
     CAF_MESSAGE("parsing " << name);
@@ -398,6 +400,8 @@ CAF_TEST(the shipped configuration files parse) {
   auto prod = load_config(dir + "prod.toml");
   CAF_REQUIRE(prod);
   CAF_CHECK_EQUAL(prod->database.url, "postgresql://gavel:pw@db.internal:5432/gavel");
+  CAF_CHECK_EQUAL(prod->alerts.smtp_password, "smtp-password");
+  CAF_CHECK_EQUAL(prod->retention.max_age, 720h);
   // Without its environment the example fails, naming the key and variable.
   ::unsetenv("GAVEL_INGEST_TOKEN");
   auto e = load_config(dir + "gavel.example.toml");
@@ -405,7 +409,7 @@ CAF_TEST(the shipped configuration files parse) {
   CAF_CHECK_EQUAL(e.err().field, "ingest.tokens[0]");
   CAF_CHECK(mentions(e.err().message, "GAVEL_INGEST_TOKEN"));
   for (auto v : {"GAVEL_EVENTHUB_KEY", "GAVEL_HUBSPOT_TOKEN", "GAVEL_WEBHOOK_SECRET",
-                 "GAVEL_DATABASE_URL"})
+                 "GAVEL_DATABASE_URL", "GAVEL_SMTP_PASSWORD", "GAVEL_TEAMS_WEBHOOK_URL"})
     ::unsetenv(v);
 }
 
