@@ -4,6 +4,9 @@
 #include "protocols/json.hpp"
 #include "protocols/time.hpp"
 
+#include <map>
+#include <mutex>
+
 namespace gavel::actors {
 
 namespace {
@@ -227,6 +230,34 @@ std::string pipeline_json(const pipeline_snapshot& s) {
   return out;
 }
 
+namespace {
+
+/// A counter whose value is kept by someone else (the destinations count
+/// since the process started, across actor restarts) and copied here at
+/// scrape time.
+void set_counter(const std::string& name, const std::string& help,
+                 const adapters::metrics::labels& labels, double v) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<std::atomic<double>>> values;
+  std::string key = name;
+  for (const auto& [k, x] : labels)
+    key += '\0' + k + '=' + x;
+  std::shared_ptr<std::atomic<double>> slot;
+  {
+    std::lock_guard guard{mutex};
+    auto& p = values[key];
+    if (!p) {
+      p = std::make_shared<std::atomic<double>>(0);
+      adapters::metrics::global().counter_callback(name, help, labels,
+                                                   [p] { return p->load(); });
+    }
+    slot = p;
+  }
+  slot->store(v);
+}
+
+} // namespace
+
 void export_health_metrics(const pipeline_snapshot& s) {
   auto& r = adapters::metrics::global();
   for (const auto& h : s.destinations) {
@@ -243,6 +274,52 @@ void export_health_metrics(const pipeline_snapshot& s) {
     r.gauge("gavel_destination_up",
             "1 when the destination's state is ok or catching-up, else 0.", l)
         .set(h.status.state == "ok" || h.status.state == "catching-up" ? 1 : 0);
+    if (!h.answered)
+      continue; // keep the last values rather than report zeros
+    const auto& d = h.status;
+    const auto& name = d.name;
+    r.gauge("gavel_destination_circuit_state",
+            "Circuit breaker: 0 closed, 1 half-open, 2 open.", l)
+        .set(d.circuit == "open"        ? 2
+             : d.circuit == "half-open" ? 1
+                                        : 0);
+    r.gauge("gavel_destination_in_memory", "Records held in memory, not yet delivered.",
+            l)
+        .set(static_cast<double>(d.in_memory));
+    r.gauge("gavel_destination_parked_auctions",
+            "Auctions held back behind a dead letter.", l)
+        .set(static_cast<double>(d.parked_auctions));
+    const char* deliveries_help =
+        "Records by final outcome: delivered, dead_letter (given up), parked (held "
+        "behind a dead letter of their auction).";
+    set_counter("gavel_destination_deliveries_total", deliveries_help,
+                {{"destination", name}, {"outcome", "delivered"}},
+                static_cast<double>(d.delivered));
+    set_counter("gavel_destination_deliveries_total", deliveries_help,
+                {{"destination", name}, {"outcome", "dead_letter"}},
+                static_cast<double>(d.dead_letters));
+    set_counter("gavel_destination_deliveries_total", deliveries_help,
+                {{"destination", name}, {"outcome", "parked"}},
+                static_cast<double>(d.parked));
+    set_counter("gavel_destination_requests_total", "Delivery requests sent.", l,
+                static_cast<double>(d.requests));
+    const char* failures_help = "Failed deliveries, by class (transient: retried; "
+                                "permanent: dead-lettered).";
+    set_counter("gavel_destination_failures_total", failures_help,
+                {{"destination", name}, {"class", "transient"}},
+                static_cast<double>(d.failures_transient));
+    set_counter("gavel_destination_failures_total", failures_help,
+                {{"destination", name}, {"class", "permanent"}},
+                static_cast<double>(d.failures_permanent));
+    set_counter("gavel_destination_retries_total",
+                "Records scheduled again after a failure.", l,
+                static_cast<double>(d.retries));
+    set_counter("gavel_destination_dead_letters_total", "Records dead-lettered.", l,
+                static_cast<double>(d.dead_letters));
+    set_counter("gavel_destination_circuit_opens_total", "Times the circuit opened.", l,
+                static_cast<double>(d.circuit_opens));
+    set_counter("gavel_actor_restarts_total", "Supervisor restarts of an actor.",
+                {{"actor", "destination:" + name}}, static_cast<double>(d.restarts));
   }
   r.gauge("gavel_auctions_active", "Open auctions held by auction actors.")
       .set(static_cast<double>(s.auctions.active));

@@ -54,6 +54,20 @@ def run(bin_dir):
         moved("gavel_http_requests_total")
         moved("gavel_outbox_head_position")
         moved("gavel_destination_delivered_through", destination="webhook")
+        delivered = moved("gavel_destination_deliveries_total", destination="webhook",
+                          outcome="delivered")
+        moved("gavel_destination_requests_total", destination="webhook")
+        if delivered < accepted:
+            fail(f"delivered {delivered} < accepted {accepted}")
+        for name, labels in [("gavel_destination_failures_total",
+                              {"destination": "webhook", "class": "permanent"}),
+                             ("gavel_destination_retries_total", {"destination": "webhook"}),
+                             ("gavel_destination_dead_letters_total", {"destination": "webhook"}),
+                             ("gavel_destination_circuit_state", {"destination": "webhook"}),
+                             ("gavel_actor_restarts_total", {"actor": "destination:webhook"})]:
+            key = (name, tuple(sorted(labels.items())))
+            if key not in after:
+                fail(f"{name}{labels} missing")
         if committed < accepted:
             fail(f"committed {committed} < accepted {accepted}")
         # Heartbeats are committed on the auctions' own schedule; the burst's
