@@ -31,6 +31,9 @@ public:
   expected<std::string> start();
   /// pg_ctl stop -m fast; harmless if not running.
   void stop();
+  /// Whether start() launched the server (false: it was already running,
+  /// e.g. under a `gavel serve`, and an admin command must leave it so).
+  bool started_here() const noexcept { return started_by_us_; }
   /// The libpq URI (valid after start()).
   const std::string& url() const noexcept { return url_; }
 

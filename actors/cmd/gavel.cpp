@@ -90,7 +90,8 @@ int prune(const adapters::config& cfg, bool dry_run) {
       std::printf("%zu partition(s) %s\n", going, dry_run ? "would go" : "removed");
     }
   }
-  if (db->embedded)
+  // A cluster a running `gavel serve` uses stays up.
+  if (db->embedded && db->embedded->started_here())
     db->embedded->stop();
   return rc;
 }
@@ -256,7 +257,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     int rc = migrate(db->url);
-    if (db->embedded)
+    if (db->embedded && db->embedded->started_here())
       db->embedded->stop();
     return rc;
   }

@@ -32,6 +32,13 @@ def run(bin_dir):
         before_old = int(g.psql("select count(*) from outbox where auction_id < 500"))
         before_new = int(g.psql("select count(*) from outbox where auction_id >= 500"))
         log(f"rows: {before_old} delivered (33 days old), {before_new} undelivered (32 days old)")
+        # An admin command next to a running serve leaves its cluster up.
+        live = subprocess.run([f"{g.bin}/gavel", "prune", "--dry-run", "--config",
+                               f"{g.work}/gavel.toml"], capture_output=True, text=True)
+        if live.returncode != 0:
+            fail("prune --dry-run next to serve failed: " + live.stderr[-2000:])
+        if int(g.psql("select 1")) != 1 or g.pipeline()["database"] != "ok":
+            fail("gavel prune stopped the cluster of a running serve")
         if g.stop() != 0:
             fail("gavel did not exit 0")
 
