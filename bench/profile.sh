@@ -53,20 +53,26 @@ pgcpu1=$(ps -u postgres -o cputimes= 2>/dev/null | awk '{s+=$1} END {print s+0}'
 gcpu1=$(ps -p "$gavel_pid" -o cputimes= | awk '{print $1+0}')
 wait "$burst_pid" || true
 out=$reports/profile-batch$batch.txt
+set +o pipefail # head closes the pipes early
 {
   echo "# perf profile of gavel: $events events, batch $batch, $conns connections, closed loop"
-  echo "# $(date -u +%FT%TZ), $(nproc) CPUs, load $(loadavg), commit $(git -C "$(dirname "$(dirname "$bin")")" rev-parse HEAD 2>/dev/null || echo ?)"
+  echo "# $(date -u +%FT%TZ), $(nproc) CPUs, load $(loadavg), gavel built from $(git -C "$(dirname "$(dirname "$(dirname "$(realpath "$bin/gavel")")")")" rev-parse HEAD 2>/dev/null || echo ?)"
   echo "# CPU seconds during the ${seconds}s window: gavel $((gcpu1 - gcpu0)), all postgres processes $((pgcpu1 - pgcpu0))"
   echo
   cat "$work/burst.out"
   echo
+  clean() { sed -E 's/[[:space:]]+-[[:space:]]+-[[:space:]]*$//; s/[[:space:]]+$//' | cut -c1-200; }
   echo "## self time by symbol (top 60)"
-  perf report -i "$work/perf.data" --stdio --no-children --sort symbol 2>/dev/null | grep -v '^$' | grep '%' | head -60
+  perf report -i "$work/perf.data" --stdio --no-children --sort symbol -g none 2>/dev/null | grep '%' | clean | head -60
   echo
   echo "## self time by shared object"
-  perf report -i "$work/perf.data" --stdio --no-children --sort dso 2>/dev/null | grep '%' | head -20
+  perf report -i "$work/perf.data" --stdio --no-children --sort dso -g none 2>/dev/null | grep '%' | clean | head -20
   echo
   echo "## inclusive time (children), top 60"
-  perf report -i "$work/perf.data" --stdio --children --sort symbol -g none 2>/dev/null | grep '%' | head -60
+  perf report -i "$work/perf.data" --stdio --children --sort symbol -g none 2>/dev/null | grep '%' | clean | head -60
+  echo
+  echo "## who sleeps and waits: callers of nanosleep, futex and epoll waits (caller graph)"
+  perf report -i "$work/perf.data" --stdio --no-children --sort symbol -G --percent-limit 2 \
+    --symbol-filter=finish_task_switch 2>/dev/null | grep -v '^#' | grep -v '^$' | clean | head -80
 } > "$out"
 echo "profile: wrote $out"

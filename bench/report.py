@@ -230,7 +230,7 @@ md = [f"# Bench: {name}", "",
       f"(destination: {dest}). Chart: [{name}.svg]({name}.svg); raw figures: [{name}.json]({name}.json).", "",
       "## Machine", "",
       f"- {machine['nproc']} CPUs: {machine['cpu']}; RAM {machine['ram_gib']} GiB; kernel {machine['kernel']}; PostgreSQL {machine['pg']}",
-      f"- Gavel and sim built from commit `{machine['commit']}`{' (that working tree had uncommitted changes: figures are not for that commit alone)' if machine['dirty'] else ''}"
+      f"- {'Gavel' if machine.get('sim_commit') not in (None, machine['commit']) else 'Gavel and sim'} built from commit `{machine['commit']}`{' (that working tree had uncommitted changes: figures are not for that commit alone)' if machine['dirty'] else ''}"
       + (f"; sim built from `{machine['sim_commit']}`{' (plus uncommitted changes)' if machine.get('sim_dirty') else ''}"
          if machine.get('sim_commit') and machine.get('sim_commit') != machine['commit'] else "")
       + (f"; bench scripts at `{machine.get('bench_commit')}`" if machine.get('bench_commit') and machine.get('bench_commit') != machine['commit'] else ""),
