@@ -76,8 +76,8 @@ start_dest() {
     webhook) start_receiver "$@" ;;
     eventhub)
       local name=$1 port=${2:-0}
-      "$bin/sim" eventhub --listen "127.0.0.1:$port" --key "$secret" \
-        --out "$work/arrivals-$name.jsonl" > "$work/receive-$name.out" 2>> "$work/receive-$name.err" &
+      "$bin/sim" eventhub --listen "127.0.0.1:$port" --hub bids --key-name send \
+        --key "$secret" --out "$work/arrivals-$name.jsonl" > "$work/receive-$name.out" 2>> "$work/receive-$name.err" &
       recv_pid=$!
       pids_to_stop+=("$recv_pid")
       wait_for_line "$work/receive-$name.out" "listening on" 10

@@ -6,7 +6,8 @@
 # SCENARIO: steady-5k, steady-20k, close-burst, max-rate-single,
 # max-rate-batch100, catch-up, open-auctions-100k, peer, smoke (all: every one
 # but smoke). --short runs a small version (minutes, not tens of minutes); its
-# report is written as <scenario>-short.*. Reports go to bench/reports/
+# report is written as <scenario>-short.* (<scenario>-eventhub.* with
+# --dest eventhub). Reports go to bench/reports/
 # (BENCH_REPORTS overrides), scratch files to bench/work/<scenario>/
 # (BENCH_WORK overrides). Binaries: --bin, else $GAVEL_BIN, else build/bin
 # (built by scripts/build.sh when missing). See bench/README.md.
@@ -39,7 +40,8 @@ if [ ! -x "$bin/gavel" ] || [ ! -x "$bin/sim" ]; then
 fi
 bin=$(cd "$bin" && pwd)
 name=$scenario
-[ "$short" -eq 1 ] && name=$scenario-short
+[ "$dest" != webhook ] && name=$name-$dest
+[ "$short" -eq 1 ] && name=$name-short
 reports=${BENCH_REPORTS:-$here/reports}
 work=${BENCH_WORK:-$here/work}/$name
 mkdir -p "$reports"
