@@ -6,6 +6,7 @@
 #include "protocols/time.hpp"
 
 #include <charconv>
+#include <deque>
 #include <openssl/crypto.h>
 #include <optional>
 #include <thread>
@@ -25,7 +26,10 @@ struct submission {
   std::vector<protocols::ingest_event> events;
   std::vector<std::size_t> slots; ///< index in `results` of each event
   std::vector<ingest_result> results;
+  std::vector<std::string> ids; ///< event id of each event (for a 503 answer)
+  std::vector<bool> answered;   ///< per event, in `events` order
   std::size_t remaining = 0;
+  bool finished = false; ///< `done` ran (all answered, or the deadline passed)
   std::function<void(std::vector<ingest_result>&)> done;
 };
 
@@ -40,33 +44,101 @@ namespace gavel::actors {
 
 namespace {
 
+/// The submissions a gateway waits on, oldest first, for the request deadline.
+struct gateway_state {
+  struct entry {
+    std::chrono::steady_clock::time_point deadline;
+    std::weak_ptr<submission> sub;
+  };
+  std::deque<entry> waiting;
+  bool timer_armed = false;
+};
+
+/// Answers what is still unanswered in `sub` with 503 and completes it.
+void expire(submission& sub) {
+  for (std::size_t i = 0; i < sub.events.size(); ++i) {
+    if (sub.answered[i])
+      continue;
+    auto& r = sub.results[sub.slots[i]];
+    r.st = ingest_result::status::rejected;
+    r.event_id = std::move(sub.ids[i]);
+    r.http_status = 503;
+    r.error_message = "cannot make the event durable now; retry";
+  }
+  sub.finished = true;
+  sub.done(sub.results);
+}
+
 /// A GATEWAY actor: turns a submission into ingest requests and completes it
-/// when every event has its answer (a timeout answers 503).
-caf::behavior gateway(caf::event_based_actor* self, registry_actor registry,
+/// when every event has its answer, or answers 503 for what is still missing
+/// once the request deadline passes. The deadline is one timer per gateway
+/// (armed for the oldest waiting submission), not one per event: a timer per
+/// request is a locked insert into CAF's clock on the hot path.
+caf::behavior gateway(caf::stateful_actor<gateway_state>* self, registry_actor registry,
                       std::chrono::milliseconds timeout) {
+  auto arm = [self] {
+    auto& w = self->state.waiting;
+    while (!w.empty() && w.front().sub.expired())
+      w.pop_front();
+    if (w.empty() || self->state.timer_armed)
+      return;
+    self->state.timer_armed = true;
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        w.front().deadline - std::chrono::steady_clock::now());
+    self->delayed_send(
+        self, std::max(wait, std::chrono::milliseconds{1}) + std::chrono::milliseconds{1},
+        atom::flush_v);
+  };
   return {
       [=](atom::submit, submission_ptr& sub) {
-        sub->remaining = sub->events.size();
-        for (std::size_t i = 0; i < sub->events.size(); ++i) {
-          auto slot = sub->slots[i];
-          auto id = sub->events[i].event_id();
-          self->request(registry, timeout, atom::ingest_v, std::move(sub->events[i]))
+        auto n = sub->events.size();
+        sub->remaining = n;
+        sub->answered.assign(n, false);
+        sub->ids.reserve(n);
+        for (auto& ev : sub->events)
+          sub->ids.push_back(ev.event_id());
+        self->state.waiting.push_back({std::chrono::steady_clock::now() + timeout, sub});
+        for (std::size_t i = 0; i < n; ++i) {
+          self->request(registry, caf::infinite, atom::ingest_v,
+                        std::move(sub->events[i]))
               .then(
-                  [sub, slot](ingest_result& r) {
-                    sub->results[slot] = std::move(r);
-                    if (--sub->remaining == 0)
+                  [sub, i](ingest_result& r) {
+                    if (sub->finished)
+                      return;
+                    sub->answered[i] = true;
+                    sub->results[sub->slots[i]] = std::move(r);
+                    if (--sub->remaining == 0) {
+                      sub->finished = true;
                       sub->done(sub->results);
+                    }
                   },
-                  [sub, slot, id](caf::error&) {
-                    auto& r = sub->results[slot];
+                  [sub, i](caf::error&) {
+                    if (sub->finished)
+                      return;
+                    sub->answered[i] = true;
+                    auto& r = sub->results[sub->slots[i]];
                     r.st = ingest_result::status::rejected;
-                    r.event_id = id;
+                    r.event_id = std::move(sub->ids[i]);
                     r.http_status = 503;
                     r.error_message = "cannot make the event durable now; retry";
-                    if (--sub->remaining == 0)
+                    if (--sub->remaining == 0) {
+                      sub->finished = true;
                       sub->done(sub->results);
+                    }
                   });
         }
+        arm();
+      },
+      [=](atom::flush) {
+        self->state.timer_armed = false;
+        auto now = std::chrono::steady_clock::now();
+        auto& w = self->state.waiting;
+        while (!w.empty() && (w.front().sub.expired() || w.front().deadline <= now)) {
+          if (auto sub = w.front().sub.lock(); sub && !sub->finished)
+            expire(*sub);
+          w.pop_front();
+        }
+        arm();
       },
   };
 }

@@ -141,6 +141,11 @@ int serve(const adapters::config& cfg) {
   {
     caf::actor_system_config caf_cfg;
     caf_cfg.set("scheduler.max-threads", 2);
+    // Work sharing (one queue, workers block on a condition variable) instead
+    // of CAF's default work stealing, whose idle workers poll and nanosleep:
+    // with two workers on a shared two-core machine the polling cost about
+    // half of Gavel's CPU time (docs/adr/0007-hot-path.md).
+    caf_cfg.set("scheduler.policy", caf::atom("sharing"));
     caf_cfg.set("logger.verbosity", caf::atom("quiet"));
     caf::actor_system sys{caf_cfg};
     adapters::io_runtime io{cfg.server.io_threads};
