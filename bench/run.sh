@@ -223,13 +223,13 @@ case "$scenario" in
     wait_for_line "$work/peer-worker.out" "worker running" 60
     gavel_url=$target_url peer_url="http://127.0.0.1:$peer_port"
     wl=(--auctions "$auctions" --implicit-open 0 --bid-window 2m --close-window 60s --seed 1)
-    # 1. Maximum: closed loop, 16 connections, single events.
+    # 1. Maximum: closed loop, 64 connections each, single events.
     target_url=$gavel_url
-    burst gavel-max "${wl[@]}" --events "$events" --connections 16 --first-auction-id 1 \
+    burst gavel-max "${wl[@]}" --events "$events" --connections 64 --first-auction-id 1 \
       --receiver-stats "$(stats_url "$main_addr")"
     wait_settled "$main_addr" "$(accepted_count "$work/acks-gavel-max.jsonl")" 600
     target_url=$peer_url
-    burst peer-max "${wl[@]}" --events "$events" --connections 16 --first-auction-id 1 \
+    burst peer-max "${wl[@]}" --events "$events" --connections 64 --first-auction-id 1 \
       --receiver-stats "$(stats_url "$peer_addr")"
     wait_settled "$peer_addr" "$(accepted_count "$work/acks-peer-max.jsonl")" 1200
     # 2. Latency at 400 events/s, open loop.
@@ -248,7 +248,7 @@ case "$scenario" in
     verify gavel-400 "gavel=$work/arrivals-main.jsonl" --expect-closed
     verify peer-400 "peer=$work/arrivals-peer.jsonl" --expect-closed
     setting workload "$auctions auctions, no implicit opens, 2% resends"
-    setting max_phase "closed loop, 16 connections, $events events each"
+    setting max_phase "closed loop, 64 connections, $events events each"
     setting latency_phase "open loop 400 events/s for ${lat_secs}s each"
     setting peer "graphile-worker $(node -p 'require("'"$here"'/peer/node_modules/graphile-worker/package.json").version'), concurrency 16, queue per auction, Node $(node --version)"
     ;;
