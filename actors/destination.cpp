@@ -1,6 +1,7 @@
 #include "actors/destination.hpp"
 
 #include "adapters/log.hpp"
+#include "adapters/metrics.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -241,8 +242,16 @@ void back_off(self_ptr self, std::int64_t auction, lane_t& l,
 void observe_latency(destination_state& st, const outbox_record& rec) {
   if (rec.created_ms <= 0)
     return;
+  auto ms =
+      static_cast<double>(std::max<std::int64_t>(0, unix_ms_now() - rec.created_ms));
+  if (!st.latency)
+    st.latency = &adapters::metrics::global().histogram(
+        "gavel_delivery_latency_seconds",
+        "Commit (acknowledgement) to delivery confirmed by the destination, per event.",
+        adapters::metrics::latency_buckets(), {{"destination", st.settings.name}});
+  st.latency->observe(ms / 1000.0);
   auto& q = st.counters->latencies_ms;
-  q.push_back(static_cast<double>(unix_ms_now() - rec.created_ms));
+  q.push_back(ms);
   if (q.size() > 1000)
     q.pop_front();
 }

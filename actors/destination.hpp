@@ -2,6 +2,7 @@
 
 #include "actors/interfaces.hpp"
 #include "adapters/config.hpp"
+#include "adapters/metrics.hpp"
 #include "protocols/resilience.hpp"
 
 #include <deque>
@@ -91,6 +92,7 @@ struct destination_state {
   mode m = mode::starting;
   bool reading = false;
   bool subscribed = false;
+  adapters::metrics::histogram* latency = nullptr; ///< ack → delivered, this destination
   std::string last_error;
   std::int64_t last_error_ms = 0;
   std::minstd_rand rng{std::random_device{}()};

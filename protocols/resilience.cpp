@@ -98,6 +98,12 @@ milliseconds rate_window::acquire(steady_time now) {
     return std::chrono::ceil<milliseconds>(paused_until_ - now);
   while (!starts_.empty() && starts_.front() + interval_ <= now)
     starts_.pop_front();
+  // Evenly spaced starts: a burst of work waits for the next slot and goes
+  // out in one full batch instead of spending the window on small ones.
+  auto spacing = interval_ / static_cast<std::int64_t>(limit_);
+  if (!starts_.empty() && now < starts_.back() + spacing)
+    return std::max(milliseconds{1},
+                    std::chrono::ceil<milliseconds>(starts_.back() + spacing - now));
   if (starts_.size() < limit_) {
     starts_.push_back(now);
     return milliseconds{0};

@@ -67,8 +67,9 @@ private:
 };
 
 /// At most `limit` request starts in any rolling `interval` (HubSpot's
-/// "100 requests per 10 s"), plus pauses the server asks for (429
-/// Retry-After, or Remaining 0 in its rate-limit headers).
+/// "100 requests per 10 s"), evenly spaced (interval / limit apart, so work
+/// that piles up meanwhile leaves in full batches), plus pauses the server
+/// asks for (429 Retry-After, or Remaining 0 in its rate-limit headers).
 class rate_window {
 public:
   rate_window(std::size_t limit, milliseconds interval);

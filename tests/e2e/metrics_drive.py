@@ -54,6 +54,8 @@ def run(bin_dir):
         moved("gavel_http_requests_total")
         moved("gavel_outbox_head_position")
         moved("gavel_destination_delivered_through", destination="webhook")
+        moved("gavel_delivery_latency_seconds_count", destination="webhook")
+        moved("gavel_delivery_latency_seconds_bucket", destination="webhook", le="+Inf")
         delivered = moved("gavel_destination_deliveries_total", destination="webhook",
                           outcome="delivered")
         moved("gavel_destination_requests_total", destination="webhook")

@@ -70,16 +70,18 @@ CAF_TEST(the open time doubles per failed probe up to its maximum) {
   CAF_CHECK(cb.allow(t + 3000ms));
 }
 
-CAF_TEST(the rate window admits at most limit starts in any rolling interval) {
+CAF_TEST(the rate window spaces starts evenly and admits at most limit per interval) {
   steady_time t0{};
-  rate_window w{3, 10000ms};
+  rate_window w{4, 10000ms};
   CAF_CHECK_EQUAL(w.acquire(t0).count(), 0);
-  CAF_CHECK_EQUAL(w.acquire(t0 + 1000ms).count(), 0);
-  CAF_CHECK_EQUAL(w.acquire(t0 + 2000ms).count(), 0);
-  // Full until the first start leaves the window.
-  CAF_CHECK_EQUAL(w.acquire(t0 + 3000ms).count(), 7000);
+  // 2.5 s apart.
+  CAF_CHECK_EQUAL(w.acquire(t0 + 1000ms).count(), 1500);
+  CAF_CHECK_EQUAL(w.acquire(t0 + 2500ms).count(), 0);
+  CAF_CHECK_EQUAL(w.acquire(t0 + 5000ms).count(), 0);
+  CAF_CHECK_EQUAL(w.acquire(t0 + 7500ms).count(), 0);
+  // Four in the window: the next when the first leaves it.
+  CAF_CHECK_EQUAL(w.acquire(t0 + 9999ms).count(), 1);
   CAF_CHECK_EQUAL(w.acquire(t0 + 10000ms).count(), 0);
-  CAF_CHECK_EQUAL(w.acquire(t0 + 10500ms).count(), 500);
   // Simulate an hour of greedy callers: never more than 3 in any 10 s.
   rate_window g{3, 10000ms};
   std::vector<steady_time> starts;
@@ -90,7 +92,8 @@ CAF_TEST(the rate window admits at most limit starts in any rolling interval) {
   for (std::size_t i = 3; i < starts.size(); ++i)
     ok = ok && starts[i] - starts[i - 3] >= 10000ms;
   CAF_CHECK(ok);
-  CAF_CHECK_EQUAL(starts.size(), 3u * 360u);
+  CAF_CHECK_GREATER_OR_EQUAL(starts.size(), 1000u);
+  CAF_CHECK_LESS_OR_EQUAL(starts.size(), 1080u);
 }
 
 CAF_TEST(the rate window follows the server headers and pauses) {
@@ -103,6 +106,7 @@ CAF_TEST(the rate window follows the server headers and pauses) {
   CAF_CHECK_EQUAL(w.acquire(t0 + 10000ms).count(), 0);
   w.pause_until(t0 + 20000ms);
   CAF_CHECK_EQUAL(w.acquire(t0 + 15000ms).count(), 5000);
+  CAF_CHECK_EQUAL(w.acquire(t0 + 20000ms).count(), 0);
   // A server may not raise our configured limit.
   w.observe(1000, 999, std::nullopt, t0);
   CAF_CHECK_EQUAL(w.limit(), 100u);
