@@ -24,98 +24,36 @@ and gap-free sequences, duplicates only with identical bytes.
 
 usage: destinations_drive.py BIN_DIR SOURCE_DIR WORK_DIR [--events N] [--outage S]
 """
+import base64
 import json
 import os
-import re
 import signal
-import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_procs import Harness, free_port  # noqa: E402
 
 BIN, SRC, WORK = (os.path.abspath(p) for p in sys.argv[1:4])
 args = sys.argv[4:]
 EVENTS = int(args[args.index("--events") + 1]) if "--events" in args else 3000
 OUTAGE_S = int(args[args.index("--outage") + 1]) if "--outage" in args else 6
 # Many auctions: HubSpot requests carry one event per auction, so its
-# throughput at 2 x 15 requests per 10 s depends on how many auctions are open.
+# throughput at 2 x 25 requests per 10 s depends on how many auctions are open.
 AUCTIONS = max(30, EVENTS // 20)
 POISON_AUCTION = 7
-procs = []
-
-
-def _stop_all():
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-__import__("atexit").register(_stop_all)
-
-
-def log(*a):
-    print("[destinations]", *a, flush=True)
-
-
-def fail(msg):
-    log("FAIL:", msg)
-    raise SystemExit(1)
-
-
-def start(name, cmd, wait_line=None):
-    out = open(os.path.join(WORK, name + ".out"), "w")
-    err = open(os.path.join(WORK, name + ".log"), "w")
-    p = subprocess.Popen(cmd, stdout=out, stderr=err)
-    procs.append(p)
-    if wait_line:
-        deadline = time.time() + 20
-        path = os.path.join(WORK, name + ".out")
-        while time.time() < deadline:
-            m = re.search(wait_line, open(path).read())
-            if m:
-                return p, m
-            if p.poll() is not None:
-                fail(f"{name} exited: " + open(os.path.join(WORK, name + ".log")).read()[-2000:])
-            time.sleep(0.05)
-        fail(f"{name} did not start")
-    return p, None
-
+H = Harness(WORK, "destinations")
+log, fail, start, http, wait = H.log, H.fail, H.start, H.http, H.wait
+procs = H.procs
 
 CA = os.path.join(WORK, "ca")
 subprocess.run(["bash", os.path.join(SRC, "scripts/test-ca.sh"), CA], check=True)
-tls = ssl.create_default_context(cafile=os.path.join(CA, "ca.pem"))
-
-
-def http(method, url, body=None, token=None, timeout=10):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout, context=tls if url.startswith("https") else None) as r:
-            text = r.read().decode()
-            return r.status, json.loads(text) if text.strip().startswith(("{", "[")) else text
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
+H.trust(os.path.join(CA, "ca.pem"))
 
 EH_KEY = "eh-key-" + os.urandom(6).hex()
 HS_TOKEN = "hs-token-" + os.urandom(6).hex()
-SECRET = "whsec_" + __import__("base64").b64encode(os.urandom(24)).decode()
+SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 TOKEN = "ingest-" + os.urandom(6).hex()
 
 _, m = start("eventhub", [f"{BIN}/sim", "eventhub", "--listen", "127.0.0.1:0",
@@ -190,18 +128,7 @@ restart_period = "60s"
 """)
 
 gavel, _ = start("gavel", [f"{BIN}/gavel", "serve", "--config", f"{WORK}/gavel.toml"])
-deadline = time.time() + 60
-while time.time() < deadline:
-    try:
-        if http("GET", G + "/readyz")[0] == 200:
-            break
-    except Exception:
-        pass
-    if gavel.poll() is not None:
-        fail("gavel exited: " + open(f"{WORK}/gavel.log").read()[-3000:])
-    time.sleep(0.1)
-else:
-    fail("gavel not ready")
+H.wait_ready(gavel, G)
 log("gavel up on", G)
 
 
@@ -210,16 +137,6 @@ def pipeline():
     if st != 200:
         fail(f"/v1/pipeline answered {st}: {body}")
     return {d["name"]: d for d in body["destinations"]}
-
-
-def wait(pred, what, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    fail("timed out waiting for " + what)
 
 
 # Poison one auction on HubSpot before anything flows.

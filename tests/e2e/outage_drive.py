@@ -10,87 +10,28 @@ destinations (each with its own secret) alongside:
 
 usage: outage_drive.py BIN_DIR SOURCE_DIR WORK_DIR [--outage SECONDS] [--rate EV_PER_S]
 """
-import atexit
 import base64
 import json
 import os
-import re
 import signal
-import ssl
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from e2e_procs import Harness, free_port  # noqa: E402
 
 BIN, SRC, WORK = (os.path.abspath(p) for p in sys.argv[1:4])
 args = sys.argv[4:]
 OUTAGE = int(args[args.index("--outage") + 1]) if "--outage" in args else 60
 RATE = int(args[args.index("--rate") + 1]) if "--rate" in args else 800
-procs = []
-
-
-def log(*a):
-    print("[outage]", *a, flush=True)
-
-
-def fail(msg):
-    log("FAIL:", msg)
-    raise SystemExit(1)
-
-
-@atexit.register
-def _stop_all():
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-
-
-def start(name, cmd, wait_line=None):
-    p = subprocess.Popen(cmd, stdout=open(f"{WORK}/{name}.out", "w"),
-                         stderr=open(f"{WORK}/{name}.log", "w"))
-    procs.append(p)
-    if not wait_line:
-        return p, None
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        m = re.search(wait_line, open(f"{WORK}/{name}.out").read())
-        if m:
-            return p, m
-        if p.poll() is not None:
-            fail(f"{name} exited: " + open(f"{WORK}/{name}.log").read()[-2000:])
-        time.sleep(0.05)
-    fail(f"{name} did not start")
-
+H = Harness(WORK, "outage")
+log, fail, start, http = H.log, H.fail, H.start, H.http
+procs = H.procs
 
 CA = f"{WORK}/ca"
 subprocess.run(["bash", f"{SRC}/scripts/test-ca.sh", CA], check=True)
-tls = ssl.create_default_context(cafile=f"{CA}/ca.pem")
-
-
-def http(method, url, body=None, token=None, timeout=10):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method)
-    if token:
-        req.add_header("Authorization", "Bearer " + token)
-    try:
-        with urllib.request.urlopen(req, timeout=timeout,
-                                    context=tls if url.startswith("https") else None) as r:
-            text = r.read().decode()
-            return r.status, json.loads(text) if text.strip().startswith(("{", "[")) else text
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
+H.trust(f"{CA}/ca.pem")
 
 KEY = "k-" + os.urandom(6).hex()
 TOKEN = "t-" + os.urandom(6).hex()
@@ -139,16 +80,7 @@ secret = "{SECRETS[i]}"
 window = 2000
 """)
 gavel, _ = start("gavel", [f"{BIN}/gavel", "serve", "--config", f"{WORK}/gavel.toml"])
-deadline = time.time() + 60
-while True:
-    try:
-        if http("GET", G + "/readyz")[0] == 200:
-            break
-    except Exception:
-        pass
-    if gavel.poll() is not None or time.time() > deadline:
-        fail("gavel did not start: " + open(f"{WORK}/gavel.log").read()[-2000:])
-    time.sleep(0.1)
+H.wait_ready(gavel, G)
 
 
 def rss_kib():
