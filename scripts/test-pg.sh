@@ -32,6 +32,7 @@ case "$2" in
   *'"'* | *'$'* | *'`'* | *'\'*)
     echo "test-pg: DIR must not contain \" \$ \` or \\: $2" >&2; exit 2 ;;
 esac
+given=$(realpath -m -s -- "$2")
 dir=$(realpath -m -- "$2")
 data=$dir/data
 sock=$dir/sock
@@ -85,19 +86,23 @@ case "$cmd" in
     if [ "$(id -u)" -eq 0 ]; then
       chown "$pg_user:" "$dir" "$sock"
       if ! runuser -u "$pg_user" -- test -w "$dir" 2>/dev/null; then
-        blocker=""
-        p=$(dirname "$dir")
-        while :; do
-          if ! runuser -u "$pg_user" -- test -x "$p" 2>/dev/null; then blocker=$p; fi
-          [ "$p" = / ] && break
-          p=$(dirname "$p")
-        done
-        echo "test-pg: the server runs as '$pg_user', who cannot reach $dir" \
-          "${blocker:+(no search permission on $blocker)}." \
-          "Use a DIR under a directory every user can traverse (a build tree under" \
-          "/work/... or /tmp/...), or grant it (chmod o+x ${blocker:-PARENT})." >&2
+        # A build tree the server user cannot reach (a clone in a private
+        # mktemp directory, say): keep the cluster in a traversable place
+        # under /tmp and leave a symlink at DIR. Root (the tests) follows it;
+        # the server is only ever given the real path.
         rm -rf -- "$dir"
-        exit 1
+        real=/tmp/gavel-test-pg.$(printf '%s' "$given" | sha1sum | cut -c1-16)
+        rm -rf -- "$real"
+        mkdir -p -- "$real/sock"
+        chmod 0755 "$real"
+        chown "$pg_user:" "$real" "$real/sock"
+        mkdir -p -- "$(dirname "$given")"
+        ln -sfn -- "$real" "$given"
+        dir=$real data=$real/data sock=$real/sock log=$real/postgres.log
+        if ! runuser -u "$pg_user" -- test -w "$dir" 2>/dev/null; then
+          echo "test-pg: the server runs as '$pg_user', who cannot write $dir" >&2
+          exit 1
+        fi
       fi
     fi
     chmod 0700 "$sock"
@@ -131,6 +136,7 @@ EOF
       stop_server immediate || true
     fi
     rm -rf -- "$dir"
+    [ -L "$given" ] && rm -f -- "$given"
     ;;
   restart)
     [ -f "$data/PG_VERSION" ] || { echo "test-pg: no cluster in $dir" >&2; exit 1; }
