@@ -341,7 +341,7 @@ protocols::expected<adapters::done> service::start() {
   health_->final_window_ms = cfg_.auction.final_window.count();
   health_->clock = deps.clock;
   alerts_ = sys_.spawn<caf::detached>(alerts, health_, cfg_.alerts,
-                                       make_alert_senders(cfg_.alerts));
+                                      make_alert_senders(cfg_.alerts));
   registry_ = sys_.spawn(registry, std::move(deps));
   for (int i = 0; i < 2; ++i)
     gateways_.push_back(sys_.spawn(gateway, registry_, cfg_.server.request_timeout));

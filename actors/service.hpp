@@ -1,8 +1,8 @@
 #pragma once
 
+#include "actors/alerts.hpp"
 #include "actors/auction.hpp"
 #include "actors/destination.hpp"
-#include "actors/alerts.hpp"
 #include "actors/health.hpp"
 #include "actors/maintenance.hpp"
 #include "actors/store.hpp"

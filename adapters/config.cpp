@@ -824,9 +824,10 @@ opt_error parse_destination(const toml::table& t, destination_config& dc,
     // The upsert key must be a property the mapping fills.
     std::vector<std::string> names;
     if (dc.properties.empty())
-      names = {"gavel_event_id", "gavel_event_type", "bid_sequence", "producer_timestamp",
-               "auction_id", "bid_id", "amount", "currency", "bidder_user_id", "end_date",
-               "total_bid_count"};
+      names = {
+          "gavel_event_id", "gavel_event_type", "bid_sequence",   "producer_timestamp",
+          "auction_id",     "bid_id",           "amount",         "currency",
+          "bidder_user_id", "end_date",         "total_bid_count"};
     for (const auto& p : dc.properties)
       names.push_back(p.substr(0, p.find('=')));
     if (std::find(names.begin(), names.end(), dc.id_property) == names.end())

@@ -16,10 +16,10 @@ class embedded_postgres {
 public:
   struct options {
     std::string data_dir = "var/pg";
-    std::string bin_dir;              ///< empty: newest /usr/lib/postgresql/<v>/bin
-    std::string run_as = "postgres";  ///< used only when running as root
-    int port = 5432;                  ///< socket file name only; no TCP
-    bool fsync = true;                ///< tests may turn it off
+    std::string bin_dir;             ///< empty: newest /usr/lib/postgresql/<v>/bin
+    std::string run_as = "postgres"; ///< used only when running as root
+    int port = 5432;                 ///< socket file name only; no TCP
+    bool fsync = true;               ///< tests may turn it off
   };
 
   explicit embedded_postgres(options opts);

@@ -31,8 +31,9 @@ bool webhook_signature_matches(std::string_view secret, std::string_view id,
                                std::string_view header);
 
 /// Azure Event Hubs / Service Bus SAS token:
-/// `SharedAccessSignature sr=<enc uri>&sig=<enc b64 HMAC(key, enc_uri + "\n" + expiry)>&se=<expiry>&skn=<name>`.
-/// The key is used as given (its UTF-8 bytes), not base64-decoded.
+/// `SharedAccessSignature sr=<enc uri>&sig=<enc b64 HMAC(key, enc_uri + "\n" +
+/// expiry)>&se=<expiry>&skn=<name>`. The key is used as given (its UTF-8 bytes), not
+/// base64-decoded.
 std::string sas_token(std::string_view resource_uri, std::string_view key_name,
                       std::string_view key, std::int64_t expiry_unix_seconds);
 

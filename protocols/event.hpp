@@ -73,7 +73,8 @@ struct ingest_body {
 /// Parses and validates a request body. Whole-body errors: code "malformed"
 /// (not JSON, or not an object/array), "too_deep", "batch_too_large"
 /// (more than max_batch items), "empty_batch".
-expected<ingest_body> parse_ingest_body(std::string_view body, validation_limits limits = {});
+expected<ingest_body> parse_ingest_body(std::string_view body,
+                                        validation_limits limits = {});
 
 /// Whether `text` is a plain non-negative decimal: digits with an optional
 /// fraction, no exponent, no sign (`875.10`, `0`, `12.5`).

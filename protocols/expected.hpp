@@ -18,8 +18,7 @@ struct error {
 
 /// The value or the error of a pure computation (protocols/ has no CAF, so it
 /// cannot use caf::expected; C++20 has no std::expected).
-template <class T>
-class expected {
+template <class T> class expected {
 public:
   expected(T value) : v_(std::move(value)) {}
   expected(error err) : v_(std::move(err)) {}

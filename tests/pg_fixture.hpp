@@ -5,10 +5,9 @@
 
 #include "adapters/pg_store.hpp"
 
-#include <filesystem>
-
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <string>
 #include <unistd.h>
@@ -66,7 +65,8 @@ private:
 inline int pg_ctl(const std::string& action) {
   // The real path: DIR may be a symlink (scripts/test-pg.sh keeps the cluster
   // where the server user can reach it), and the server is given real paths.
-  auto dir = std::filesystem::weakly_canonical(env_or_throw("GAVEL_TEST_PG_DIR")).string();
+  auto dir =
+      std::filesystem::weakly_canonical(env_or_throw("GAVEL_TEST_PG_DIR")).string();
   auto port = env_or_throw("GAVEL_TEST_PG_PORT");
   std::string prefix = ::geteuid() == 0 ? "runuser -u postgres -- " : "";
   std::string cmd;

@@ -384,7 +384,8 @@ CAF_TEST(the shipped configuration files parse) {
   ::setenv("GAVEL_WEBHOOK_SECRET", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
   ::setenv("GAVEL_DATABASE_URL", "postgresql://gavel:pw@db.internal:5432/gavel", 1);
   ::setenv("GAVEL_SMTP_PASSWORD", "smtp-password", 1);
-  ::setenv("GAVEL_TEAMS_WEBHOOK_URL", "https://example.webhook.office.com/webhookb2/k", 1);
+  ::setenv("GAVEL_TEAMS_WEBHOOK_URL", "https://example.webhook.office.com/webhookb2/k",
+           1);
   auto dir = source_dir() + "/config/";
   for (auto name : {"gavel.example.toml", "dev.toml", "prod.toml"}) {
     CAF_MESSAGE("parsing " << name);
