@@ -136,7 +136,7 @@ EOF
       stop_server immediate || true
     fi
     rm -rf -- "$dir"
-    [ -L "$given" ] && rm -f -- "$given"
+    if [ -L "$given" ]; then rm -f -- "$given"; fi
     ;;
   restart)
     [ -f "$data/PG_VERSION" ] || { echo "test-pg: no cluster in $dir" >&2; exit 1; }

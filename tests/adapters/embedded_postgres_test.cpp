@@ -7,10 +7,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <poll.h>
 #include <pqxx/pqxx>
 #include <string>
 #include <sys/stat.h>
-#include <thread>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 using gavel::adapters::embedded_postgres;
@@ -64,17 +65,15 @@ pid_t postmaster_pid(const fs::path& data) {
   return static_cast<pid_t>(pid);
 }
 
-/// Until `pid` is gone or a zombie (a crashed postmaster, as a restart finds it).
+/// Until `pid` has exited (a crashed postmaster, as a restart finds it): its
+/// pidfd becomes readable at exit; at most 5 s.
 void wait_dead(pid_t pid) {
-  for (int i = 0; i < 500 && ::kill(pid, 0) == 0; ++i) {
-    std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
-    std::string stat;
-    std::getline(in, stat);
-    auto close = stat.rfind(')');
-    if (close != std::string::npos && close + 2 < stat.size() && stat[close + 2] == 'Z')
-      return;
-    std::this_thread::sleep_for(std::chrono::milliseconds{10});
-  }
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (fd < 0)
+    return; // already gone
+  pollfd p{fd, POLLIN, 0};
+  (void)::poll(&p, 1, 5000);
+  ::close(fd);
 }
 
 embedded_postgres::options options_for(const fs::path& dir);
