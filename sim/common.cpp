@@ -1,5 +1,7 @@
 #include "sim/common.hpp"
 
+#include "protocols/json.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -166,37 +168,7 @@ std::string cents_text(std::int64_t cents) {
 }
 
 void append_json_string(std::string_view s, std::string& out) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (char ch : s) {
-    auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    default:
-      if (c < 0x20) {
-        out += "\\u00";
-        out.push_back(hex[c >> 4]);
-        out.push_back(hex[c & 15]);
-      } else {
-        out.push_back(ch);
-      }
-    }
-  }
-  out.push_back('"');
+  protocols::json::dump_string(s, out);
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
