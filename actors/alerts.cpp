@@ -60,6 +60,10 @@ adapters::health_input to_health_input(const pipeline_snapshot& s) {
   adapters::health_input in;
   in.now = s.now;
   in.database_up = s.database_up && s.facts_ok;
+  if (s.core_answered) {
+    in.core_state = s.core.state;
+    in.core_error = s.core.last_error;
+  }
   for (const auto& d : s.destinations) {
     adapters::health_input::destination x;
     x.name = d.status.name;

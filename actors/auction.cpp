@@ -144,13 +144,7 @@ void load(self_ptr self) {
 }
 
 /// One decided queue item of an in-flight batch.
-struct outcome {
-  caf::typed_response_promise<ingest_result> rp;
-  ingest_result result;
-  bool has_promise = false;
-  /// Decided from state this batch creates: only true once it commits.
-  bool depends_on_batch = false;
-};
+using outcome = auction_state::outcome;
 
 // Sequences as many queued items as one persist request takes, against a
 // copy of the state; the copy becomes the state only after COMMIT.
@@ -310,8 +304,10 @@ void process(self_ptr self) {
 
   req.auction = row;
   req.auction.auction_id = st.id;
+  req.epoch = st.deps->epoch;
   st.in_flight = true;
   auto shared_outcomes = std::make_shared<std::vector<outcome>>(std::move(outcomes));
+  st.in_flight_outcomes = shared_outcomes;
   self->request(st.deps->store, st.deps->settings.store_timeout, atom::persist_v,
                 std::move(req))
       .then(
@@ -319,6 +315,7 @@ void process(self_ptr self) {
            heartbeat_emitted, replan, now](persist_reply&) mutable {
             auto& st = self->state;
             st.in_flight = false;
+            st.in_flight_outcomes.reset();
             bool opened_now = !st.exists && exists;
             bool closed_now = !st.row.closed && row.closed;
             st.row = row;
@@ -342,6 +339,7 @@ void process(self_ptr self) {
           [self, shared_outcomes](caf::error& err) {
             auto& st = self->state;
             st.in_flight = false;
+            st.in_flight_outcomes.reset();
             GAVEL_LOG_WARN("auction {}: persist failed: {}", st.id, caf::to_string(err));
             for (auto& o : *shared_outcomes) {
               if (o.depends_on_batch)
@@ -369,6 +367,18 @@ auction_actor::behavior_type auction(auction_actor::stateful_pointer<auction_sta
   self->state.row.auction_id = id;
   if (auto board = self->state.deps->board)
     self->attach_functor([board, id](const caf::error&) { board->remove(id); });
+  // Stopped with its registry (shutdown or a registry restart): whoever waits
+  // hears 503 now, not at its deadline. A commit in flight may still land; the
+  // producer's retry then gets `duplicate` from the successor.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    auto& st = self->state;
+    if (auto answers = std::move(st.in_flight_outcomes))
+      for (auto& o : *answers)
+        if (o.has_promise)
+          o.rp.deliver(unavailable_result(o.result.event_id));
+    fail_queue(self);
+    self->quit(msg.reason);
+  });
   load(self);
   return {
       [self](atom::ingest, protocols::ingest_event& ev) -> caf::result<ingest_result> {
@@ -413,7 +423,7 @@ registry(registry_actor::stateful_pointer<registry_state> self, auction_deps dep
   self->state.deps = shared;
   auto spawn_auction = [self](std::int64_t id) -> registry_state::entry& {
     auto& st = self->state;
-    auto [it, fresh] = st.auctions.try_emplace(id);
+    auto [it, fresh] = st.auctions->try_emplace(id);
     if (fresh) {
       it->second.handle = self->spawn(auction, id, st.deps);
       self->monitor(it->second.handle);
@@ -421,7 +431,7 @@ registry(registry_actor::stateful_pointer<registry_state> self, auction_deps dep
     return it->second;
   };
   self->set_down_handler([self](caf::down_msg& msg) {
-    auto& auctions = self->state.auctions;
+    auto& auctions = *self->state.auctions;
     for (auto it = auctions.begin(); it != auctions.end(); ++it) {
       if (it->second.handle.address() == msg.source) {
         if (msg.reason)
@@ -434,8 +444,8 @@ registry(registry_actor::stateful_pointer<registry_state> self, auction_deps dep
   });
   // The auctions die with the registry (their timers must not keep the
   // actor system alive at shutdown).
-  self->attach_functor([self](const caf::error&) {
-    for (auto& [id, e] : self->state.auctions)
+  self->attach_functor([auctions = self->state.auctions](const caf::error&) {
+    for (auto& [id, e] : *auctions)
       caf::anon_send_exit(e.handle, caf::exit_reason::user_shutdown);
   });
   // Auctions still open must keep their heartbeats after a restart.
@@ -458,7 +468,7 @@ registry(registry_actor::stateful_pointer<registry_state> self, auction_deps dep
         return self->delegate(e.handle, atom::ingest_v, std::move(ev));
       },
       [self](atom::idle, std::int64_t id, std::uint64_t processed) {
-        auto& auctions = self->state.auctions;
+        auto& auctions = *self->state.auctions;
         auto it = auctions.find(id);
         // Messages forwarded after the auction asked are still in its mailbox.
         if (it == auctions.end() || it->second.forwarded != processed)
@@ -467,7 +477,11 @@ registry(registry_actor::stateful_pointer<registry_state> self, auction_deps dep
         self->send(it->second.handle, atom::passivate_v);
         auctions.erase(it);
       },
-      [self](atom::status) -> std::uint64_t { return self->state.auctions.size(); },
+      [self](atom::status) -> std::uint64_t { return self->state.auctions->size(); },
+      [self](atom::crash) {
+        GAVEL_LOG_WARN("registry: crashing on request (fault injection)");
+        self->quit(make_error(errc::internal, "crash requested (fault injection)"));
+      },
   };
 }
 

@@ -28,6 +28,8 @@ struct auction_deps {
   store_actor store;
   reader_actor reader;
   registry_actor registry; ///< may be null (tests): then never passivated
+  /// The registry incarnation (the store fences older ones off).
+  std::uint64_t epoch = 0;
   auction_settings settings;
   wall_clock clock;
   /// Where the auctions publish their state for the operations API (may be null).
@@ -65,6 +67,17 @@ struct auction_state {
   bool loading = false;
   bool in_flight = false;
   std::deque<pending> queue;
+  /// The answer to one event of the persist request in flight.
+  struct outcome {
+    caf::typed_response_promise<ingest_result> rp;
+    ingest_result result;
+    bool has_promise = false;
+    /// Decided from state this batch creates: only true once it commits.
+    bool depends_on_batch = false;
+  };
+  /// Answers of the persist request in flight (answered with 503 if the actor
+  /// is stopped before the store replies).
+  std::shared_ptr<std::vector<outcome>> in_flight_outcomes;
   std::uint64_t heartbeat_generation = 0;
   std::uint64_t idle_generation = 0;
   protocols::unix_ms heartbeat_base = 0; ///< time of the last heartbeat (or open)
@@ -84,7 +97,10 @@ struct registry_state {
     auction_actor handle;
     std::uint64_t forwarded = 0;
   };
-  std::unordered_map<std::int64_t, entry> auctions;
+  /// Shared with a cleanup functor (the state is gone when it runs): the
+  /// auctions go down with the registry.
+  std::shared_ptr<std::unordered_map<std::int64_t, entry>> auctions =
+      std::make_shared<std::unordered_map<std::int64_t, entry>>();
   std::shared_ptr<const auction_deps> deps;
   static inline const char* name = "gavel.registry";
 };

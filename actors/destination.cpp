@@ -636,6 +636,9 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
         self->quit(make_error(errc::internal, "crash requested (fault injection)"));
       },
       [self](atom::restart) {},
+      [](atom::subscribe, caf::actor&) {
+        // Its supervisor handles a new store (by starting a new worker).
+      },
       [self](atom::delivered, std::uint64_t id, adapters::delivery_result& r) {
         on_delivered(self, id, r);
       },
@@ -678,6 +681,8 @@ using sup_ptr = destination_actor::stateful_pointer<destination_supervisor_state
 
 void spawn_worker(sup_ptr self) {
   auto& st = self->state;
+  if (!st.store)
+    return; // started when the core supervisor hands over the store
   auto client = st.make_client();
   st.worker = self->spawn(destination_worker, st.settings, std::move(client), st.counters,
                           st.store, st.reader);
@@ -725,6 +730,13 @@ destination_actor::behavior_type destination_supervisor(
     if (msg.source != st.worker.address())
       return;
     st.worker = nullptr;
+    if (st.replacing) {
+      // Stopped on purpose for a new store: start again at once (no crash).
+      st.replacing = false;
+      ++st.restarts;
+      spawn_worker(self);
+      return;
+    }
     if (!msg.reason || self->getf(caf::abstract_actor::is_shutting_down_flag))
       return; // a normal exit (shutdown)
     auto now = std::chrono::steady_clock::now();
@@ -749,6 +761,7 @@ destination_actor::behavior_type destination_supervisor(
                                           st.consecutive, unit(st.rng));
     GAVEL_LOG_WARN("destination {}: {}; restart {} in {} ms", st.settings.name,
                    st.failure, st.restarts + 1, delay.count());
+    st.restart_pending = true;
     self->delayed_send(self, delay, atom::restart_v);
   });
   return {
@@ -785,7 +798,8 @@ destination_actor::behavior_type destination_supervisor(
       },
       [self](atom::restart) {
         auto& st = self->state;
-        if (st.worker)
+        st.restart_pending = false;
+        if (st.worker || st.replacing)
           return;
         if (st.failed) {
           // An operator's restart: a clean slate.
@@ -795,6 +809,24 @@ destination_actor::behavior_type destination_supervisor(
         }
         ++st.restarts;
         spawn_worker(self);
+      },
+      [self](atom::subscribe, caf::actor& store) {
+        auto& st = self->state;
+        st.store = caf::actor_cast<store_actor>(store);
+        if (st.replacing)
+          return; // the worker on its way down is replaced by one for this store
+        if (st.worker) {
+          // Its subscription, and whatever it sent the old store, are gone
+          // with the old store: a new worker resumes from the stored
+          // position (at-least-once) and subscribes to the new one.
+          GAVEL_LOG_INFO("destination {}: new store, restarting the worker",
+                         st.settings.name);
+          st.replacing = true;
+          self->send_exit(st.worker, caf::exit_reason::user_shutdown);
+          return;
+        }
+        if (!st.failed && !st.restart_pending)
+          spawn_worker(self);
       },
   };
 }

@@ -133,6 +133,8 @@ struct destination_supervisor_state {
   std::uint64_t restarts = 0;
   unsigned consecutive = 0;
   bool failed = false;
+  bool replacing = false;       ///< the worker is stopping for a new store
+  bool restart_pending = false; ///< a restart waits for its backoff
   std::string failure;
   std::minstd_rand rng{std::random_device{}()};
   static inline const char* name = "gavel.destination.supervisor";
@@ -144,6 +146,8 @@ struct destination_supervisor_state {
 /// `restart_period`; beyond that the destination is `failed` (reported in
 /// its status, which alerting watches) until an operator restarts it. A
 /// restarted worker resumes from the stored position (at-least-once).
+/// `store` may be null: the worker then starts when the core supervisor
+/// sends one (atom::subscribe), as it does whenever the store is replaced.
 destination_actor::behavior_type destination_supervisor(
     destination_actor::stateful_pointer<destination_supervisor_state> self,
     destination_settings settings, client_factory make_client, store_actor store,

@@ -113,11 +113,24 @@ void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources>
                 self->quit();
               });
     };
-    g->remaining = src.destinations.size();
+    g->remaining = src.destinations.size() + (src.core ? 1 : 0);
     if (g->remaining == 0) {
       ask_facts();
       return;
     }
+    if (src.core)
+      self->request(src.core, timeout, atom::status_v)
+          .then(
+              [g, ask_facts](core_status& s) {
+                g->snap.core = std::move(s);
+                g->snap.core_answered = true;
+                if (--g->remaining == 0)
+                  ask_facts();
+              },
+              [g, ask_facts](caf::error&) {
+                if (--g->remaining == 0)
+                  ask_facts();
+              });
     for (std::size_t i = 0; i < src.destinations.size(); ++i)
       self->request(src.destinations[i], timeout, atom::status_v)
           .then(
@@ -142,6 +155,17 @@ std::string pipeline_json(const pipeline_snapshot& s) {
   iso_or_null(out, s.now);
   out += R"(,"database":)";
   out += s.database_up ? "\"ok\"" : "\"unreachable\"";
+  // The core: the store and the registry, restarted as one unit.
+  out += R"(,"core":{"state":)";
+  json::dump_string(s.core_answered ? s.core.state : std::string{"unknown"}, out);
+  out += R"(,"epoch":)" + std::to_string(s.core.epoch);
+  out += R"(,"store_restarts":)" + std::to_string(s.core.store_restarts);
+  out += R"(,"registry_restarts":)" + std::to_string(s.core.registry_restarts);
+  out += R"(,"last_error":)";
+  json::dump_string(s.core.last_error, out);
+  out += R"(,"last_error_at":)";
+  iso_or_null(out, s.core.last_error_ms);
+  out += '}';
   out += R"(,"head_position":)" + std::to_string(s.head_position);
   out += R"(,"active_auctions":)" + std::to_string(s.auctions.active);
   out += R"(,"destinations":[)";
@@ -159,6 +183,17 @@ std::string pipeline_json(const pipeline_snapshot& s) {
     out += R"(,"circuit":)";
     json::dump_string(d.circuit, out);
     out += R"(,"delivered_through":)" + std::to_string(d.delivered_through);
+    // The core: the store and the registry, restarted as one unit.
+    out += R"(,"core":{"state":)";
+    json::dump_string(s.core_answered ? s.core.state : std::string{"unknown"}, out);
+    out += R"(,"epoch":)" + std::to_string(s.core.epoch);
+    out += R"(,"store_restarts":)" + std::to_string(s.core.store_restarts);
+    out += R"(,"registry_restarts":)" + std::to_string(s.core.registry_restarts);
+    out += R"(,"last_error":)";
+    json::dump_string(s.core.last_error, out);
+    out += R"(,"last_error_at":)";
+    iso_or_null(out, s.core.last_error_ms);
+    out += '}';
     out += R"(,"head_position":)" + std::to_string(s.head_position);
     out += R"(,"lag_events":)" + std::to_string(h.lag_events);
     out += R"(,"lag_seconds":)";
@@ -320,6 +355,14 @@ void export_health_metrics(const pipeline_snapshot& s) {
                 static_cast<double>(d.circuit_opens));
     set_counter("gavel_actor_restarts_total", "Supervisor restarts of an actor.",
                 {{"actor", "destination:" + name}}, static_cast<double>(d.restarts));
+  }
+  if (s.core_answered) {
+    r.gauge("gavel_core_up", "1 when the store and the registry run (core state ok).")
+        .set(s.core.state == "ok" ? 1 : 0);
+    set_counter("gavel_actor_restarts_total", "Supervisor restarts of an actor.",
+                {{"actor", "store"}}, static_cast<double>(s.core.store_restarts));
+    set_counter("gavel_actor_restarts_total", "Supervisor restarts of an actor.",
+                {{"actor", "registry"}}, static_cast<double>(s.core.registry_restarts));
   }
   r.gauge("gavel_auctions_active", "Open auctions held by auction actors.")
       .set(static_cast<double>(s.auctions.active));

@@ -13,6 +13,7 @@ namespace gavel::actors {
 /// Where the health model reads from (what the service owns).
 struct health_sources {
   std::vector<destination_actor> destinations;
+  core_actor core;                ///< the store and registry's supervisor (may be null)
   std::vector<std::string> names; ///< configured name of each destination
   std::vector<std::string> kinds;
   maintenance_actor maintenance;
@@ -38,6 +39,8 @@ struct pipeline_snapshot {
   bool facts_ok = false; ///< the outbox facts query answered
   std::int64_t head_position = 0;
   std::vector<destination_health> destinations;
+  core_status core;
+  bool core_answered = false; ///< false: state "unknown"
   auction_board::summary auctions;
   std::vector<adapters::pg_store::outbox_facts::gap> gaps;
 };

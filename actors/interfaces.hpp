@@ -46,6 +46,7 @@ CAF_ADD_ATOM(gavel, gavel::atom, dead_list, "dead_list")
 CAF_ADD_ATOM(gavel, gavel::atom, parked, "parked")
 CAF_ADD_ATOM(gavel, gavel::atom, prune, "prune")
 CAF_ADD_ATOM(gavel, gavel::atom, tick, "tick")
+CAF_ADD_ATOM(gavel, gavel::atom, epoch, "epoch")
 CAF_END_TYPE_ID_BLOCK(gavel)
 
 namespace gavel::actors {
@@ -81,6 +82,10 @@ struct ingest_result {
 struct persist_request {
   std::vector<adapters::new_event> events;
   adapters::auction_row auction;
+  /// The registry incarnation of the sending auction actor: the store refuses
+  /// requests of an older one (a fence, so that an auction actor left over
+  /// from a failed registry never commits after its successor loaded state).
+  std::uint64_t epoch = 0;
 };
 
 /// Positions assigned to persist_request::events, in order.
@@ -125,6 +130,18 @@ struct destination_status {
   double latency_p50_ms = 0, latency_p99_ms = 0, latency_max_ms = 0;
 };
 
+/// The core (store and registry) as its supervisor sees it, for
+/// /v1/pipeline, /metrics, /readyz and alerts.
+struct core_status {
+  /// ok | restarting | failed
+  std::string state = "ok";
+  std::uint64_t epoch = 0;             ///< registry incarnation (0 at start)
+  std::uint64_t store_restarts = 0;    ///< supervisor restarts of the store
+  std::uint64_t registry_restarts = 0; ///< supervisor restarts of the registry
+  std::string last_error;              ///< why the last restart happened
+  std::int64_t last_error_ms = 0;      ///< when (Unix ms); 0: never
+};
+
 } // namespace gavel::actors
 
 // Gavel's messages never leave the process, so they are not serialisable.
@@ -134,6 +151,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::persist_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::persist_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::record_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::destination_status)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::core_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::auction_snapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::http_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::delivery_result)
@@ -161,7 +179,11 @@ using destination_actor = caf::typed_actor<
     /// Fault injection: the worker fails as if it had hit a bug.
     caf::reacts_to<atom::crash>,
     /// Supervisor: start again after `failed` (resets the restart count).
-    caf::reacts_to<atom::restart>>;
+    caf::reacts_to<atom::restart>,
+    /// The store was (re)started: deliver through this one from now on (the
+    /// store_actor handle, untyped because the store's interface names this
+    /// one). The worker starts again from its stored position.
+    caf::reacts_to<atom::subscribe, caf::actor>>;
 
 /// The DESTINATION WORKER interface: the public one plus its own timers and
 /// I/O completions.
@@ -199,7 +221,13 @@ using store_actor = caf::typed_actor<
     /// Commits what is pending, then returns the dead letters of one auction
     /// on one destination in position order (what a redrive sends).
     caf::replies_to<atom::take_dead, std::string,
-                    std::int64_t>::with<std::vector<adapters::dead_letter>>>;
+                    std::int64_t>::with<std::vector<adapters::dead_letter>>,
+    /// Supervisor: a new registry incarnation begins. Commits or fails what
+    /// is pending, then refuses persist requests of older epochs; replies
+    /// once that holds.
+    caf::replies_to<atom::epoch, std::uint64_t>::with<std::uint64_t>,
+    /// Fault injection: the store fails as if it had hit a bug.
+    caf::reacts_to<atom::crash>>;
 
 /// The READER actor interface: blocking reads on a connection of its own.
 using reader_actor = caf::typed_actor<
@@ -240,7 +268,10 @@ using registry_actor = caf::typed_actor<
     /// An auction asks to be passivated after `processed` messages.
     caf::reacts_to<atom::idle, std::int64_t, std::uint64_t>,
     /// Active auctions (count).
-    caf::replies_to<atom::status>::with<std::uint64_t>>;
+    caf::replies_to<atom::status>::with<std::uint64_t>,
+    /// Fault injection: the registry fails as if it had hit a bug (its
+    /// auction actors go down with it).
+    caf::reacts_to<atom::crash>>;
 
 /// The MAINTENANCE actor interface: operations work on a database connection
 /// of its own (detached), so a slow health query or a partition drop never
@@ -256,5 +287,16 @@ using maintenance_actor = caf::typed_actor<
                     bool>::with<std::vector<adapters::pg_store::outbox_partition>>,
     /// Periodic retention (sent to itself every retention interval).
     caf::reacts_to<atom::tick>>;
+
+/// The CORE SUPERVISOR interface: it owns the store and the registry.
+using core_actor = caf::typed_actor<
+    /// Current state of the core.
+    caf::replies_to<atom::status>::with<core_status>,
+    /// Fault injection: "store" or "registry" fails as if it had hit a bug.
+    caf::reacts_to<atom::crash, std::string>,
+    /// Operator: start again after `failed` (resets the restart count).
+    caf::reacts_to<atom::restart>,
+    /// Backoff over: restart what is down (if generation G still current).
+    caf::reacts_to<atom::retry, std::uint64_t>>;
 
 } // namespace gavel::actors

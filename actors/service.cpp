@@ -52,6 +52,8 @@ struct gateway_state {
   };
   std::deque<entry> waiting;
   bool timer_armed = false;
+  /// Null while the core supervisor restarts the registry (ingest: 503).
+  registry_actor registry;
 };
 
 /// Answers what is still unanswered in `sub` with 503 and completes it.
@@ -76,6 +78,7 @@ void expire(submission& sub) {
 /// request is a locked insert into CAF's clock on the hot path.
 caf::behavior gateway(caf::stateful_actor<gateway_state>* self, registry_actor registry,
                       std::chrono::milliseconds timeout) {
+  self->state.registry = std::move(registry);
   auto arm = [self] {
     auto& w = self->state.waiting;
     while (!w.empty() && w.front().sub.expired())
@@ -97,6 +100,9 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, registry_actor r
         sub->ids.reserve(n);
         for (auto& ev : sub->events)
           sub->ids.push_back(ev.event_id());
+        auto registry = self->state.registry;
+        if (!registry)
+          return expire(*sub); // restarting: the producer retries
         self->state.waiting.push_back({std::chrono::steady_clock::now() + timeout, sub});
         for (std::size_t i = 0; i < n; ++i) {
           self->request(registry, caf::infinite, atom::ingest_v,
@@ -129,6 +135,7 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, registry_actor r
         }
         arm();
       },
+      [=](atom::subscribe, registry_actor& r) { self->state.registry = std::move(r); },
       [=](atom::flush) {
         self->state.timer_armed = false;
         auto now = std::chrono::steady_clock::now();
@@ -288,7 +295,13 @@ protocols::expected<adapters::done> service::start() {
   db.synchronous_commit = cfg_.store.synchronous_commit;
   store_settings ss;
   ss.max_batch_events = cfg_.store.max_batch_events;
-  store_ = sys_.spawn<caf::detached>(store, db, ss, db_healthy_);
+  core_factory make;
+  make.make_store = [this, db, ss](std::uint64_t epoch) {
+    auto s = ss;
+    s.epoch = epoch;
+    return sys_.spawn<caf::detached>(store, db, s, db_healthy_);
+  };
+  store_ = make.make_store(0);
   loader_ = sys_.spawn<caf::detached>(reader, db);
   reader_ = sys_.spawn<caf::detached>(reader, db);
   for (const auto& d : cfg_.destinations) {
@@ -340,11 +353,24 @@ protocols::expected<adapters::done> service::start() {
   health_->db_healthy = db_healthy_;
   health_->final_window_ms = cfg_.auction.final_window.count();
   health_->clock = deps.clock;
-  alerts_ = sys_.spawn<caf::detached>(alerts, health_, cfg_.alerts,
-                                      make_alert_senders(cfg_.alerts));
-  registry_ = sys_.spawn(registry, std::move(deps));
+  make.make_registry = [this, deps](store_actor st, std::uint64_t epoch) {
+    auto d = deps;
+    d.store = std::move(st);
+    d.epoch = epoch;
+    return sys_.spawn(registry, std::move(d));
+  };
+  registry_ = make.make_registry(store_, 0);
   for (int i = 0; i < 2; ++i)
     gateways_.push_back(sys_.spawn(gateway, registry_, cfg_.server.request_timeout));
+  core_settings cs;
+  cs.restart_limit = cfg_.store.restart_limit;
+  cs.restart_period = cfg_.store.restart_period;
+  core_ =
+      sys_.spawn(core_supervisor, cs, std::move(make),
+                 core_dependents{destinations_, gateways_, core_up_}, store_, registry_);
+  health_->core = core_;
+  alerts_ = sys_.spawn<caf::detached>(alerts, health_, cfg_.alerts,
+                                      make_alert_senders(cfg_.alerts));
   return adapters::done{};
 }
 
@@ -353,12 +379,13 @@ void service::stop() {
     return;
   for (auto& g : gateways_)
     caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(registry_, caf::exit_reason::user_shutdown);
+  // The core supervisor takes the registry (and its auctions) and the
+  // store down with it.
+  caf::anon_send_exit(core_, caf::exit_reason::user_shutdown);
   for (auto& d : destinations_)
     caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(loader_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(reader_, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(store_, caf::exit_reason::user_shutdown);
   if (maintenance_)
     caf::anon_send_exit(maintenance_, caf::exit_reason::user_shutdown);
   if (alerts_)
@@ -441,16 +468,19 @@ void service::handle(http_request&& req, http_responder respond) {
   if (path == "/healthz")
     return respond(json_response(200, R"({"status":"ok"})"));
   if (path == "/readyz") {
-    bool ok = db_healthy_->load() && registry_ != nullptr;
-    return respond(
-        json_response(ok ? 200 : 503, ok ? R"({"status":"ready"})"
-                                         : R"({"status":"database unreachable"})"));
+    bool db = db_healthy_->load();
+    bool core = core_up_->load();
+    return respond(json_response(db && core ? 200 : 503,
+                                 !db     ? R"({"status":"database unreachable"})"
+                                 : !core ? R"({"status":"core restarting or failed"})"
+                                         : R"({"status":"ready"})"));
   }
   if (path == "/v1/pipeline")
     return pipeline(std::move(respond));
   if (path == "/metrics")
     return metrics(std::move(respond));
-  if (path.rfind("/v1/dead-letters", 0) == 0 || path.rfind("/v1/destinations/", 0) == 0)
+  if (path.rfind("/v1/dead-letters", 0) == 0 || path.rfind("/v1/destinations/", 0) == 0 ||
+      path.rfind("/v1/components/", 0) == 0)
     return operations(std::move(req), std::move(respond));
   respond(json_response(404, error_body(404, "not_found", "", "no such route")));
 }
@@ -732,6 +762,26 @@ void service::operations(http_request&& req, http_responder respond) {
               });
     });
     return;
+  }
+
+  // /v1/components/core/<action>: the store and registry, as one unit.
+  if (path.rfind("/v1/components/", 0) == 0) {
+    auto rest = path.substr(std::string_view{"/v1/components/"}.size());
+    bool crash_store = rest == "store/crash", crash_registry = rest == "registry/crash";
+    if (!crash_store && !crash_registry && rest != "core/restart")
+      return bad(404, "not_found", "", "no such route");
+    if (req.method != "POST")
+      return bad(405, "method", "", "use POST");
+    if (rest == "core/restart") {
+      caf::anon_send(core_, atom::restart_v);
+    } else {
+      if (!cfg_.server.fault_injection)
+        return bad(404, "not_found", "",
+                   "fault injection is disabled (server.fault_injection)");
+      caf::anon_send(core_, atom::crash_v,
+                     std::string{crash_store ? "store" : "registry"});
+    }
+    return respond(json_response(202, R"({"status":"accepted"})"));
   }
 
   // /v1/destinations/<name>/<action>

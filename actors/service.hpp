@@ -2,6 +2,7 @@
 
 #include "actors/alerts.hpp"
 #include "actors/auction.hpp"
+#include "actors/core.hpp"
 #include "actors/destination.hpp"
 #include "actors/health.hpp"
 #include "actors/maintenance.hpp"
@@ -61,7 +62,10 @@ private:
   store_actor store_;
   reader_actor loader_;
   reader_actor reader_;
-  registry_actor registry_;
+  registry_actor registry_; ///< the first incarnation (the core supervisor owns it)
+  core_actor core_;
+  std::shared_ptr<std::atomic<bool>> core_up_ =
+      std::make_shared<std::atomic<bool>>(false);
   std::vector<destination_actor> destinations_;
   maintenance_actor maintenance_;
   alerts_actor alerts_;

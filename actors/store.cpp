@@ -62,6 +62,23 @@ void schedule_flush(store_ptr self) {
   }
 }
 
+/// Reads the outbox head once: what an earlier incarnation of the store
+/// committed is not published by this one, so a subscriber must read up to
+/// it from the outbox. Until it is known, subscriptions are refused.
+bool learn_head(store_ptr self) {
+  auto& st = self->state;
+  if (st.head_known)
+    return true;
+  auto head = st.db->head_position();
+  if (!head)
+    return false;
+  st.head_known = true;
+  st.last_published = std::max(st.last_published, *head);
+  // The head gauge starts where the outbox is, not at zero.
+  store_metrics::get().head.set(static_cast<double>(st.last_published));
+  return true;
+}
+
 void flush(store_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
@@ -206,12 +223,11 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
   self->state.settings = settings;
   self->state.healthy =
       healthy ? std::move(healthy) : std::make_shared<std::atomic<bool>>(false);
+  self->state.epoch = settings.epoch;
   if (auto ok = self->state.db->ensure_connected(); ok) {
     self->state.healthy->store(true);
     store_metrics::get().up.set(1);
-    // The head gauge starts where the outbox is, not at zero.
-    if (auto head = self->state.db->head_position())
-      store_metrics::get().head.set(static_cast<double>(*head));
+    learn_head(self);
   }
   self->set_down_handler([self](caf::down_msg& msg) {
     auto& subs = self->state.subscribers;
@@ -222,6 +238,11 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
   return {
       [self](atom::persist, persist_request& req) -> caf::result<persist_reply> {
         auto& st = self->state;
+        if (req.epoch != st.epoch)
+          return make_error(errc::unavailable, "auction actor of registry epoch " +
+                                                   std::to_string(req.epoch) +
+                                                   " fenced off (now " +
+                                                   std::to_string(st.epoch) + ")");
         auto rp = self->make_response_promise<persist_reply>();
         st.pending_events += req.events.size();
         st.pending.push_back({std::move(req), rp});
@@ -233,7 +254,10 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         p = std::max(p, pos);
         schedule_flush(self);
       },
-      [self](atom::subscribe, destination_actor& d) -> std::int64_t {
+      [self](atom::subscribe, destination_actor& d) -> caf::result<std::int64_t> {
+        if (!learn_head(self))
+          return make_error(errc::unavailable,
+                            "outbox head unknown (database unreachable)");
         self->monitor(d);
         self->state.subscribers.push_back(std::move(d));
         return self->state.last_published;
@@ -259,6 +283,19 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         if (!rows)
           return make_error(rows.err());
         return std::move(*rows);
+      },
+      [self](atom::epoch, std::uint64_t epoch) -> std::uint64_t {
+        auto& st = self->state;
+        // Everything an older epoch asked for is committed (or failed) now,
+        // before its successor can load state; later requests are fenced.
+        while (!st.pending.empty())
+          flush(self);
+        st.epoch = std::max(st.epoch, epoch);
+        return st.epoch;
+      },
+      [self](atom::crash) {
+        GAVEL_LOG_WARN("store: crashing on request (fault injection)");
+        self->quit(make_error(errc::internal, "crash requested (fault injection)"));
       },
       [self](atom::health) -> bool {
         auto& st = self->state;

@@ -12,6 +12,9 @@ struct store_settings {
   std::size_t max_batch_events = 4096; ///< per transaction
   std::chrono::milliseconds reconnect_min{100};
   std::chrono::milliseconds reconnect_max{2000};
+  /// The registry incarnation whose auction actors may persist (see
+  /// persist_request::epoch); raised later by atom::epoch.
+  std::uint64_t epoch = 0;
 };
 
 struct store_state {
@@ -29,6 +32,10 @@ struct store_state {
   bool flush_scheduled = false;
   std::vector<destination_actor> subscribers;
   std::int64_t last_published = 0;
+  /// last_published was read from the database (the outbox head when this
+  /// store started): a subscriber may only be told a position once it is.
+  bool head_known = false;
+  std::uint64_t epoch = 0;
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::milliseconds backoff{0};
   std::shared_ptr<std::atomic<bool>> healthy;

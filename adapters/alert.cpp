@@ -132,6 +132,16 @@ std::vector<alert_notice> alert_engine::evaluate(const health_input& in) {
           "acknowledged is lost). Threshold: " +
               duration_text(cfg_.database_unreachable_for) + ".",
           out);
+  if (cfg_.restart_intensity)
+    observe("restart_intensity:core", in.core_state == "failed", 0, now,
+            "store and registry stopped (restart intensity exceeded)",
+            "The core supervisor gave up restarting the store and the registry: ingest "
+            "answers 503 (nothing acknowledged is lost) until POST "
+            "/v1/components/core/restart." +
+                (in.core_error.empty()
+                     ? std::string{}
+                     : "\nLast error: " + scrub_for_alert(in.core_error)),
+            out);
   for (const auto& d : in.destinations) {
     auto error = d.last_error.empty() ? std::string{}
                                       : "\nLast error: " + scrub_for_alert(d.last_error);

@@ -31,6 +31,9 @@ struct health_input {
     std::string last_error;
   };
   std::vector<destination> destinations;
+  /// The store and registry's supervisor: ok | restarting | failed | unknown.
+  std::string core_state = "ok";
+  std::string core_error; ///< why it last restarted
 };
 
 /// One notice to send.

@@ -503,6 +503,14 @@ const std::vector<top_key>& top_keys() {
         "wait for the WAL flush before acknowledging (false risks acknowledged events "
         "on a PostgreSQL crash)",
         [](auto& c) -> auto& { return c.store.synchronous_commit; }));
+    k.push_back(int_key<config>(
+        "store", "restart_limit",
+        "crashes of the store or the registry tolerated within restart_period; beyond: "
+        "failed + alert (ingest answers 503 until an operator restart)",
+        [](auto& c) -> auto& { return c.store.restart_limit; }, 0, 1000));
+    k.push_back(duration_key<config>(
+        "store", "restart_period", "window of the store's restart intensity limit",
+        [](auto& c) -> auto& { return c.store.restart_period; }));
     // [alerts]
     constexpr std::string_view a = "alerts";
     k.push_back(duration_key<config>(

@@ -53,6 +53,10 @@ struct auction_config {
 struct store_config {
   std::size_t max_batch_events = 4096; ///< per transaction
   bool synchronous_commit = true;
+  /// Crashes of the store or registry tolerated within restart_period by the
+  /// core supervisor; beyond: failed + alert, until an operator restart.
+  unsigned restart_limit = 5;
+  millis restart_period{60000};
 };
 
 struct retry_config {

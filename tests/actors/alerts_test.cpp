@@ -29,6 +29,7 @@ stub_destination(destination_actor::pointer, std::shared_ptr<destination_status>
       [](atom::redrive, std::int64_t) { return std::uint64_t{0}; },
       [](atom::crash) {},
       [](atom::restart) {},
+      [](atom::subscribe, caf::actor&) {},
   };
 }
 

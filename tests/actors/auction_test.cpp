@@ -30,6 +30,7 @@ recorder(destination_actor::stateful_pointer<recorder_state> self,
       [](atom::redrive, std::int64_t) { return std::uint64_t{0}; },
       [](atom::crash) {},
       [](atom::restart) {},
+      [](atom::subscribe, caf::actor&) {},
   };
 }
 

@@ -99,6 +99,23 @@ CAF_TEST(a failed supervisor alerts at once) {
   CAF_CHECK_EQUAL(n[0].key, "destination_failing:crm");
 }
 
+CAF_TEST(a failed core supervisor alerts once and recovers once) {
+  in.core_state = "restarting";
+  CAF_CHECK(run(30s).empty()); // restarts are the supervisor's business
+  in.core_state = "failed";
+  in.core_error = "store failed: error(3, 'gavel', (\"crash\"))";
+  auto n = run(5s);
+  CAF_REQUIRE_EQUAL(n.size(), 1u);
+  CAF_CHECK_EQUAL(n[0].key, "restart_intensity:core");
+  CAF_CHECK(!n[0].recovery);
+  CAF_CHECK(n[0].text.find("/v1/components/core/restart") != std::string::npos);
+  CAF_CHECK(run(60s).empty()); // one alert per incident
+  in.core_state = "ok";
+  n = run(30s);
+  CAF_REQUIRE_EQUAL(n.size(), 1u);
+  CAF_CHECK(n[0].recovery);
+}
+
 CAF_TEST(lag above the threshold alerts once) {
   in.destinations[1].lag_seconds = 45;
   auto n = run(5s);

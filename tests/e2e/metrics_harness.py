@@ -65,7 +65,8 @@ def http(method, url, body=None, token=None, timeout=10):
 class Gavel:
     """One Gavel with a webhook destination on a `sim receive`."""
 
-    def __init__(self, bin_dir, name, extra_toml="", receiver=True, keep=False):
+    def __init__(self, bin_dir, name, extra_toml="", receiver=True, keep=False,
+                 server_toml=""):
         self.bin = os.path.abspath(bin_dir)
         self.work = tempfile.mkdtemp(prefix=f"gavel-e2e-{name}.")
         os.chmod(self.work, 0o755)
@@ -75,6 +76,7 @@ class Gavel:
         self.secret = "whsec_" + __import__("base64").b64encode(os.urandom(24)).decode()
         self.token = "e2e-" + os.urandom(8).hex()
         self.extra_toml = extra_toml
+        self.server_toml = server_toml  # more keys of [server]
         self.gavel = None
         self.recv = None
         self.recv_port = free_port()
@@ -113,6 +115,7 @@ class Gavel:
             f.write(f"""
 [server]
 listen = "127.0.0.1:{self.port}"
+{self.server_toml}
 [database]
 data_dir = "{self.work}/pg"
 [ingest]
