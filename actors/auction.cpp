@@ -308,8 +308,11 @@ void process(self_ptr self) {
   st.in_flight = true;
   auto shared_outcomes = std::make_shared<std::vector<outcome>>(std::move(outcomes));
   st.in_flight_outcomes = shared_outcomes;
-  self->request(st.deps->store, st.deps->settings.store_timeout, atom::persist_v,
-                std::move(req))
+  // No timeout: the store always answers (after COMMIT, or with an error
+  // when it fails), and if the store itself dies its supervisor stops this
+  // actor with the registry. A timeout would cost a locked insert into CAF's
+  // clock per commit, and could not tell whether the commit happened anyway.
+  self->request(st.deps->store, caf::infinite, atom::persist_v, std::move(req))
       .then(
           [self, row, exists, new_bids = std::move(new_bids), shared_outcomes,
            heartbeat_emitted, replan, now](persist_reply&) mutable {

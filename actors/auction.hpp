@@ -19,8 +19,8 @@ struct auction_settings {
   std::chrono::milliseconds final_heartbeat_interval{5000};
   std::chrono::milliseconds final_window{300000};
   std::chrono::milliseconds idle_timeout{300000};
-  std::chrono::milliseconds store_timeout{30000};
-  std::size_t max_batch = 1000; ///< events per persist request
+  std::chrono::milliseconds store_timeout{30000}; ///< for state loads
+  std::size_t max_batch = 1000;                   ///< events per persist request
 };
 
 /// What every auction actor shares.

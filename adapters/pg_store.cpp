@@ -171,6 +171,10 @@ create unique index outbox_default_sequence_taken on outbox_default (auction_id,
 // `empty_is_null`.
 void append_text_array(std::string& out, const std::vector<std::string_view>& xs,
                        bool empty_is_null = false) {
+  std::size_t bytes = 2;
+  for (auto x : xs)
+    bytes += x.size() + 3;
+  out.reserve(out.size() + bytes + bytes / 8);
   out += '{';
   bool first = true;
   for (auto x : xs) {
@@ -182,11 +186,18 @@ void append_text_array(std::string& out, const std::vector<std::string_view>& xs
       continue;
     }
     out += '"';
-    for (char c : x) {
-      if (c == '"' || c == '\\')
+    // Copy runs between the characters that need a backslash at once.
+    const char* run = x.data();
+    const char* end = x.data() + x.size();
+    for (const char* p = run; p != end; ++p) {
+      if (*p == '"' || *p == '\\') {
+        out.append(run, p);
         out += '\\';
-      out += c;
+        out += *p;
+        run = p + 1;
+      }
     }
+    out.append(run, end);
     out += '"';
   }
   out += '}';
@@ -301,7 +312,7 @@ insert into outbox (event_id, auction_id, event_type, bid_sequence, bid_id,
 select u.event_id, u.auction_id, u.event_type, u.bid_sequence, nullif(u.bid_id, 0),
        u.bidder_user_id, to_timestamp(u.producer_ms / 1000.0), u.envelope
 from unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[],
-            $6::text[], $7::bigint[], $8::text[])
+            $6::text[], $7::bigint[], string_to_array($8::text, chr(31)))
      with ordinality as u(event_id, auction_id, event_type, bid_sequence, bid_id,
                           bidder_user_id, producer_ms, envelope, ord)
 order by u.ord
@@ -336,7 +347,7 @@ with ev as (
   select u.event_id, u.auction_id, u.event_type, u.bid_sequence, nullif(u.bid_id, 0),
          u.bidder_user_id, to_timestamp(u.producer_ms / 1000.0), u.envelope
   from unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[],
-              $6::text[], $7::bigint[], $8::text[])
+              $6::text[], $7::bigint[], string_to_array($8::text, chr(31)))
        with ordinality as u(event_id, auction_id, event_type, bid_sequence, bid_id,
                             bidder_user_id, producer_ms, envelope, ord)
   order by u.ord
@@ -477,14 +488,25 @@ pg_store::commit(const std::vector<new_event>& events,
       append_text_array(a_ids, ids);
       append_text_array(a_types, types);
       append_text_array(a_bidders, bidders, true);
-      a_envelopes.reserve(envelope_bytes + 2);
-      append_text_array(a_envelopes, envelopes);
+      // The envelopes (the bulk of the bytes) travel as one text joined by the
+      // ASCII unit separator, split by string_to_array: no escaping here and
+      // no array literal parsing in PostgreSQL. A serialised envelope never
+      // holds a raw control character (JSON escapes them).
+      a_envelopes.reserve(envelope_bytes);
+      for (std::size_t i = 0; i < envelopes.size(); ++i) {
+        if (envelopes[i].find('\x1f') != std::string_view::npos)
+          return error{"internal", "envelope", "envelope holds a raw control character"};
+        if (i)
+          a_envelopes += '\x1f';
+        a_envelopes += envelopes[i];
+      }
       e_auctions = int_array(events, [](auto& e) { return e.auction_id; });
       e_sequences = int_array(events, [](auto& e) { return e.bid_sequence; });
       e_bid_ids = int_array(events, [](auto& e) { return e.bid_id; });
       e_producer = int_array(events, [](auto& e) { return e.producer_ms; });
     } else {
-      a_ids = a_types = a_bidders = a_envelopes = "{}";
+      a_ids = a_types = a_bidders = "{}";
+      a_envelopes.clear(); // string_to_array('') is the empty array
     }
     auto take_positions = [&](const pqxx::result& r) {
       std::unordered_map<std::string_view, std::size_t> index;

@@ -1,5 +1,6 @@
 #include "protocols/json.hpp"
 
+#include <array>
 #include <exception>
 #include <nlohmann/json.hpp>
 #include <string_view>
@@ -242,9 +243,24 @@ void dump_string(std::string_view s, std::string& out) {
   static constexpr char hex[] = "0123456789abcdef";
   out.reserve(out.size() + s.size() + 2);
   out += '"';
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    switch (c) {
+  // Runs of characters that need no escape are copied at once (the common
+  // case: an envelope is mostly plain text).
+  static constexpr auto plain = [] {
+    std::array<bool, 256> t{};
+    for (int c = 0x20; c < 256; ++c)
+      t[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+    return t;
+  }();
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t j = i;
+    while (j < s.size() && plain[static_cast<unsigned char>(s[j])])
+      ++j;
+    out.append(s.data() + i, j - i);
+    if (j == s.size())
+      break;
+    auto u = static_cast<unsigned char>(s[j]);
+    switch (s[j]) {
     case '"':
       out += "\\\"";
       break;
@@ -267,14 +283,11 @@ void dump_string(std::string_view s, std::string& out) {
       out += "\\t";
       break;
     default:
-      if (u < 0x20) {
-        out += "\\u00";
-        out += hex[u >> 4];
-        out += hex[u & 0xf];
-      } else {
-        out += c; // UTF-8 passes through as-is
-      }
+      out += "\\u00";
+      out += hex[u >> 4];
+      out += hex[u & 0xf];
     }
+    i = j + 1;
   }
   out += '"';
 }

@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config clang-format
   libcaf-dev libpqxx-dev libpq-dev libboost-dev libboost-system-dev libssl-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
-  libcurl4-openssl-dev
+  libcurl4-openssl-dev libjemalloc-dev
   postgresql-15 postgresql-client-15
   curl openssl procps
   python3-prometheus-client python3-aiosmtpd
