@@ -5,6 +5,7 @@
 #include "adapters/http.hpp"
 #include "sim/commands.hpp"
 #include "sim/common.hpp"
+#include "sim/dispatch.hpp"
 #include "sim/workload.hpp"
 
 #include <algorithm>
@@ -89,85 +90,43 @@ std::optional<double> retry_after_ms(const http_result& r) {
   return secs * 1000;
 }
 
-/// One keep-alive connection with one request in flight, working through its
-/// auctions' events in send-time order (so each auction's events go in
-/// script order, and its close only after its earlier events were answered).
-class worker {
-public:
-  /// One event of this worker's schedule.
-  struct queued {
-    double due; ///< ms after the start (open loop); 0 in closed loop
-    auction_state* a;
-    std::uint32_t idx;
-  };
+/// One event of a request.
+struct item {
+  auction_state* a;
+  std::uint32_t idx;
+  double t_sent;      ///< unix ms: first send, or the scheduled time in open loop
+  double t_first = 0; ///< unix ms: when it actually went out first
+};
 
-  worker(shared_state& s, std::size_t index)
-      : s_(s), timer_(s.io.context()), rng_(mix64(s.opts.seed ^ (0xabcdefULL + index))) {
+class channel;
+
+/// Told when a channel's request got its definitive answer (every event of
+/// it is recorded by then).
+class channel_owner {
+public:
+  virtual ~channel_owner() = default;
+  virtual void request_done(channel& c) = 0;
+};
+
+/// One keep-alive connection carrying one request at a time: sends it,
+/// repeats it (same bytes) on transport errors, 408, 429 and 5xx, and records
+/// the definitive answer of each of its events in the ack log.
+class channel {
+public:
+  /// `guard`: when set, held while an answer is recorded and the owner is
+  /// told (the open-loop sender shares auction state between channels).
+  channel(shared_state& s, std::size_t index, channel_owner& owner, std::mutex* guard)
+      : s_(s), owner_(owner), guard_(guard), index_(index), timer_(s.io.context()),
+        rng_(mix64(s.opts.seed ^ (0xabcdefULL + index))) {
     adapters::http_client_options opts;
     opts.request_timeout = std::chrono::milliseconds(s.opts.request_timeout_ms);
     conn_ = adapters::http_connection::make(s.io, s.origin, opts);
   }
 
-  std::vector<queued>& queue() { return queue_; }
-
+  std::size_t index() const { return index_; }
+  /// The next request's events; fill, then start().
+  std::vector<item>& batch() { return batch_; }
   void start() {
-    boost::asio::post(s_.io.context(), [this] { next(); });
-  }
-
-  void close() { conn_->close(); }
-
-  std::vector<double>& latencies() { return latencies_; }
-  /// Largest delay of a first send behind its schedule (open loop), ms.
-  double max_behind() const { return max_behind_; }
-
-private:
-  struct item {
-    auction_state* a;
-    std::uint32_t idx;
-    double t_sent;      ///< unix ms: first send, or intended time in open loop
-    double t_first = 0; ///< unix ms: when it actually went out first
-  };
-
-  /// Takes the next request's events: in open loop those already due (at
-  /// least the first), up to --batch; never an auction's close together
-  /// with its own earlier events.
-  void pick(double now_off) {
-    batch_.clear();
-    const std::size_t limit = std::max<std::size_t>(1, s_.opts.batch);
-    while (batch_.size() < limit && head_ < queue_.size()) {
-      const auto& q = queue_[head_];
-      if (!batch_.empty() && s_.open_loop() && q.due > now_off)
-        break;
-      const auto& ev = q.a->script->events[q.idx];
-      if (ev.kind == event_kind::closed && q.a->inflight > 0)
-        break;
-      batch_.push_back(
-          {q.a, q.idx, s_.open_loop() ? s_.to_wall(s_.mono_start + q.due) : 0});
-      ++q.a->inflight;
-      ++head_;
-    }
-  }
-
-  void next() {
-    if (head_ >= queue_.size()) {
-      s_.workers_left.fetch_sub(1);
-      return;
-    }
-    const double now_off = now_mono_ms() - s_.mono_start;
-    if (s_.open_loop()) {
-      const double wait = queue_[head_].due - now_off;
-      if (wait > 0.05) {
-        timer_.expires_after(
-            std::chrono::microseconds(static_cast<std::int64_t>(wait * 1000)));
-        timer_.async_wait([this](const boost::system::error_code& ec) {
-          if (!ec)
-            next();
-        });
-        return;
-      }
-      max_behind_ = std::max(max_behind_, -wait);
-    }
-    pick(now_off + 0.05);
     body_.clear();
     if (s_.opts.batch > 1) {
       body_.push_back('[');
@@ -183,7 +142,18 @@ private:
     backoff_ = backoff_initial_ms;
     send();
   }
+  void close() { conn_->close(); }
+  std::vector<double>& latencies() { return latencies_; }
+  /// Moves the ack lines recorded so far to the shared log buffer.
+  void flush_log() {
+    if (log_.empty())
+      return;
+    std::lock_guard<std::mutex> guard(s_.log_mtx);
+    s_.log_buf += log_;
+    log_.clear();
+  }
 
+private:
   void send() {
     if (attempts_++ == 0) {
       s_.stats.sent.fetch_add(static_cast<std::int64_t>(batch_.size()),
@@ -216,86 +186,75 @@ private:
         first_failure_ = now;
       const double remaining =
           static_cast<double>(s_.opts.retry_for_ms) - (now - first_failure_);
-      if (remaining <= 0) {
-        report_error("giving up after " + std::to_string(attempts_) + " attempts", r);
-        finish_all("failed", r.status);
+      if (remaining > 0) {
+        double delay = backoff_ * std::uniform_real_distribution<double>(0.8, 1.2)(rng_);
+        if (auto ra = retry_after_ms(r))
+          delay = std::max(delay, *ra);
+        backoff_ = std::min(backoff_ * 2, backoff_max_ms);
+        delay = std::min(delay, remaining);
+        timer_.expires_after(
+            std::chrono::microseconds(static_cast<std::int64_t>(delay * 1000)));
+        timer_.async_wait([this](const boost::system::error_code& ec) {
+          if (!ec)
+            send();
+        });
         return;
       }
-      double delay = backoff_ * std::uniform_real_distribution<double>(0.8, 1.2)(rng_);
-      if (auto ra = retry_after_ms(r))
-        delay = std::max(delay, *ra);
-      backoff_ = std::min(backoff_ * 2, backoff_max_ms);
-      delay = std::min(delay, remaining);
-      timer_.expires_after(
-          std::chrono::microseconds(static_cast<std::int64_t>(delay * 1000)));
-      timer_.async_wait([this](const boost::system::error_code& ec) {
-        if (!ec)
-          send();
-      });
-      return;
     }
-    if (r.status >= 200 && r.status < 300) {
-      auto j = json::parse(r.body, nullptr, false);
+    std::unique_lock<std::mutex> lock;
+    if (guard_)
+      lock = std::unique_lock<std::mutex>(*guard_);
+    const double now = now_unix_ms();
+    if (retryable(r.status)) {
+      report_error("giving up after " + std::to_string(attempts_) + " attempts", r);
+      finish_all("failed", r.status, now);
+    } else if (r.status >= 200 && r.status < 300) {
       if (s_.opts.batch > 1) {
-        const json* results = nullptr;
-        if (j.is_object()) {
-          auto it = j.find("results");
-          if (it != j.end() && it->is_array())
-            results = &*it;
-        }
-        if (!results || results->size() != batch_.size())
+        const bool ok = read_ingest_results(r.body, answers_);
+        if (!ok || answers_.size() != batch_.size())
           report_error("batch response without one result per item", r);
-        const double now = now_unix_ms();
-        for (std::size_t i = 0; i < batch_.size(); ++i) {
-          if (results && i < results->size())
-            finish(batch_[i], (*results)[i], r.status, now);
+        for (std::size_t i = 0; i < batch_.size(); ++i)
+          if (ok && i < answers_.size())
+            finish(batch_[i], &answers_[i], r.status, now);
           else
-            finish(batch_[i], json{{"status", "failed"}}, r.status, now);
-        }
+            finish(batch_[i], nullptr, r.status, now);
       } else {
-        finish(batch_[0], j, r.status, now_unix_ms());
+        ingest_answer ans;
+        const bool ok = read_ingest_answer(r.body, ans);
+        finish(batch_[0], ok ? &ans : nullptr, r.status, now);
       }
     } else {
       // A definitive rejection of the whole request (4xx other than 408/429).
       report_error("rejected", r);
-      finish_all("rejected", r.status);
-      return;
+      finish_all("rejected", r.status, now);
     }
-    done();
+    if (!guard_)
+      flush_log(); // closed loop: per request; open loop: the owner batches it
+    owner_.request_done(*this);
   }
 
-  void finish_all(const char* status, int http) {
-    const double now = now_unix_ms();
-    json j{{"status", status}};
+  void finish_all(std::string_view status, int http, double now) {
+    ingest_answer ans;
+    ans.status = status;
     for (auto& it : batch_)
-      finish(it, j, http, now);
-    done();
+      finish(it, &ans, http, now);
   }
 
-  void done() {
-    flush_log();
-    next();
-  }
-
-  /// Records the definitive answer for one event.
-  void finish(const item& it, const json& res, int http, double t_ack) {
+  /// Records the definitive answer for one event (`res` null: no readable
+  /// answer).
+  void finish(const item& it, const ingest_answer* res, int http, double t_ack) {
     auto* a = it.a;
     const auto& ev = a->script->events[it.idx];
-    --a->inflight;
-    std::string status = "failed";
+    std::string_view status = "failed";
     std::optional<std::int64_t> seq;
-    std::string_view event_id = ev.event_id;
-    if (res.is_object()) {
-      if (auto st = res.find("status"); st != res.end() && st->is_string())
-        status = st->get<std::string>();
-      if (auto sq = res.find("bid_sequence"); sq != res.end() && sq->is_number_integer())
-        seq = sq->get<std::int64_t>();
-      if (auto id = res.find("event_id"); id != res.end() && id->is_string()) {
-        const auto& got = id->get_ref<const std::string&>();
-        if (got != ev.event_id && s_.stats.id_mismatch.fetch_add(1) < 5)
-          std::cerr << s_.opts.label << ": " << ev.event_id << " answered with event_id "
-                    << got << "\n";
-      }
+    if (res) {
+      if (!res->status.empty())
+        status = res->status;
+      seq = res->bid_sequence;
+      if (!res->event_id.empty() && res->event_id != ev.event_id &&
+          s_.stats.id_mismatch.fetch_add(1) < 5)
+        std::cerr << s_.opts.label << ": " << ev.event_id << " answered with event_id "
+                  << res->event_id << "\n";
     } else if (http >= 200 && http < 300) {
       report_error("unparsable ack", {});
     }
@@ -308,10 +267,9 @@ private:
       code = 2;
     } else if (status == "rejected") {
       s_.stats.rejected.fetch_add(1, std::memory_order_relaxed);
-      if (http >= 200 && http < 300 && res.is_object())
-        if (auto err = res.find("error"); err != res.end() && s_.error_reports++ < 5)
-          std::cerr << s_.opts.label << ": " << ev.event_id
-                    << " rejected: " << err->dump() << "\n";
+      if (res && !res->error.empty() && s_.error_reports++ < 5)
+        std::cerr << s_.opts.label << ": " << ev.event_id << " rejected: " << res->error
+                  << "\n";
     } else {
       status = "failed";
       s_.stats.failed.fetch_add(1, std::memory_order_relaxed);
@@ -335,7 +293,7 @@ private:
 
     auto& out = log_;
     out += "{\"event_id\":";
-    append_json_string(event_id, out);
+    append_json_string(ev.event_id, out);
     out += ",\"event_type\":\"";
     out += event_type_name(ev.kind);
     out += "\",\"auction_id\":";
@@ -358,14 +316,6 @@ private:
     out += "}\n";
   }
 
-  void flush_log() {
-    if (log_.empty())
-      return;
-    std::lock_guard<std::mutex> guard(s_.log_mtx);
-    s_.log_buf += log_;
-    log_.clear();
-  }
-
   void report_error(const std::string& what, const http_result& r) {
     if (s_.error_reports.fetch_add(1) >= 10)
       return;
@@ -376,19 +326,194 @@ private:
   }
 
   shared_state& s_;
+  channel_owner& owner_;
+  std::mutex* guard_;
+  std::size_t index_;
   std::shared_ptr<adapters::http_connection> conn_;
   boost::asio::steady_timer timer_;
   std::mt19937_64 rng_;
-  std::vector<queued> queue_;
-  std::size_t head_ = 0;
   std::vector<item> batch_;
   std::string body_;
   std::string log_;
+  std::vector<ingest_answer> answers_;
   int attempts_ = 0;
   double first_failure_ = -1;
   double backoff_ = backoff_initial_ms;
-  double max_behind_ = 0;
   std::vector<double> latencies_;
+};
+
+/// Closed loop: one channel working through its auctions' events in
+/// send-time order, one request at a time, as fast as the answers come (so
+/// each auction's events go in script order, and its close only after its
+/// earlier events were answered).
+class closed_loop_worker final : public channel_owner {
+public:
+  closed_loop_worker(shared_state& s, std::size_t index)
+      : s_(s), channel_(s, index, *this, nullptr) {}
+
+  /// The worker's events, in send-time order.
+  std::vector<std::pair<auction_state*, std::uint32_t>>& queue() { return queue_; }
+  void start() {
+    boost::asio::post(s_.io.context(), [this] { next(); });
+  }
+  channel& chan() { return channel_; }
+  void request_done(channel&) override {
+    for (const auto& it : channel_.batch())
+      --it.a->inflight;
+    next();
+  }
+
+private:
+  /// Takes the next request's events, up to --batch; never an auction's
+  /// close together with its own earlier events.
+  void next() {
+    auto& batch = channel_.batch();
+    batch.clear();
+    const std::size_t limit = std::max<std::size_t>(1, s_.opts.batch);
+    while (batch.size() < limit && head_ < queue_.size()) {
+      auto [a, idx] = queue_[head_];
+      if (a->script->events[idx].kind == event_kind::closed && a->inflight > 0)
+        break;
+      batch.push_back({a, idx, 0});
+      ++a->inflight;
+      ++head_;
+    }
+    if (batch.empty()) {
+      s_.workers_left.fetch_sub(1);
+      return;
+    }
+    channel_.start();
+  }
+
+  shared_state& s_;
+  channel channel_;
+  std::vector<std::pair<auction_state*, std::uint32_t>> queue_;
+  std::size_t head_ = 0;
+};
+
+/// Open loop: one shared schedule (dispatcher) and a pool of keep-alive
+/// connections. An event leaves at its due time on any idle connection
+/// (with the other events already due, up to --batch); when every
+/// connection is busy the pool grows, up to --max-connections. Everything
+/// runs under one lock (answers may arrive on several I/O threads).
+class open_loop_sender final : public channel_owner {
+public:
+  open_loop_sender(shared_state& s, std::vector<auction_state>& auctions,
+                   const std::vector<auction_script>& scripts,
+                   std::vector<schedule_entry> schedule, std::size_t max_connections)
+      : s_(s), auctions_(auctions), dispatch_(scripts, std::move(schedule)),
+        pool_(s.opts.connections, max_connections), timer_(s.io.context()) {}
+
+  void start() {
+    boost::asio::post(s_.io.context(), [this] {
+      std::lock_guard<std::mutex> lock(mtx_);
+      pump();
+    });
+  }
+
+  void request_done(channel& c) override {
+    // Called with mtx_ held (channel guard).
+    const double now = offset_now();
+    for (const auto& it : c.batch())
+      dispatch_.answered(static_cast<std::uint32_t>(it.a - auctions_.data()), it.idx,
+                         now);
+    c.flush_log();
+    pool_.release(c.index());
+    pump();
+  }
+
+  /// For the progress line: events due and not sent yet, and how late the
+  /// oldest of them is (ms).
+  std::pair<std::size_t, double> backlog() {
+    std::lock_guard<std::mutex> lock(mtx_);
+    const double now = offset_now();
+    const double oldest = dispatch_.oldest_backlog_due(now);
+    return {dispatch_.backlog(now), std::isfinite(oldest) ? now - oldest : 0.0};
+  }
+
+  /// Closes every connection (before the I/O threads stop).
+  void close_all() {
+    std::lock_guard<std::mutex> lock(mtx_);
+    for (auto& c : channels_)
+      c->close();
+  }
+
+  /// After the I/O threads stopped: nothing else touches the sender.
+  std::vector<std::unique_ptr<channel>>& channels() { return channels_; }
+  const connection_pool& pool() const { return pool_; }
+  const dispatcher& schedule() const { return dispatch_; }
+  std::vector<double>& behind() { return behind_; }
+  /// Times a due request found every connection busy at the cap.
+  std::size_t saturated() const { return saturated_; }
+
+private:
+  double offset_now() const { return now_mono_ms() - s_.mono_start; }
+
+  /// Sends whatever is ready on idle connections, then sleeps until the
+  /// next event is due (an answer pumps again: it frees a connection and
+  /// may free held events).
+  void pump() {
+    if (finished_)
+      return;
+    const double now = offset_now();
+    // 50 µs early is on time: cheaper than another timer round trip.
+    while (dispatch_.poll(now + 0.05)) {
+      auto i = pool_.acquire();
+      if (!i) {
+        if (!starved_)
+          ++saturated_;
+        starved_ = true;
+        break;
+      }
+      starved_ = false;
+      if (*i == channels_.size())
+        channels_.push_back(std::make_unique<channel>(s_, *i, *this, &mtx_));
+      channel& c = *channels_[*i];
+      taken_.clear();
+      dispatch_.take(std::max<std::size_t>(1, s_.opts.batch), taken_);
+      auto& batch = c.batch();
+      batch.clear();
+      for (const auto& e : taken_) {
+        batch.push_back(
+            {&auctions_[e.auction], e.event, s_.to_wall(s_.mono_start + e.due)});
+        behind_.push_back(std::max(0.0, now - e.due));
+      }
+      c.start();
+    }
+    if (dispatch_.finished()) {
+      finished_ = true;
+      timer_.cancel();
+      s_.workers_left.fetch_sub(1);
+      return;
+    }
+    const double next = dispatch_.next_due();
+    if (std::isfinite(next) && next < armed_for_) {
+      armed_for_ = next;
+      timer_.expires_after(std::chrono::microseconds(
+          static_cast<std::int64_t>(std::max(0.0, next - now) * 1000)));
+      timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (ec)
+          return; // re-armed earlier, or cancelled at the end
+        std::lock_guard<std::mutex> lock(mtx_);
+        armed_for_ = std::numeric_limits<double>::infinity();
+        pump();
+      });
+    }
+  }
+
+  shared_state& s_;
+  std::vector<auction_state>& auctions_;
+  std::mutex mtx_;
+  dispatcher dispatch_;
+  connection_pool pool_;
+  std::vector<std::unique_ptr<channel>> channels_;
+  boost::asio::steady_timer timer_;
+  double armed_for_ = std::numeric_limits<double>::infinity();
+  std::vector<schedule_entry> taken_;
+  std::vector<double> behind_; ///< first send − due, per event (ms)
+  std::size_t saturated_ = 0;
+  bool starved_ = false;
+  bool finished_ = false;
 };
 
 /// Polls receivers' `GET /_sim/stats` for the progress line.
@@ -449,9 +574,21 @@ const char* mode_name(pacing m) {
   return "?";
 }
 
+/// What the open-loop sender reports besides the common figures.
+struct open_loop_figures {
+  percentiles behind;          ///< first send − scheduled time, per event (ms)
+  std::size_t connections = 0; ///< pool size at the end (opened or ready)
+  std::size_t max_connections = 0;
+  std::size_t grown = 0;     ///< connections opened beyond --connections
+  std::size_t peak_busy = 0; ///< most requests in flight at once
+  std::size_t saturated = 0; ///< times a due event found all max connections busy
+  std::size_t held = 0;      ///< events held past their due time by a dependency
+  double max_held_ms = 0;
+};
+
 void write_summary(const send_options& opts, const shared_state& s, std::size_t unique,
                    std::size_t total, double elapsed_ms, const percentiles& lat,
-                   double max_behind, bool interrupted, std::ostream& os) {
+                   const open_loop_figures& ol, bool interrupted, std::ostream& os) {
   const auto& c = s.stats;
   const double secs = elapsed_ms / 1000;
   const double throughput = secs > 0 ? static_cast<double>(c.acked()) / secs : 0;
@@ -468,7 +605,9 @@ void write_summary(const send_options& opts, const shared_state& s, std::size_t 
     pace = "open loop on the time profile, time scale " + fmt(opts.time_scale, 2);
   os << opts.label << " summary" << (interrupted ? " (INTERRUPTED)" : "") << "\n"
      << "  target        " << opts.target << " (" << opts.connections
-     << " connections, batch " << opts.batch << ", " << pace << ")\n"
+     << (s.open_loop() ? " connections, up to " + std::to_string(ol.max_connections)
+                       : std::string(" connections"))
+     << ", batch " << opts.batch << ", " << pace << ")\n"
      << "  workload      " << total << " events (" << unique << " distinct, "
      << (total - unique) << " resends)"
      << (opts.workload_text.empty() ? "" : ", " + opts.workload_text) << "\n"
@@ -488,10 +627,24 @@ void write_summary(const send_options& opts, const shared_state& s, std::size_t 
      << "  ack latency   p50=" << fmt(lat.p50, 2) << " ms p95=" << fmt(lat.p95, 2)
      << " ms p99=" << fmt(lat.p99, 2) << " ms p99.9=" << fmt(lat.p999, 2)
      << " ms max=" << fmt(lat.max, 2) << " ms\n";
-  if (s.open_loop())
-    os << "  behind        at most " << fmt(max_behind, 1)
-       << " ms behind schedule at a first send\n";
+  if (s.open_loop()) {
+    os << "  behind        at most " << fmt(ol.behind.max, 1)
+       << " ms behind schedule at a first send (p50=" << fmt(ol.behind.p50, 2)
+       << " ms p99=" << fmt(ol.behind.p99, 2) << " ms)\n"
+       << "  connections   " << ol.connections << " (" << ol.grown << " opened beyond "
+       << opts.connections << ", cap " << ol.max_connections << "), at most "
+       << ol.peak_busy << " busy at once; all busy at the cap " << ol.saturated
+       << " times\n"
+       << "  held          " << ol.held
+       << " events waited past their schedule for an earlier answer (longest "
+       << fmt(ol.max_held_ms, 1) << " ms)\n";
+  }
   os << std::flush;
+}
+
+json percentiles_object(const percentiles& p) {
+  return json{{"p50", p.p50},   {"p95", p.p95}, {"p99", p.p99},
+              {"p999", p.p999}, {"max", p.max}, {"count", p.count}};
 }
 
 } // namespace
@@ -505,6 +658,10 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
   if (opts.connections == 0 || opts.batch == 0 || opts.batch > 1000) {
     std::cerr << opts.label
               << ": --connections must be >= 1 and --batch within 1..1000\n";
+    return 2;
+  }
+  if (opts.max_connections != 0 && opts.max_connections < opts.connections) {
+    std::cerr << opts.label << ": --max-connections must be >= --connections\n";
     return 2;
   }
   if (opts.rate > 0 && opts.time_scale > 0) {
@@ -533,31 +690,30 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
   pacing mode = opts.rate > 0         ? pacing::constant_rate
                 : opts.time_scale > 0 ? pacing::time_profile
                                       : pacing::closed_loop;
-  struct ref {
-    std::int64_t t;
-    std::uint32_t a;
-    std::uint32_t e;
-  };
-  std::vector<ref> order;
+  std::vector<schedule_entry> order;
   order.reserve(total);
   std::int64_t t0 = std::numeric_limits<std::int64_t>::max();
   for (std::size_t i = 0; i < scripts.size(); ++i)
     for (std::size_t e = 0; e < scripts[i].events.size(); ++e) {
-      order.push_back({scripts[i].events[e].t_ms, static_cast<std::uint32_t>(i),
-                       static_cast<std::uint32_t>(e)});
+      order.push_back({0, static_cast<std::uint32_t>(i), static_cast<std::uint32_t>(e)});
       t0 = std::min(t0, scripts[i].events[e].t_ms);
     }
+  auto t_of = [&](const schedule_entry& r) {
+    return scripts[r.auction].events[r.event].t_ms;
+  };
   std::stable_sort(order.begin(), order.end(),
-                   [](const ref& x, const ref& y) { return x.t < y.t; });
-  std::vector<double> dues(order.size());
+                   [&](const schedule_entry& x, const schedule_entry& y) {
+                     return t_of(x) < t_of(y);
+                   });
   for (std::size_t k = 0; k < order.size(); ++k) {
     if (mode == pacing::constant_rate)
-      dues[k] = static_cast<double>(k) * 1000.0 / opts.rate;
+      order[k].due = static_cast<double>(k) * 1000.0 / opts.rate;
     else if (mode == pacing::time_profile)
-      dues[k] = static_cast<double>(order[k].t - t0) / opts.time_scale;
-    else
-      dues[k] = 0;
+      order[k].due = static_cast<double>(t_of(order[k]) - t0) / opts.time_scale;
   }
+  const double schedule_ms = order.empty() ? 0.0 : order.back().due;
+  const std::size_t max_connections =
+      opts.max_connections ? opts.max_connections : 4 * opts.connections;
 
   block_termination_signals();
   bool interrupted = false;
@@ -573,20 +729,30 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
     s.headers = {{"Authorization", "Bearer " + opts.token},
                  {"Content-Type", "application/json"}};
 
-    std::vector<std::unique_ptr<worker>> workers;
-    const auto n = std::min(opts.connections, std::max<std::size_t>(1, auctions.size()));
-    for (std::size_t w = 0; w < n; ++w)
-      workers.push_back(std::make_unique<worker>(s, w));
-    // Auction i belongs to worker i % n; each worker's queue stays in
-    // send-time order (stable, so script order within an auction).
-    for (std::size_t k = 0; k < order.size(); ++k)
-      workers[order[k].a % n]->queue().push_back(
-          {dues[k], &auctions[order[k].a], order[k].e});
+    // Closed loop: auction i belongs to worker i % n, whose queue stays in
+    // send-time order (stable, so script order within an auction). Open
+    // loop: one shared schedule and a pool of connections.
+    std::vector<std::unique_ptr<closed_loop_worker>> workers;
+    std::unique_ptr<open_loop_sender> sender;
+    if (s.open_loop()) {
+      sender = std::make_unique<open_loop_sender>(s, auctions, scripts, std::move(order),
+                                                  max_connections);
+      s.workers_left = 1;
+    } else {
+      const auto n =
+          std::min(opts.connections, std::max<std::size_t>(1, auctions.size()));
+      for (std::size_t w = 0; w < n; ++w)
+        workers.push_back(std::make_unique<closed_loop_worker>(s, w));
+      for (const auto& r : order)
+        workers[r.auction % n]->queue().emplace_back(&auctions[r.auction], r.event);
+      s.workers_left = workers.size();
+    }
     stats_poller poller(io, opts.receiver_stats);
 
-    s.workers_left = workers.size();
     s.mono_start = now_mono_ms();
     s.wall_start = now_unix_ms();
+    if (sender)
+      sender->start();
     for (auto& w : workers)
       w->start();
 
@@ -641,16 +807,11 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
             append_int(std::max<std::int64_t>(0, acked - got[0]), line);
           }
         }
-        if (s.open_loop()) {
-          const double off = now - s.mono_start;
-          auto due = static_cast<std::int64_t>(
-              std::upper_bound(dues.begin(), dues.end(), off) - dues.begin());
+        if (sender) {
+          auto [backlog, behind] = sender->backlog();
           line += " backlog=";
-          append_int(std::max<std::int64_t>(0, due - sent), line);
+          append_int(static_cast<std::int64_t>(backlog), line);
           line += " behind=";
-          double behind = 0;
-          if (due > sent && static_cast<std::size_t>(sent) < dues.size())
-            behind = off - dues[static_cast<std::size_t>(sent)];
           append_fixed(std::max(0.0, behind), 0, line);
           line += "ms";
         }
@@ -665,19 +826,37 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
       }
     }
     elapsed_ms = now_mono_ms() - s.mono_start;
+    // Close the connections on their io threads' terms, then join: nothing
+    // touches the workers or the sender after io.stop().
     for (auto& w : workers)
-      w->close();
+      w->chan().close();
+    if (sender)
+      sender->close_all();
     poller.close();
-    io.stop(); // joins the io threads: nothing touches the workers after this
-    std::fwrite(s.log_buf.data(), 1, s.log_buf.size(), acks);
-    double max_behind = 0;
-    for (auto& w : workers) {
-      latencies.insert(latencies.end(), w->latencies().begin(), w->latencies().end());
-      max_behind = std::max(max_behind, w->max_behind());
+    io.stop();
+    std::vector<channel*> channels;
+    for (auto& w : workers)
+      channels.push_back(&w->chan());
+    open_loop_figures ol;
+    if (sender) {
+      for (auto& c : sender->channels())
+        channels.push_back(c.get());
+      ol.behind = compute_percentiles(sender->behind());
+      ol.connections = sender->pool().size();
+      ol.max_connections = sender->pool().max();
+      ol.grown = sender->pool().grown();
+      ol.peak_busy = sender->pool().peak_busy();
+      ol.saturated = sender->saturated();
+      ol.held = sender->schedule().held();
+      ol.max_held_ms = sender->schedule().max_held_ms();
     }
+    for (auto* c : channels) {
+      c->flush_log();
+      latencies.insert(latencies.end(), c->latencies().begin(), c->latencies().end());
+    }
+    std::fwrite(s.log_buf.data(), 1, s.log_buf.size(), acks);
     auto lat = compute_percentiles(latencies);
-    write_summary(opts, s, unique, total, elapsed_ms, lat, max_behind, interrupted,
-                  std::cout);
+    write_summary(opts, s, unique, total, elapsed_ms, lat, ol, interrupted, std::cout);
 
     if (!opts.report.empty()) {
       const auto& c = s.stats;
@@ -691,7 +870,7 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
              {"mode", mode_name(mode)},
              {"rate", opts.rate},
              {"time_scale", opts.time_scale},
-             {"schedule_s", dues.empty() ? 0.0 : dues.back() / 1000},
+             {"schedule_s", schedule_ms / 1000},
              {"seed", opts.seed},
              {"sent", c.sent.load()},
              {"requests", c.requests.load()},
@@ -706,7 +885,7 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
              {"interrupted", interrupted},
              {"start_unix_ms", s.wall_start},
              {"elapsed_s", elapsed_ms / 1000},
-             {"max_behind_ms", max_behind},
+             {"max_behind_ms", ol.behind.max},
              {"throughput_per_s",
               elapsed_ms > 0 ? static_cast<double>(c.acked()) * 1000 / elapsed_ms : 0.0},
              {"latency_ack_ms",
@@ -715,6 +894,16 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
                {"p99", lat.p99},
                {"p999", lat.p999},
                {"max", lat.max}}}};
+      if (s.open_loop()) {
+        j["behind_ms"] = percentiles_object(ol.behind);
+        j["max_connections"] = ol.max_connections;
+        j["connections_opened"] = ol.connections;
+        j["connections_added"] = ol.grown;
+        j["peak_in_flight"] = ol.peak_busy;
+        j["pool_saturated"] = ol.saturated;
+        j["held"] = ol.held;
+        j["max_held_ms"] = ol.max_held_ms;
+      }
       std::ofstream rep(opts.report, std::ios::binary | std::ios::trunc);
       rep << j.dump(2) << '\n';
     }
@@ -723,6 +912,7 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
         c.dedup_mismatch.load() > 0)
       code = 1;
     workers.clear();
+    sender.reset();
   }
   std::fclose(acks);
   return code;
@@ -802,6 +992,7 @@ int run_burst(const burst_args& args) {
   o.target = args.target;
   o.token = args.token;
   o.connections = args.connections;
+  o.max_connections = args.max_connections;
   o.batch = args.batch;
   o.retry_for_ms = retry_for->count();
   o.request_timeout_ms = timeout->count();

@@ -43,6 +43,7 @@ struct burst_args {
   std::size_t auctions = 100;
   std::size_t events = 20000;
   std::size_t connections = 16;
+  std::size_t max_connections = 0; ///< open loop: pool cap; 0: 4 × connections
   std::string acks = "acks.jsonl";
   std::uint64_t seed = 1;
   std::size_t batch = 1;
@@ -78,6 +79,7 @@ struct replay_args {
   std::string token;
   double speed = 1.0; ///< 1: original pace; 0: as fast as acknowledged
   std::size_t connections = 16;
+  std::size_t max_connections = 0; ///< open loop: pool cap; 0: 4 × connections
   std::size_t batch = 1;
   std::string acks = "acks.jsonl";
   std::string report;

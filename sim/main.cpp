@@ -42,7 +42,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   burst->add_option("--events", b.events, "total events (approximate)")
       ->capture_default_str();
-  burst->add_option("--connections", b.connections, "keep-alive connections")
+  burst
+      ->add_option("--connections", b.connections,
+                   "keep-alive connections (open loop: the pool's initial size)")
+      ->capture_default_str();
+  burst
+      ->add_option("--max-connections", b.max_connections,
+                   "open loop: grow the pool up to this many (0: 4 x --connections)")
       ->capture_default_str();
   burst->add_option("--acks", b.acks, "ack log (JSON lines)")->capture_default_str();
   burst->add_option("--seed", b.seed, "workload seed")->capture_default_str();
@@ -119,7 +125,13 @@ int main(int argc, char** argv) {
       ->add_option("--speed", rp.speed,
                    "1: original pace, 10: ten times faster, 0: as fast as acknowledged")
       ->capture_default_str();
-  replay->add_option("--connections", rp.connections, "keep-alive connections")
+  replay
+      ->add_option("--connections", rp.connections,
+                   "keep-alive connections (open loop: the pool's initial size)")
+      ->capture_default_str();
+  replay
+      ->add_option("--max-connections", rp.max_connections,
+                   "open loop: grow the pool up to this many (0: 4 x --connections)")
       ->capture_default_str();
   replay->add_option("--batch", rp.batch, "events per request")->capture_default_str();
   replay->add_option("--acks", rp.acks, "ack log (JSON lines)")->capture_default_str();

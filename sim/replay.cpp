@@ -150,6 +150,7 @@ int run_replay(const replay_args& args) {
   o.target = args.target;
   o.token = args.token;
   o.connections = args.connections;
+  o.max_connections = args.max_connections;
   o.batch = args.batch;
   o.retry_for_ms = retry_for->count();
   o.request_timeout_ms = timeout->count();

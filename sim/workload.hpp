@@ -84,7 +84,12 @@ bool write_bid_log(const std::vector<auction_script>& scripts, const std::string
 struct send_options {
   std::string target = "http://127.0.0.1:8080";
   std::string token;
+  /// Closed loop: one connection per worker. Open loop: the pool's initial
+  /// size.
   std::size_t connections = 16;
+  /// Open loop: the pool grows up to this many connections when every one
+  /// is busy at an event's due time; 0: 4 × connections.
+  std::size_t max_connections = 0;
   std::size_t batch = 1;
   std::int64_t retry_for_ms = 120'000;
   std::int64_t request_timeout_ms = 10'000;
