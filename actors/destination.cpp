@@ -564,7 +564,7 @@ destination_settings make_destination_settings(const adapters::destination_confi
     s.event_types = {
         protocols::event_type::auction_opened, protocols::event_type::bid_placed,
         protocols::event_type::auction_closed, protocols::event_type::producer_heartbeat};
-  s.concurrency = std::max(1u, cfg.concurrency);
+  s.concurrency = adapters::effective_concurrency(cfg);
   s.window = std::max<std::size_t>(cfg.window, 100);
   s.page = std::min<std::size_t>(2000, s.window / 4);
   s.retry = cfg.retry;

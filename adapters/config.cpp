@@ -675,8 +675,9 @@ const std::vector<dest_key>& destination_keys() {
         d, "ca_file", "extra CA bundle (PEM) trusted for TLS; empty: system CAs only",
         [](auto& c) -> auto& { return c.ca_file; }, check_readable_file));
     k.push_back(int_key<destination_config>(
-        d, "concurrency", "parallel lanes (auctions hash to a lane)",
-        [](auto& c) -> auto& { return c.concurrency; }, 1, 256));
+        d, "concurrency",
+        "requests in flight at once; 0: the kind's default (eventhub 32, others 8)",
+        [](auto& c) -> auto& { return c.concurrency; }, 0, 256));
     k.push_back(int_key<destination_config>(
         d, "window", "envelopes held in memory before catch-up from the outbox",
         [](auto& c) -> auto& { return c.window; }, 100, 10'000'000));
@@ -1033,6 +1034,12 @@ std::vector<config_key> config_keys() {
                    std::string{k.kind}});
   }
   return out;
+}
+
+unsigned effective_concurrency(const destination_config& d) {
+  if (d.concurrency > 0)
+    return d.concurrency;
+  return d.kind == "eventhub" ? 32u : 8u;
 }
 
 } // namespace gavel::adapters

@@ -89,7 +89,9 @@ struct destination_config {
   std::string secret; ///< resolved secret, `whsec_<base64>`
   // common
   std::string ca_file;
-  unsigned concurrency = 8;   ///< parallel lanes (auctions hash to a lane)
+  /// Parallel lanes (auctions hash to a lane); 0: the kind's default, see
+  /// effective_concurrency().
+  unsigned concurrency = 0;
   std::size_t window = 20000; ///< envelopes held in memory before catch-up mode
   millis request_timeout{10000};
   retry_config retry;
@@ -105,6 +107,12 @@ struct destination_config {
   unsigned restart_limit = 5;
   millis restart_period{60000};
 };
+
+/// Requests in flight at once: `concurrency`, or the kind's default: 32 for
+/// Event Hubs (one auction per send, so a burst over many auctions needs many
+/// sends in parallel; Azure takes them), 8 for webhooks and HubSpot (whose
+/// rate limit, not parallelism, bounds it).
+unsigned effective_concurrency(const destination_config& d);
 
 /// Alerting (actors/alerts.cpp): rules, thresholds and where alerts go.
 struct alerts_config {

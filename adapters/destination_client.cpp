@@ -31,7 +31,7 @@ public:
     http_client_options opts;
     opts.ca_file = cfg.ca_file;
     opts.request_timeout = cfg.request_timeout;
-    auto n = std::max(1u, cfg.concurrency);
+    auto n = effective_concurrency(cfg);
     for (unsigned i = 0; i < n; ++i)
       s_->conns.push_back(http_connection::make(io, origin, opts));
     s_->busy = std::make_unique<std::atomic<int>[]>(n);

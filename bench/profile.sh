@@ -3,6 +3,7 @@
 # "make it fast" work of issue 4. Not a benchmark (perf slows Gavel down).
 #
 #   bench/profile.sh [--bin DIR] [--events N] [--batch N] [--connections N] [--seconds S]
+#                    [--rate R]   (open loop at R events/s; default closed loop)
 #
 # Starts Gavel (embedded PostgreSQL) and `sim receive` as bench/run.sh does,
 # records `perf record -g` of the Gavel process for S seconds (default 15)
@@ -13,7 +14,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(dirname "$here")
-bin=${GAVEL_BIN:-$repo/build/bin} events=100000 batch=1 conns=128 seconds=15
+bin=${GAVEL_BIN:-$repo/build/bin} events=100000 batch=1 conns=128 seconds=15 rate=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --bin) bin=$2; shift 2 ;;
@@ -21,6 +22,7 @@ while [ $# -gt 0 ]; do
     --batch) batch=$2; shift 2 ;;
     --connections) conns=$2; shift 2 ;;
     --seconds) seconds=$2; shift 2 ;;
+    --rate) rate=(--rate "$2"); shift 2 ;;
     *) echo "profile: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -42,7 +44,7 @@ trap cleanup EXIT
 start_dest main
 start_gavel "$recv_addr"
 "$bin/sim" burst --target "http://127.0.0.1:$gavel_port" --token "$token" --auctions 1000 \
-  --events "$events" --batch "$batch" --connections "$conns" --seed 1 --quiet \
+  --events "$events" --batch "$batch" --connections "$conns" --seed 1 --quiet "${rate[@]}" \
   --acks "$work/acks.jsonl" --report "$work/burst.json" > "$work/burst.out" 2>&1 &
 burst_pid=$!
 sleep 2
@@ -52,10 +54,11 @@ perf record -F 499 -g -p "$gavel_pid" -o "$work/perf.data" -- sleep "$seconds" >
 pgcpu1=$(ps -u postgres -o cputimes= 2>/dev/null | awk '{s+=$1} END {print s+0}')
 gcpu1=$(ps -p "$gavel_pid" -o cputimes= | awk '{print $1+0}')
 wait "$burst_pid" || true
-out=$reports/profile-batch$batch.txt
+mode_text="closed loop"; [ ${#rate[@]} -gt 0 ] && mode_text="open loop at ${rate[1]} events/s"
+out=$reports/profile-batch$batch${rate[1]:+-rate${rate[1]}}.txt
 set +o pipefail # head closes the pipes early
 {
-  echo "# perf profile of gavel: $events events, batch $batch, $conns connections, closed loop"
+  echo "# perf profile of gavel: $events events, batch $batch, $conns connections, $mode_text"
   echo "# $(date -u +%FT%TZ), $(nproc) CPUs, load $(loadavg), gavel built from $(git -C "$(dirname "$(dirname "$(dirname "$(realpath "$bin/gavel")")")")" rev-parse HEAD 2>/dev/null || echo ?)"
   echo "# CPU seconds during the ${seconds}s window: gavel $((gcpu1 - gcpu0)), all postgres processes $((pgcpu1 - pgcpu0))"
   echo

@@ -139,6 +139,23 @@ elif scenario == "peer":
 elif scenario == "smoke":
     rows.append(("verify", "ok", str(v.get("ok")), "smoke run: no targets"))
 
+# Where the CPU went during each burst (Gavel, PostgreSQL, the sim, the
+# destination emulator): per acknowledged event, and the rate at which all
+# of it would fill both cores; the bound a throughput target meets on this
+# machine whatever the latency of each step.
+cpu_rows = []
+for r, d in runs.items():
+    acked = d["burst"].get("acked")
+    secs = {k: meta["extra"].get(f"cpu_{r}_{k}_s") for k in ("gavel", "postgres", "sim", "destination")}
+    if not acked or secs["gavel"] is None:
+        continue
+    per = {k: (v or 0) * 1e6 / acked for k, v in secs.items()}
+    total = sum(per.values())
+    ceiling = machine["nproc"] * 1e6 / total if total > 0 else None
+    figures[f"cpu_us_per_event_{r}"] = {k: round(v, 1) for k, v in per.items()}
+    cpu_rows.append(f"| {r} | {acked:,} | " + " | ".join(f"{secs[k] or 0:.1f} s = {per[k]:.1f} µs" for k in
+                                                         ("gavel", "postgres", "sim", "destination")) +
+                    f" | {total:.1f} µs | {fmt(ceiling, '/s')} |")
 ok_all = all(r["verify"].get("ok") for r in runs.values())
 report = {"scenario": scenario, "name": name, "short": meta["short"], "started": meta["started"],
           "machine": machine, "loadavg_before": meta["loadavg_before"], "loadavg_after": meta["loadavg_after"],
@@ -264,6 +281,13 @@ for r, d in runs.items():
             md.append(f"- {label} latency (ms, n={p['count']}): p50 {fmt(p.get('p50'), '', 2)}, p95 {fmt(p.get('p95'), '', 2)}, "
                       f"p99 {fmt(p.get('p99'), '', 2)}, p99.9 {fmt(p.get('p999'), '', 2)}, max {fmt(p.get('max'), '', 1)}")
     md.append("")
+if cpu_rows:
+    md += ["## Where the CPU goes", "",
+           "CPU time (user + system) each process used during the burst, per acknowledged event; the ceiling is "
+           f"the rate at which that work fills all {machine['nproc']} cores (an upper bound for any throughput on "
+           "this machine, whatever the latencies).", "",
+           "| run | acked | Gavel | PostgreSQL | sim (client) | destination | total / event | ceiling |",
+           "|---|---|---|---|---|---|---|---|"] + cpu_rows + [""]
 if figures:
     md += ["## Other figures", ""] + [f"- {k}: {json.dumps(val)}" for k, val in figures.items()] + [""]
 open(os.path.join(reports, f"{name}.md"), "w").write("\n".join(md) + "\n")

@@ -72,13 +72,32 @@ started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 runs=() settings=() extra=()
 setting() { settings+=("$1=$2"); }
 
-# burst NAME ARGS...: one sim burst against $target_url into $work/NAME.*
+# CPU seconds (user + system) used so far by a process, and by the embedded
+# PostgreSQL (its postmaster and every backend) of this run.
+cpu_of() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+cpu_postgres() {
+  local pm
+  pm=$(head -1 "$work/pg/data/postmaster.pid" 2>/dev/null) || { echo 0; return; }
+  { echo "$pm"; ps --ppid "$pm" -o pid= 2>/dev/null; } | while read -r p; do cpu_of "$p"; echo; done |
+    awk '{s += $1} END {printf "%.2f", s}'
+}
+
+# burst NAME ARGS...: one sim burst against $target_url into $work/NAME.*;
+# records the CPU time Gavel, PostgreSQL, the sim and the destination used
+# meanwhile (report.py turns it into CPU per event and a two-core ceiling).
 burst() {
   local run=$1; shift
   log "burst $run: $*"
-  local rc=0
-  "$bin/sim" burst --target "$target_url" --token "$token" --acks "$work/acks-$run.jsonl" \
-    --report "$work/burst-$run.json" "$@" > "$work/burst-$run.out" 2> "$work/burst-$run.err" || rc=$?
+  local rc=0 g0 p0 d0 sim_cpu
+  g0=$(cpu_of "${gavel_pid:-0}") p0=$(cpu_postgres) d0=$(cpu_of "${main_pid:-0}")
+  local TIMEFORMAT="%U %S"
+  { time "$bin/sim" burst --target "$target_url" --token "$token" --acks "$work/acks-$run.jsonl" \
+    --report "$work/burst-$run.json" "$@" > "$work/burst-$run.out" 2> "$work/burst-$run.err" || rc=$?; } 2> "$work/burst-$run.time"
+  sim_cpu=$(awk '{printf "%.2f", $1 + $2}' "$work/burst-$run.time")
+  extra+=("cpu_${run}_gavel_s=$(awk -v a="$(cpu_of "${gavel_pid:-0}")" -v b="$g0" 'BEGIN {printf "%.2f", a - b}')"
+          "cpu_${run}_postgres_s=$(awk -v a="$(cpu_postgres)" -v b="$p0" 'BEGIN {printf "%.2f", a - b}')"
+          "cpu_${run}_destination_s=$(awk -v a="$(cpu_of "${main_pid:-0}")" -v b="$d0" 'BEGIN {printf "%.2f", a - b}')"
+          "cpu_${run}_sim_s=$sim_cpu")
   tail -1 "$work/burst-$run.err" >&2 || true
   cat "$work/burst-$run.out" >&2
   [ "$rc" -eq 0 ] || log "sim burst $run exited $rc"

@@ -142,22 +142,13 @@ int serve(const adapters::config& cfg) {
   {
     caf::actor_system_config caf_cfg;
     caf_cfg.set("scheduler.max-threads", 2);
-    // Work stealing without its polling phases: an idle worker goes straight
-    // to sleep on its condition variable (CAF's default polls and nanosleeps,
-    // which cost about half of Gavel's CPU on a shared two-core machine),
-    // while a message from one actor to another stays on the sending worker's
-    // own queue (no wake-up of the other worker per hop, as with work
-    // sharing's single queue). A sleeping worker steals when it wakes every
-    // millisecond. docs/adr/0007-hot-path.md.
-    if (std::getenv("GAVEL_SCHEDULER_SHARING") != nullptr) {
-      caf_cfg.set("scheduler.policy", caf::atom("sharing"));
-    } else {
-      caf_cfg.set("scheduler.policy", caf::atom("stealing"));
-      caf_cfg.set("work-stealing.aggressive-poll-attempts", 0);
-      caf_cfg.set("work-stealing.moderate-poll-attempts", 0);
-      caf_cfg.set("work-stealing.relaxed-steal-interval", 1);
-      caf_cfg.set("work-stealing.relaxed-sleep-duration", caf::timespan{1'000'000});
-    }
+    // Work sharing (one queue, workers block on a condition variable) instead
+    // of CAF's default work stealing, whose idle workers poll and nanosleep:
+    // with two workers on a shared two-core machine the polling cost about
+    // half of Gavel's CPU time (docs/adr/0007-hot-path.md). Work stealing
+    // with its polling phases turned off was tried in session 3: no
+    // difference that the shared machine's noise would let us see.
+    caf_cfg.set("scheduler.policy", caf::atom("sharing"));
     caf_cfg.set("logger.verbosity", caf::atom("quiet"));
     caf::actor_system sys{caf_cfg};
     adapters::io_runtime io{cfg.server.io_threads};

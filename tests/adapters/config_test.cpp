@@ -110,7 +110,8 @@ format = "json"
   CAF_CHECK_EQUAL(d.name, "hook");
   CAF_CHECK_EQUAL(d.kind, "webhook");
   CAF_CHECK_EQUAL(d.event_types.size(), 4u);
-  CAF_CHECK_EQUAL(d.concurrency, 8u);
+  CAF_CHECK_EQUAL(d.concurrency, 0u);
+  CAF_CHECK_EQUAL(effective_concurrency(d), 8u);
   CAF_CHECK_EQUAL(d.window, 20000u);
   CAF_CHECK_EQUAL(d.retry.initial, 100ms);
   CAF_CHECK_EQUAL(d.retry.max, 30s);
@@ -221,7 +222,6 @@ CAF_TEST(bad values name the key) {
            {"[database]\nurl = \"mysql://x\"", "database.url"},
            {"[auction]\nfinal_heartbeat_interval = \"60s\"",
             "auction.final_heartbeat_interval"},
-           {std::string{webhook_ok} + "concurrency = 0", "destination[0].concurrency"},
            {std::string{webhook_ok} + "concurrency = 257", "destination[0].concurrency"},
            {std::string{webhook_ok} + "window = 99", "destination[0].window"},
            {std::string{webhook_ok} + "retry_multiplier = 0.5",
