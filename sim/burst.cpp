@@ -443,8 +443,9 @@ public:
   const connection_pool& pool() const { return pool_; }
   const dispatcher& schedule() const { return dispatch_; }
   std::vector<double>& behind() { return behind_; }
-  /// Times a due request found every connection busy at the cap.
-  std::size_t saturated() const { return saturated_; }
+  /// Events that were due while every connection, at the cap, was busy
+  /// (they waited for one).
+  std::size_t pool_waits() const { return pool_waits_; }
 
 private:
   double offset_now() const { return now_mono_ms() - s_.mono_start; }
@@ -460,12 +461,9 @@ private:
     while (dispatch_.poll(now + 0.05)) {
       auto i = pool_.acquire();
       if (!i) {
-        if (!starved_)
-          ++saturated_;
-        starved_ = true;
+        starved_at_ = now; // what is ready now waits for a connection
         break;
       }
-      starved_ = false;
       if (*i == channels_.size())
         channels_.push_back(std::make_unique<channel>(s_, *i, *this, &mtx_));
       channel& c = *channels_[*i];
@@ -477,6 +475,7 @@ private:
         batch.push_back(
             {&auctions_[e.auction], e.event, s_.to_wall(s_.mono_start + e.due)});
         behind_.push_back(std::max(0.0, now - e.due));
+        pool_waits_ += e.due <= starved_at_;
       }
       c.start();
     }
@@ -511,8 +510,8 @@ private:
   double armed_for_ = std::numeric_limits<double>::infinity();
   std::vector<schedule_entry> taken_;
   std::vector<double> behind_; ///< first send − due, per event (ms)
-  std::size_t saturated_ = 0;
-  bool starved_ = false;
+  double starved_at_ = -std::numeric_limits<double>::infinity();
+  std::size_t pool_waits_ = 0;
   bool finished_ = false;
 };
 
@@ -579,10 +578,10 @@ struct open_loop_figures {
   percentiles behind;          ///< first send − scheduled time, per event (ms)
   std::size_t connections = 0; ///< pool size at the end (opened or ready)
   std::size_t max_connections = 0;
-  std::size_t grown = 0;     ///< connections opened beyond --connections
-  std::size_t peak_busy = 0; ///< most requests in flight at once
-  std::size_t saturated = 0; ///< times a due event found all max connections busy
-  std::size_t held = 0;      ///< events held past their due time by a dependency
+  std::size_t grown = 0;      ///< connections opened beyond --connections
+  std::size_t peak_busy = 0;  ///< most requests in flight at once
+  std::size_t pool_waits = 0; ///< events due while all max connections were busy
+  std::size_t held = 0;       ///< events held past their due time by a dependency
   double max_held_ms = 0;
 };
 
@@ -633,8 +632,8 @@ void write_summary(const send_options& opts, const shared_state& s, std::size_t 
        << " ms p99=" << fmt(ol.behind.p99, 2) << " ms)\n"
        << "  connections   " << ol.connections << " (" << ol.grown << " opened beyond "
        << opts.connections << ", cap " << ol.max_connections << "), at most "
-       << ol.peak_busy << " busy at once; all busy at the cap " << ol.saturated
-       << " times\n"
+       << ol.peak_busy << " busy at once; " << ol.pool_waits
+       << " events waited for one (all busy at the cap)\n"
        << "  held          " << ol.held
        << " events waited past their schedule for an earlier answer (longest "
        << fmt(ol.max_held_ms, 1) << " ms)\n";
@@ -846,7 +845,7 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
       ol.max_connections = sender->pool().max();
       ol.grown = sender->pool().grown();
       ol.peak_busy = sender->pool().peak_busy();
-      ol.saturated = sender->saturated();
+      ol.pool_waits = sender->pool_waits();
       ol.held = sender->schedule().held();
       ol.max_held_ms = sender->schedule().max_held_ms();
     }
@@ -900,7 +899,7 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
         j["connections_opened"] = ol.connections;
         j["connections_added"] = ol.grown;
         j["peak_in_flight"] = ol.peak_busy;
-        j["pool_saturated"] = ol.saturated;
+        j["pool_waits"] = ol.pool_waits;
         j["held"] = ol.held;
         j["max_held_ms"] = ol.max_held_ms;
       }
