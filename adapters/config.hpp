@@ -20,7 +20,7 @@ using millis = std::chrono::milliseconds;
 struct server_config {
   std::string listen = "127.0.0.1:8080";
   std::size_t max_body_bytes = 4 * 1024 * 1024;
-  unsigned io_threads = 1;
+  unsigned io_threads = 2; ///< HTTP server and destination clients (ADR 0007)
   /// Events accepted but not yet committed above which ingest answers 503.
   std::size_t max_in_flight = 100000;
   millis request_timeout{10000};
