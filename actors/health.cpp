@@ -183,17 +183,6 @@ std::string pipeline_json(const pipeline_snapshot& s) {
     out += R"(,"circuit":)";
     json::dump_string(d.circuit, out);
     out += R"(,"delivered_through":)" + std::to_string(d.delivered_through);
-    // The core: the store and the registry, restarted as one unit.
-    out += R"(,"core":{"state":)";
-    json::dump_string(s.core_answered ? s.core.state : std::string{"unknown"}, out);
-    out += R"(,"epoch":)" + std::to_string(s.core.epoch);
-    out += R"(,"store_restarts":)" + std::to_string(s.core.store_restarts);
-    out += R"(,"registry_restarts":)" + std::to_string(s.core.registry_restarts);
-    out += R"(,"last_error":)";
-    json::dump_string(s.core.last_error, out);
-    out += R"(,"last_error_at":)";
-    iso_or_null(out, s.core.last_error_ms);
-    out += '}';
     out += R"(,"head_position":)" + std::to_string(s.head_position);
     out += R"(,"lag_events":)" + std::to_string(h.lag_events);
     out += R"(,"lag_seconds":)";
