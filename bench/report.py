@@ -268,6 +268,14 @@ for r, d in runs.items():
               f"{fmt(bb.get('elapsed_s'), ' s')} = **{fmt(bb.get('throughput_per_s'), ' events/s')}**, "
               f"retries {bb.get('retries')}, failed {bb.get('failed')}, rejected {bb.get('rejected')}, "
               f"at most {fmt(bb.get('max_behind_ms'), ' ms')} behind schedule")
+    bh = bb.get("behind_ms") or {}
+    if bh.get("count"):
+        md.append(f"- open-loop dispatch: first sends behind their schedule p50 {fmt(bh.get('p50'), ' ms', 2)}, "
+                  f"p99 {fmt(bh.get('p99'), ' ms', 2)}, max {fmt(bh.get('max'), ' ms', 1)}; "
+                  f"{bb.get('connections_opened', 'n/a')} connections opened (initial {bb.get('connections')}, cap "
+                  f"{bb.get('max_connections', 'n/a')}), {bb.get('peak_in_flight', 'n/a')} requests in flight "
+                  f"at the peak, {bb.get('pool_waits', 0)} events waited for a connection at the pool's cap, "
+                  f"{bb.get('held', 0)} held for an earlier answer of their auction")
     md.append(f"- verify: **{'OK' if vv.get('ok') else 'FAILED'}** — delivered {vv.get('delivered_unique')} unique "
               f"({vv.get('redeliveries')} redeliveries, {vv.get('heartbeats')} heartbeats), lost {vv.get('lost')}, "
               f"out of order {vv.get('out_of_order')}, gaps {vv.get('gaps')}, close mismatches {vv.get('close_mismatch')}; "
