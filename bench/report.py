@@ -144,6 +144,7 @@ elif scenario == "smoke":
 # of it would fill both cores; the bound a throughput target meets on this
 # machine whatever the latency of each step.
 cpu_rows = []
+cpu_busy = []  # (run, {process: % of all cores}, ceiling, achieved)
 for r, d in runs.items():
     acked = d["burst"].get("acked")
     secs = {k: meta["extra"].get(f"cpu_{r}_{k}_s") for k in ("gavel", "postgres", "sim", "destination")}
@@ -156,6 +157,11 @@ for r, d in runs.items():
     cpu_rows.append(f"| {r} | {acked:,} | " + " | ".join(f"{secs[k] or 0:.1f} s = {per[k]:.1f} µs" for k in
                                                          ("gavel", "postgres", "sim", "destination")) +
                     f" | {total:.1f} µs | {fmt(ceiling, '/s')} |")
+    elapsed = d["burst"].get("elapsed_s")
+    if elapsed:
+        busy = {k: (v or 0) / (elapsed * machine["nproc"]) * 100 for k, v in secs.items()}
+        figures[f"busy_percent_{r}"] = {k: round(v, 1) for k, v in busy.items()}
+        cpu_busy.append((r, busy, ceiling, d["burst"].get("throughput_per_s")))
 ok_all = all(r["verify"].get("ok") for r in runs.values())
 report = {"scenario": scenario, "name": name, "short": meta["short"], "started": meta["started"],
           "machine": machine, "loadavg_before": meta["loadavg_before"], "loadavg_after": meta["loadavg_after"],
@@ -296,6 +302,25 @@ if cpu_rows:
            "this machine, whatever the latencies).", "",
            "| run | acked | Gavel | PostgreSQL | sim (client) | destination | total / event | ceiling |",
            "|---|---|---|---|---|---|---|---|"] + cpu_rows + [""]
+    md += ["## What limits it", ""]
+    for r, busy, ceiling, achieved in cpu_busy:
+        tot = sum(busy.values())
+        md.append(f"- {r}: during the burst the machine's {machine['nproc']} cores were {tot:.0f} % busy with this "
+                  f"run's processes (Gavel {busy['gavel']:.0f} %, PostgreSQL {busy['postgres']:.0f} %, sim "
+                  f"{busy['sim']:.0f} %, destination {busy['destination']:.0f} %).")
+        if meta["settings"].get("mode", "").startswith("closed loop") and ceiling and achieved:
+            md.append(f"  Closed loop runs as fast as the machine allows: {fmt(achieved, '/s')} reached against a "
+                      f"CPU ceiling of {fmt(ceiling, '/s')}; a throughput target above the ceiling cannot be met on "
+                      "this machine without less CPU per event (Gavel's and PostgreSQL's shares above).")
+        else:
+            md.append("  At a fixed rate, latency is set by how busy the cores are: every event crosses threads "
+                      "(HTTP I/O thread → actor workers → the store's thread and PostgreSQL's backend → back), and "
+                      "each crossing waits for a core when they are busy. The profiles "
+                      "([profile-batch1-rate5000.txt](profile-batch1-rate5000.txt), "
+                      "[profile-batch1.txt](profile-batch1.txt), [profile-batch100.txt](profile-batch100.txt)) "
+                      "show where Gavel's own share goes: the kernel's context switches first, then JSON parsing, "
+                      "HTTP and allocation.")
+    md.append("")
 if figures:
     md += ["## Other figures", ""] + [f"- {k}: {json.dumps(val)}" for k, val in figures.items()] + [""]
 open(os.path.join(reports, f"{name}.md"), "w").write("\n".join(md) + "\n")
