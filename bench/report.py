@@ -150,6 +150,8 @@ for r, d in runs.items():
     secs = {k: meta["extra"].get(f"cpu_{r}_{k}_s") for k in ("gavel", "postgres", "sim", "destination")}
     if not acked or secs["gavel"] is None:
         continue
+    if any(v is not None and v < 0 for v in secs.values()):
+        continue  # a process tree lost children (backends that exited): not measurable
     per = {k: (v or 0) * 1e6 / acked for k, v in secs.items()}
     total = sum(per.values())
     ceiling = machine["nproc"] * 1e6 / total if total > 0 else None

@@ -52,8 +52,14 @@ begin
            'producer_timestamp', to_char(clock_timestamp() at time zone 'UTC',
                                          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
            'bid_sequence', s), 'data', d)::text;
+  -- run_at = clock_timestamp(), taken after the auction row's lock: a named
+  -- queue runs its jobs by run_at (then id), and the default run_at, now(),
+  -- is the transaction's start, so a request that waited for the row lock
+  -- would otherwise run before the one it waited for (out of order when
+  -- bids of one auction arrive concurrently, as the open-loop sim sends them).
   perform graphile_worker.add_job('deliver', json_build_object('id', p_id, 'body', env),
-                                  queue_name => 'a-' || p_auction);
+                                  queue_name => 'a-' || p_auction,
+                                  run_at => clock_timestamp());
   return query select 'accepted'::text, s;
 end $fn$;`;
 
