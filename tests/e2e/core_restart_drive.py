@@ -36,7 +36,50 @@ def wait_core(g, what, **expect):
     return wait(ok, what, 60)
 
 
+def chaos(bin_dir, seconds):
+    """Soak form: the store or the registry (at random) crashed every 1-4 s
+    while a long burst runs, for `seconds`; then everything acknowledged must
+    have arrived, in order, without gaps."""
+    import random
+    rnd = random.Random(int(os.environ.get("GAVEL_CHAOS_SEED", "7")))
+    g = Gavel(bin_dir, "core-chaos", server_toml="fault_injection = true",
+              extra_toml='[store]\nrestart_limit = 1000\nrestart_period = "1s"')
+    try:
+        g.start()
+        # Open loop at 1,500 events/s, so the burst lasts the whole chaos.
+        burst = g.burst(auctions=300, events=1500 * seconds, connections=32,
+                        extra=["--rate", "1500"])
+        end = time.time() + seconds
+        crashes = {"store": 0, "registry": 0}
+        while time.time() < end and burst.poll() is None:
+            time.sleep(rnd.uniform(1, 4))
+            c = core(g)
+            if c["state"] != "ok":
+                continue
+            which = rnd.choice(["store", "registry"])
+            crash(g, which)
+            crashes[which] += 1
+        log(f"crashes: {crashes}, acks so far {acked(g)}")
+        wait_core(g, "the core back after the last crash", state="ok")
+        if burst.wait(timeout=600) != 0:
+            fail("sim burst failed: " + open(f"{g.work}/burst.err").read()[-2000:])
+        c = core(g)
+        log("core at the end:", c)
+        if c["store_restarts"] != crashes["store"] or \
+                c["registry_restarts"] != crashes["store"] + crashes["registry"]:
+            fail(f"restart counts {c} do not match the crashes {crashes}")
+        wait(lambda: g.destination()["lag_events"] == 0, "everything delivered", 300)
+        if g.stop() != 0:
+            fail("gavel did not exit 0")
+        if g.verify(["--expect-closed"]) != 0:
+            fail("sim verify: acknowledged events lost or out of order")
+    finally:
+        g.cleanup()
+
+
 def run(bin_dir):
+    if len(sys.argv) > 3 and sys.argv[2] == "--chaos":
+        return chaos(bin_dir, int(sys.argv[3]))
     g = Gavel(bin_dir, "core-restart", server_toml="fault_injection = true",
               extra_toml=f'[store]\nrestart_limit = {LIMIT}\nrestart_period = "10m"')
     try:
