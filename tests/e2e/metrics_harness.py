@@ -66,7 +66,7 @@ class Gavel:
     """One Gavel with a webhook destination on a `sim receive`."""
 
     def __init__(self, bin_dir, name, extra_toml="", receiver=True, keep=False,
-                 server_toml=""):
+                 server_toml="", destination_toml=""):
         self.bin = os.path.abspath(bin_dir)
         self.work = tempfile.mkdtemp(prefix=f"gavel-e2e-{name}.")
         os.chmod(self.work, 0o755)
@@ -77,6 +77,7 @@ class Gavel:
         self.token = "e2e-" + os.urandom(8).hex()
         self.extra_toml = extra_toml
         self.server_toml = server_toml  # more keys of [server]
+        self.destination_toml = destination_toml  # more keys of the webhook destination
         self.gavel = None
         self.recv = None
         self.recv_port = free_port()
@@ -130,6 +131,7 @@ url = "http://127.0.0.1:{self.recv_port}/hook"
 secret = "{self.secret}"
 retry_initial = "50ms"
 retry_max = "1s"
+{self.destination_toml}
 """)
 
     def start(self):
