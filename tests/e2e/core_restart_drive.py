@@ -36,6 +36,20 @@ def wait_core(g, what, **expect):
     return wait(ok, what, 60)
 
 
+def burst_done(g, burst, seconds):
+    if burst.wait(timeout=seconds) != 0:
+        fail("sim burst failed: " + open(f"{g.work}/burst.err").read()[-2000:])
+
+
+def delivered_and_verified(g, seconds):
+    """Everything delivered, Gavel stopped cleanly, sim verify OK."""
+    wait(lambda: g.destination()["lag_events"] == 0, "everything delivered", seconds)
+    if g.stop() != 0:
+        fail("gavel did not exit 0")
+    if g.verify(["--expect-closed"]) != 0:
+        fail("sim verify: acknowledged events lost or out of order")
+
+
 def chaos(bin_dir, seconds):
     """Soak form: the store or the registry (at random) crashed every 1-4 s
     while a long burst runs, for `seconds`; then everything acknowledged must
@@ -61,18 +75,13 @@ def chaos(bin_dir, seconds):
             crashes[which] += 1
         log(f"crashes: {crashes}, acks so far {acked(g)}")
         wait_core(g, "the core back after the last crash", state="ok")
-        if burst.wait(timeout=600) != 0:
-            fail("sim burst failed: " + open(f"{g.work}/burst.err").read()[-2000:])
+        burst_done(g, burst, 600)
         c = core(g)
         log("core at the end:", c)
         if c["store_restarts"] != crashes["store"] or \
                 c["registry_restarts"] != crashes["store"] + crashes["registry"]:
             fail(f"restart counts {c} do not match the crashes {crashes}")
-        wait(lambda: g.destination()["lag_events"] == 0, "everything delivered", 300)
-        if g.stop() != 0:
-            fail("gavel did not exit 0")
-        if g.verify(["--expect-closed"]) != 0:
-            fail("sim verify: acknowledged events lost or out of order")
+        delivered_and_verified(g, 300)
     finally:
         g.cleanup()
 
@@ -137,13 +146,8 @@ def run(bin_dir):
         c = wait_core(g, "the operator restart", state="ok")
         log("after the operator restart:", c)
 
-        if burst.wait(timeout=300) != 0:
-            fail("sim burst failed: " + open(f"{g.work}/burst.err").read()[-2000:])
-        wait(lambda: g.destination()["lag_events"] == 0, "everything delivered", 120)
-        if g.stop() != 0:
-            fail("gavel did not exit 0")
-        if g.verify(["--expect-closed"]) != 0:
-            fail("sim verify: acknowledged events lost or out of order")
+        burst_done(g, burst, 300)
+        delivered_and_verified(g, 120)
     finally:
         g.cleanup()
 

@@ -17,6 +17,8 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from e2e_procs import free_port  # noqa: F401 (re-exported for the drivers)
+
 T0 = time.time()
 
 
@@ -27,14 +29,6 @@ def log(*a):
 def fail(msg):
     log("FAIL:", msg)
     raise SystemExit(1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait(pred, what, seconds, step=0.1):
