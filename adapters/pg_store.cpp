@@ -230,6 +230,10 @@ pg_store::pg_store(options opts) : opts_(std::move(opts)) {}
 
 pg_store::~pg_store() = default;
 
+void pg_store::connection_deleter::operator()(pqxx::connection_base* c) const noexcept {
+  delete static_cast<pqxx::connection*>(c);
+}
+
 bool pg_store::connected() const noexcept {
   return conn_ != nullptr && conn_->is_open();
 }
@@ -287,7 +291,7 @@ expected<done> pg_store::ensure_connected() {
       url +=
           " connect_timeout=" + timeout + " application_name=" + opts_.application_name;
     }
-    conn_ = std::make_unique<pqxx::connection>(url);
+    conn_.reset(new pqxx::connection(url));
     prepared_ = false;
     if (!opts_.synchronous_commit) {
       pqxx::nontransaction tx{*conn_};

@@ -204,11 +204,17 @@ public:
         const std::vector<std::string>& destinations, bool execute);
 
 private:
+  /// libpqxx 6's connection_base has no virtual destructor: the object made
+  /// is a pqxx::connection and must be deleted as one.
+  struct connection_deleter {
+    void operator()(pqxx::connection_base* c) const noexcept;
+  };
+
   template <class F> auto guarded(const char* what, F&& f) -> decltype(f());
   void prepare_statements();
 
   options opts_;
-  std::unique_ptr<pqxx::connection_base> conn_;
+  std::unique_ptr<pqxx::connection_base, connection_deleter> conn_;
   bool prepared_ = false;
 };
 
