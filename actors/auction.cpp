@@ -2,6 +2,7 @@
 
 #include "adapters/log.hpp"
 #include "adapters/metrics.hpp"
+#include "protocols/fingerprint.hpp"
 
 #include <algorithm>
 
@@ -112,6 +113,9 @@ void apply_snapshot(self_ptr self, adapters::auction_snapshot& snap) {
   st.bids.reserve(snap.bids.size());
   for (auto& [bid, seq] : snap.bids)
     st.bids.emplace(bid, seq);
+  st.bid_prints.clear();
+  for (std::size_t i = 0; i < snap.bid_prints.size() && i < snap.bids.size(); ++i)
+    st.bid_prints.emplace(snap.bids[i].first, snap.bid_prints[i]);
   st.loaded = true;
   st.heartbeat_base = st.deps->clock();
 }
@@ -146,6 +150,71 @@ void load(self_ptr self) {
 /// One decided queue item of an in-flight batch.
 using outcome = auction_state::outcome;
 
+/// A resent bid whose content differs from the stored one is still a
+/// duplicate (DESIGN §1.2), but it is a producer bug worth seeing: counted and
+/// logged (ids only: no bidder data in logs).
+void check_duplicate_content(self_ptr self, const protocols::ingest_event& ev,
+                             std::uint64_t stored) {
+  static auto& differing = adapters::metrics::global().counter(
+      "gavel_ingest_conflicting_duplicates_total",
+      "Duplicates (same event_id) whose content differs from the stored event "
+      "(a producer bug; still answered duplicate).");
+  if (protocols::fingerprint(protocols::json::dump(ev.data)) == stored)
+    return;
+  differing.inc();
+  GAVEL_LOG_WARN("auction {}: {} resent with content that differs from the stored "
+                 "event (a producer bug); answered duplicate, stored event kept",
+                 self->state.id, ev.event_id());
+}
+
+/// The store committed nothing of this request: some of its events are
+/// already stored. Another auction's event_id is this producer's mistake
+/// (409, every time it is sent); this auction's own means its state is stale
+/// (read it again). Everything else is sequenced again, in its order.
+void on_taken(self_ptr self,
+              const std::vector<std::pair<std::string, std::int64_t>>& taken,
+              std::vector<outcome>& outcomes, bool heartbeat_emitted) {
+  auto& st = self->state;
+  bool stale = false;
+  std::vector<std::string_view> conflicts;
+  for (const auto& [event_id, owner] : taken) {
+    if (owner == st.id)
+      stale = true;
+    else
+      conflicts.push_back(event_id);
+  }
+  std::vector<auction_state::pending> again;
+  for (auto& o : outcomes) {
+    if (std::find(conflicts.begin(), conflicts.end(), o.result.event_id) !=
+        conflicts.end()) {
+      GAVEL_LOG_WARN("auction {}: {} is already stored for another auction (a producer "
+                     "bug): rejected",
+                     st.id, o.result.event_id);
+      auto r = rejected(o.result.event_id, 409, "event_id",
+                        o.result.event_id + " is already stored for another auction");
+      r.error_code = "event_id_conflict";
+      o.rp.deliver(std::move(r));
+    } else if (o.depends_on_batch && o.ev) {
+      again.push_back({std::move(*o.ev), std::move(o.rp), false});
+    } else {
+      o.rp.deliver(std::move(o.result));
+    }
+  }
+  for (auto it = again.rbegin(); it != again.rend(); ++it)
+    st.queue.push_front(std::move(*it));
+  if (stale) {
+    GAVEL_LOG_WARN("auction {}: state behind the outbox; reading it again", st.id);
+    st.loaded = false;
+    st.heartbeat_armed = false;
+    ++st.heartbeat_generation;
+    load(self);
+    return;
+  }
+  if (heartbeat_emitted)
+    arm_heartbeat(self);
+  process(self);
+}
+
 // Sequences as many queued items as one persist request takes, against a
 // copy of the state; the copy becomes the state only after COMMIT.
 void process(self_ptr self) {
@@ -161,6 +230,7 @@ void process(self_ptr self) {
   auto row = st.row;
   bool exists = st.exists;
   std::unordered_map<std::int64_t, std::int64_t> new_bids;
+  std::unordered_map<std::int64_t, std::uint64_t> new_prints;
   std::vector<outcome> outcomes;
   persist_request req;
   bool heartbeat_emitted = false;
@@ -233,10 +303,14 @@ void process(self_ptr self) {
       if (auto it = st.bids.find(ev.bid_id); it != st.bids.end()) {
         r.st = status::duplicate;
         r.bid_sequence = it->second;
+        if (auto pt = st.bid_prints.find(ev.bid_id); pt != st.bid_prints.end())
+          check_duplicate_content(self, ev, pt->second);
       } else if (auto jt = new_bids.find(ev.bid_id); jt != new_bids.end()) {
         r.st = status::duplicate;
         r.bid_sequence = jt->second;
         o.depends_on_batch = true;
+        if (auto pt = new_prints.find(ev.bid_id); pt != new_prints.end())
+          check_duplicate_content(self, ev, pt->second);
       } else if (row.closed) {
         r = rejected(r.event_id, 409, "data.auction_id",
                      "auction " + std::to_string(st.id) + " is closed");
@@ -255,6 +329,8 @@ void process(self_ptr self) {
         new_bids.emplace(ev.bid_id, seq);
         emit(r.event_id, event_type::bid_placed, seq, ev.data, ev.bid_id,
              ev.bidder_user_id);
+        new_prints.emplace(ev.bid_id, protocols::fingerprint(protocols::envelope_data(
+                                          *req.events.back().envelope)));
         r.st = status::accepted;
         r.bid_sequence = seq;
         o.depends_on_batch = true;
@@ -291,6 +367,8 @@ void process(self_ptr self) {
                    "producer.heartbeat is produced by Gavel");
       break;
     }
+    if (o.depends_on_batch)
+      o.ev = std::move(p.ev);
     outcomes.push_back(std::move(o));
   }
 
@@ -314,16 +392,22 @@ void process(self_ptr self) {
   // clock per commit, and could not tell whether the commit happened anyway.
   self->request(st.deps->store, caf::infinite, atom::persist_v, std::move(req))
       .then(
-          [self, row, exists, new_bids = std::move(new_bids), shared_outcomes,
-           heartbeat_emitted, replan, now](persist_reply&) mutable {
+          [self, row, exists, new_bids = std::move(new_bids),
+           new_prints = std::move(new_prints), shared_outcomes, heartbeat_emitted, replan,
+           now](persist_reply& reply) mutable {
             auto& st = self->state;
             st.in_flight = false;
             st.in_flight_outcomes.reset();
+            if (!reply.taken.empty()) {
+              on_taken(self, reply.taken, *shared_outcomes, heartbeat_emitted);
+              return;
+            }
             bool opened_now = !st.exists && exists;
             bool closed_now = !st.row.closed && row.closed;
             st.row = row;
             st.exists = exists;
             st.bids.merge(new_bids);
+            st.bid_prints.merge(new_prints);
             for (auto& o : *shared_outcomes)
               o.rp.deliver(std::move(o.result));
             publish(self, heartbeat_emitted, now);

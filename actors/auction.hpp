@@ -6,6 +6,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <unordered_map>
 
 namespace gavel::actors {
@@ -62,6 +63,8 @@ struct auction_state {
   bool exists = false;
   adapters::auction_row row;
   std::unordered_map<std::int64_t, std::int64_t> bids; ///< bid_id → bid_sequence
+  /// bid_id → fingerprint of its stored data (protocols/fingerprint.hpp).
+  std::unordered_map<std::int64_t, std::uint64_t> bid_prints;
   // Runtime.
   bool loaded = false;
   bool loading = false;
@@ -74,6 +77,9 @@ struct auction_state {
     bool has_promise = false;
     /// Decided from state this batch creates: only true once it commits.
     bool depends_on_batch = false;
+    /// The event itself, to be sequenced again if the store refuses the
+    /// request for another event's sake (persist_reply::taken).
+    std::optional<protocols::ingest_event> ev;
   };
   /// Answers of the persist request in flight (answered with 503 if the actor
   /// is stopped before the store replies).

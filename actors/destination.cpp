@@ -606,6 +606,18 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
         for (const auto& rec : *batch) {
           if (rec.position <= st.loaded_through)
             continue;
+          if (rec.position > st.loaded_through + 1) {
+            // A hole below this batch: positions the live feed never showed
+            // (a commit resolved late, or numbers an aborted commit used).
+            // Only the outbox can say which: never move past it unread.
+            GAVEL_LOG_INFO("destination {}: positions {}..{} not seen live, reading "
+                           "them from the outbox",
+                           st.settings.name, st.loaded_through + 1, rec.position - 1);
+            st.m = destination_state::mode::catching_up;
+            st.max_seen_live = batch->back().position;
+            read_more(self);
+            break;
+          }
           if (st.order.size() >= st.settings.window) {
             // Behind: stop holding envelopes; the outbox is the buffer.
             GAVEL_LOG_INFO("destination {}: {} in memory, catching up from the outbox",

@@ -74,6 +74,7 @@ struct ingest_result {
   std::string event_id;
   std::int64_t bid_sequence = 0;
   int http_status = 202;     ///< 202, 409, 422, 503
+  std::string error_code;    ///< when rejected and more precise than the status
   std::string error_field;   ///< when rejected
   std::string error_message; ///< when rejected
 };
@@ -88,9 +89,13 @@ struct persist_request {
   std::uint64_t epoch = 0;
 };
 
-/// Positions assigned to persist_request::events, in order.
+/// Positions assigned to persist_request::events, in order. When `taken` is
+/// not empty nothing of the request was committed: these events (event_id,
+/// the auction that already holds its event_id or sequence number) cannot be
+/// appended, and the rest of the store's group committed without them.
 struct persist_reply {
   std::vector<std::int64_t> positions;
+  std::vector<std::pair<std::string, std::int64_t>> taken;
 };
 
 /// A committed batch, in position order, as published to destinations.

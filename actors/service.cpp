@@ -177,6 +177,15 @@ http_response unavailable_response(std::string body) {
   return r;
 }
 
+/// The error code of a rejected event (DESIGN §1.2).
+std::string_view result_code(const ingest_result& r) {
+  if (!r.error_code.empty())
+    return r.error_code;
+  return r.http_status == 409   ? "closed"
+         : r.http_status == 422 ? "schema"
+                                : "unavailable";
+}
+
 void append_result(std::string& out, const ingest_result& r) {
   out += R"({"event_id":)";
   json::dump_string(r.event_id, out);
@@ -189,6 +198,8 @@ void append_result(std::string& out, const ingest_result& r) {
     return;
   case ingest_result::status::rejected:
     out += R"(,"status":"rejected","error":{"status":)" + std::to_string(r.http_status);
+    out += R"(,"code":)";
+    json::dump_string(result_code(r), out);
     if (!r.error_field.empty()) {
       out += R"(,"field":)";
       json::dump_string(r.error_field, out);
@@ -209,13 +220,15 @@ struct ingest_metrics {
   adapters::metrics::counter& closed;
   adapters::metrics::counter& unavailable;
   adapters::metrics::counter& overloaded;
+  adapters::metrics::counter& conflict;
   adapters::metrics::histogram& duration;
 
   static adapters::metrics::counter& events(const char* status) {
     return adapters::metrics::global().counter(
         "gavel_ingest_events_total",
         "Events received by POST /v1/events, by outcome (accepted, duplicate, invalid: "
-        "422, closed: 409, unavailable: 503, overloaded: shed with 503).",
+        "422, closed: 409, conflict: 409 event_id_conflict, unavailable: 503, "
+        "overloaded: shed with 503).",
         {{"status", status}});
   }
 
@@ -223,6 +236,7 @@ struct ingest_metrics {
       : accepted(events("accepted")), duplicate(events("duplicate")),
         invalid(events("invalid")), closed(events("closed")),
         unavailable(events("unavailable")), overloaded(events("overloaded")),
+        conflict(events("conflict")),
         duration(adapters::metrics::global().histogram(
             "gavel_ingest_request_duration_seconds",
             "POST /v1/events from request to response (the acknowledgement).",
@@ -255,9 +269,10 @@ struct ingest_metrics {
         duplicate.inc();
         break;
       case ingest_result::status::rejected:
-        (r.http_status == 409   ? closed
-         : r.http_status == 503 ? unavailable
-                                : invalid)
+        (r.error_code == "event_id_conflict" ? conflict
+         : r.http_status == 409              ? closed
+         : r.http_status == 503              ? unavailable
+                                             : invalid)
             .inc();
       }
   }
@@ -539,9 +554,7 @@ void service::ingest(http_request&& req, http_responder plain_respond) {
     if (!batch) {
       const auto& r = results.front();
       if (r.st == ingest_result::status::rejected) {
-        auto code = r.http_status == 409   ? "closed"
-                    : r.http_status == 422 ? "schema"
-                                           : "unavailable";
+        auto code = result_code(r);
         auto text = error_body(r.http_status, code, r.error_field, r.error_message);
         return respond(r.http_status == 503
                            ? unavailable_response(std::move(text))

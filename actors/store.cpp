@@ -136,13 +136,53 @@ void flush(store_ptr self) {
   }
 
   std::vector<adapters::new_event> rows;
-  rows.reserve(events);
   std::vector<adapters::auction_row> auctions;
-  auctions.reserve(batch.size());
-  for (auto& w : batch) {
-    for (auto& e : w.req.events)
-      rows.push_back(e); // shares the envelope bytes
-    auctions.push_back(w.req.auction);
+  auto gather = [&] {
+    rows.clear();
+    auctions.clear();
+    rows.reserve(events);
+    auctions.reserve(batch.size());
+    for (auto& w : batch) {
+      for (auto& e : w.req.events)
+        rows.push_back(e); // shares the envelope bytes
+      auctions.push_back(w.req.auction);
+    }
+  };
+  gather();
+  if (!rows.empty()) {
+    // One event must never fail everyone else's commit: requests holding an
+    // event_id or sequence number already stored are answered on their own
+    // (their auction decides: 409 for another auction's event_id, a reload
+    // for its own stale state). If the probe fails, so would the commit.
+    if (auto taken = st.db->find_taken(rows); taken && !taken->empty()) {
+      std::vector<std::vector<std::pair<std::string, std::int64_t>>> per_request(
+          batch.size());
+      std::size_t first = 0, w = 0;
+      std::vector<std::size_t> owner_of(rows.size());
+      for (std::size_t i = 0; i < batch.size(); ++i)
+        for (std::size_t j = 0; j < batch[i].req.events.size(); ++j)
+          owner_of[first++] = i;
+      for (const auto& t : *taken)
+        per_request[owner_of[t.index]].emplace_back(rows[t.index].event_id, t.owner);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (per_request[i].empty()) {
+          if (w != i)
+            batch[w] = std::move(batch[i]);
+          ++w;
+          continue;
+        }
+        GAVEL_LOG_WARN("store: auction {}: {} event(s) already stored (first: {} of "
+                       "auction {}); its request is answered alone",
+                       batch[i].req.auction.auction_id, per_request[i].size(),
+                       per_request[i].front().first, per_request[i].front().second);
+        events -= batch[i].req.events.size();
+        persist_reply reply;
+        reply.taken = std::move(per_request[i]);
+        batch[i].rp.deliver(std::move(reply));
+      }
+      batch.resize(w);
+      gather();
+    }
   }
   std::vector<std::pair<std::string, std::int64_t>> pos(positions.begin(),
                                                         positions.end());
@@ -174,6 +214,7 @@ void flush(store_ptr self) {
     GAVEL_LOG_INFO("store: database reachable");
   st.backoff = std::chrono::milliseconds{0};
   const auto& ids = *committed;
+  std::shared_ptr<std::vector<adapters::outbox_record>> republish;
   if (!rows.empty()) {
     metrics.batch_events.observe(static_cast<double>(rows.size()));
     metrics.events.inc(rows.size());
@@ -182,6 +223,18 @@ void flush(store_ptr self) {
   auto committed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
+  if (st.db->take_late_commit()) {
+    // A commit answered "in doubt" turned out to have landed: its rows are
+    // below this batch and were never published. Publish from the outbox
+    // (destinations also catch up by themselves on any gap in positions).
+    if (auto late = st.db->read_outbox(st.last_published, 1000000); late) {
+      GAVEL_LOG_WARN("store: {} row(s) of a commit resolved late published from the "
+                     "outbox",
+                     late->size() > rows.size() ? late->size() - rows.size() : 0);
+      republish =
+          std::make_shared<std::vector<adapters::outbox_record>>(std::move(*late));
+    }
+  }
   auto published = std::make_shared<std::vector<adapters::outbox_record>>();
   published->reserve(rows.size());
   std::size_t i = 0;
@@ -204,6 +257,8 @@ void flush(store_ptr self) {
     }
     w.rp.deliver(std::move(reply));
   }
+  if (republish && !republish->empty())
+    published = std::move(republish);
   if (!published->empty()) {
     std::sort(published->begin(), published->end(),
               [](const auto& a, const auto& b) { return a.position < b.position; });

@@ -1,5 +1,7 @@
 #include "adapters/pg_store.hpp"
 
+#include "protocols/fingerprint.hpp"
+
 #include <charconv>
 #include <limits>
 #include <pqxx/pqxx>
@@ -275,23 +277,33 @@ template <class F> auto pg_store::guarded(const char* what, F&& f) -> decltype(f
   }
 }
 
+std::string pg_store::connection_url() const {
+  std::string url = opts_.url;
+  // libpq accepts both URIs and key=value strings; options are appended in
+  // the matching syntax.
+  auto timeout = std::to_string(opts_.connect_timeout_seconds);
+  if (url.rfind("postgres", 0) == 0) {
+    url += url.find('?') == std::string::npos ? '?' : '&';
+    url += "connect_timeout=" + timeout + "&application_name=" + opts_.application_name;
+  } else {
+    url += " connect_timeout=" + timeout + " application_name=" + opts_.application_name;
+  }
+  return url;
+}
+
 expected<done> pg_store::ensure_connected() {
   if (connected())
     return done{};
   conn_.reset();
+  if (doubt_) {
+    // Nothing may commit before the outcome of the earlier commit is known:
+    // a later position must never become visible ahead of an earlier row.
+    auto known = resolve_doubt();
+    if (!known)
+      return known.err();
+  }
   try {
-    std::string url = opts_.url;
-    // libpq accepts both URIs and key=value strings; options are appended in
-    // the matching syntax.
-    auto timeout = std::to_string(opts_.connect_timeout_seconds);
-    if (url.rfind("postgres", 0) == 0) {
-      url += url.find('?') == std::string::npos ? '?' : '&';
-      url += "connect_timeout=" + timeout + "&application_name=" + opts_.application_name;
-    } else {
-      url +=
-          " connect_timeout=" + timeout + " application_name=" + opts_.application_name;
-    }
-    conn_.reset(new pqxx::connection(url));
+    conn_.reset(new pqxx::connection(connection_url()));
     prepared_ = false;
     if (!opts_.synchronous_commit) {
       pqxx::nontransaction tx{*conn_};
@@ -339,11 +351,11 @@ on conflict (auction_id) do update set
   closed = excluded.closed,
   current_price = excluded.current_price,
   updated_at = now())sql");
-  // The whole group commit in one statement, run outside an explicit
-  // transaction: one round trip (and one wake-up of the backend) instead of
-  // BEGIN, three statements and COMMIT. A statement is atomic and its
-  // implicit commit honours synchronous_commit like COMMIT does; data-modifying
-  // WITH parts run exactly once whether or not the outer query reads them.
+  // The whole group commit in one statement (data-modifying WITH parts run
+  // exactly once whether or not the outer query reads them), inside an
+  // explicit transaction whose id is known before COMMIT: a COMMIT cut off
+  // by a broken connection is then resolved with pg_xact_status instead of
+  // being guessed (docs/adr/0009-ambiguous-commits.md).
   c.prepare("commit_all", R"sql(
 with ev as (
   insert into outbox (event_id, auction_id, event_type, bid_sequence, bid_id,
@@ -397,7 +409,7 @@ select auction_id, last_sequence, total_bid_count, heartbeat_count,
        (extract(epoch from end_date) * 1000)::bigint, closed, current_price
 from auctions where auction_id = any($1::bigint[]))sql");
   c.prepare("load_bids", R"sql(
-select auction_id, bid_id, bid_sequence from outbox
+select auction_id, bid_id, bid_sequence, envelope from outbox
 where auction_id = any($1::bigint[]) and event_type = 'bid.placed')sql");
   c.prepare("read_outbox", R"sql(
 select position, auction_id, event_type, bid_sequence, event_id, envelope,
@@ -562,21 +574,20 @@ pg_store::commit(const std::vector<new_event>& events,
         names.emplace_back(p.first);
       std::string a_names;
       append_text_array(a_names, names);
-      pqxx::nontransaction tx{*conn_};
-      try {
-        auto r = tx.exec_prepared(
-            "commit_all", a_ids, e_auctions, a_types, e_sequences, e_bid_ids, a_bidders,
-            e_producer, a_envelopes, r_ids, r_last, r_bids, r_beats, ends, closed,
-            a_prices, a_names, int_array(positions, [](auto& p) { return p.second; }));
-        take_positions(r);
-      } catch (const pqxx::broken_connection& e) {
-        // The statement carries its own commit: it may have happened.
-        throw pqxx::in_doubt_error{e.what()};
-      }
+      pqxx::work tx{*conn_};
+      auto xid = current_xid(tx);
+      auto r = tx.exec_prepared("commit_all", a_ids, e_auctions, a_types, e_sequences,
+                                e_bid_ids, a_bidders, e_producer, a_envelopes, r_ids,
+                                r_last, r_bids, r_beats, ends, closed, a_prices, a_names,
+                                int_array(positions, [](auto& p) { return p.second; }));
+      take_positions(r);
+      if (auto ok = commit_or_resolve(tx, xid, events); !ok)
+        return ok.err();
       return result;
     }
 
     pqxx::work tx{*conn_};
+    auto xid = current_xid(tx);
     if (!events.empty())
       take_positions(tx.exec_prepared("insert_events", a_ids, e_auctions, a_types,
                                       e_sequences, e_bid_ids, a_bidders, e_producer,
@@ -629,7 +640,8 @@ pg_store::commit(const std::vector<new_event>& events,
       tx.exec_prepared("upsert_positions", a_names,
                        int_array(positions, [](auto& p) { return p.second; }));
     }
-    tx.commit();
+    if (auto ok = commit_or_resolve(tx, xid, events); !ok)
+      return ok.err();
     return result;
   });
 }
@@ -660,6 +672,8 @@ pg_store::load_auctions(const std::vector<std::int64_t>& auction_ids) {
     for (const auto& r : tx.exec_prepared("load_bids", ids)) {
       auto& s = out[index[r[0].as<std::int64_t>()]];
       s.bids.emplace_back(r[1].as<std::int64_t>(), r[2].as<std::int64_t>());
+      s.bid_prints.push_back(protocols::fingerprint(
+          protocols::envelope_data(std::string_view{r[3].c_str(), r[3].size()})));
     }
     return out;
   });

@@ -13,7 +13,8 @@
 
 namespace pqxx {
 class connection_base;
-}
+class transaction_base;
+} // namespace pqxx
 
 /// The PostgreSQL outbox: schema migrations, group-committed writes and the
 /// reads the actors need. A plain, blocking class: the actors run it on
@@ -52,11 +53,13 @@ struct auction_row {
   std::string current_price;
 };
 
-/// An auction_row plus its accepted bids (bid_id, bid_sequence), for dedup.
+/// An auction_row plus its accepted bids (bid_id, bid_sequence), for dedup,
+/// with the fingerprint of each bid's stored `data` (same order).
 struct auction_snapshot {
   bool exists = false;
   auction_row row;
   std::vector<std::pair<std::int64_t, std::int64_t>> bids;
+  std::vector<std::uint64_t> bid_prints;
 };
 
 /// An outbox row as destinations see it.
@@ -99,6 +102,9 @@ public:
     int connect_timeout_seconds = 3;
     bool synchronous_commit = true;
     std::string application_name = "gavel";
+    /// How long a commit whose outcome is unknown (the connection broke at
+    /// COMMIT) is resolved in place before the caller hears "in_doubt".
+    std::chrono::milliseconds resolve_timeout{10000};
   };
 
   explicit pg_store(options opts);
@@ -106,8 +112,22 @@ public:
   pg_store(const pg_store&) = delete;
   pg_store& operator=(const pg_store&) = delete;
 
-  /// (Re)connects when not connected; cheap when connected.
+  /// (Re)connects when not connected; cheap when connected. While an earlier
+  /// commit's outcome is unknown, it is resolved first (and nothing else
+  /// runs on this store until it is).
   expected<done> ensure_connected();
+
+  /// True once, after a commit answered "in_doubt" turned out to have
+  /// committed: its rows are in the outbox though nobody was told.
+  bool take_late_commit() noexcept;
+
+  /// Events of `events` that cannot be appended: their event_id is already
+  /// stored, or (auction.opened, bid.placed) their sequence number is taken.
+  struct taken {
+    std::size_t index = 0;  ///< into `events`
+    std::int64_t owner = 0; ///< the auction that holds the event_id or sequence
+  };
+  expected<std::vector<taken>> find_taken(const std::vector<new_event>& events);
   bool connected() const noexcept;
   void disconnect();
 
@@ -212,6 +232,25 @@ private:
 
   template <class F> auto guarded(const char* what, F&& f) -> decltype(f());
   void prepare_statements();
+  std::string connection_url() const;
+  /// The transaction's id, asked before anything that could commit.
+  static std::string current_xid(pqxx::transaction_base& tx);
+  /// COMMITs; when that fails in a way that leaves the outcome unknown,
+  /// asks the server (pg_xact_status on a new connection) until it knows or
+  /// resolve_timeout passes. done: committed.
+  expected<done> commit_or_resolve(pqxx::transaction_base& tx, const std::string& xid,
+                                   const std::vector<new_event>& events);
+  /// One attempt: true committed, false aborted; an error while unknown.
+  expected<bool> resolve_doubt();
+
+  /// A commit whose outcome is not known yet.
+  struct in_doubt {
+    std::string xid;
+    std::vector<std::string> event_ids;
+    std::string cause;
+  };
+  std::optional<in_doubt> doubt_;
+  bool late_commit_ = false;
 
   options opts_;
   std::unique_ptr<pqxx::connection_base, connection_deleter> conn_;

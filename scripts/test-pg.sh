@@ -6,6 +6,8 @@
 #   scripts/test-pg.sh stop    DIR PORT   immediate stop, then DIR is removed (idempotent)
 #   scripts/test-pg.sh restart DIR PORT   fast stop and start, data kept (for tests
 #                                         that prove durability across a restart)
+#   scripts/test-pg.sh restart-immediate DIR PORT
+#                                         immediate stop (crash recovery at start)
 #   scripts/test-pg.sh status  DIR PORT   exit 0 when running
 #
 # The server listens only on the Unix socket DIR/sock/.s.PGSQL.PORT with trust
@@ -17,7 +19,7 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start|stop|restart|status DIR PORT" >&2
+  echo "usage: $0 start|stop|restart|restart-immediate|status DIR PORT" >&2
   exit 2
 }
 [ $# -eq 3 ] || usage
@@ -141,6 +143,12 @@ EOF
   restart)
     [ -f "$data/PG_VERSION" ] || { echo "test-pg: no cluster in $dir" >&2; exit 1; }
     stop_server fast
+    start_server
+    ;;
+  restart-immediate)
+    # A crash as far as the data is concerned: no checkpoint, WAL replayed.
+    [ -f "$data/PG_VERSION" ] || { echo "test-pg: no cluster in $dir" >&2; exit 1; }
+    stop_server immediate
     start_server
     ;;
   status)

@@ -1,6 +1,7 @@
 #define CAF_SUITE actors.auction
 #include "actors/auction.hpp"
 #include "actors/store.hpp"
+#include "adapters/metrics.hpp"
 #include "pg_fixture.hpp"
 
 #include <caf/test/dsl.hpp>
@@ -292,6 +293,70 @@ CAF_TEST(a respawned auction restores its state from the database) {
   auto d = spawn_auction(7);
   auto late = ingest(d, bid(7, 73));
   CAF_CHECK_EQUAL(late.http_status, 409);
+}
+
+CAF_TEST(an event_id stored for another auction is 409 and fails nobody else) {
+  auto owner = spawn_auction(100);
+  CAF_REQUIRE(ingest(owner, bid(100, 1)).st == ingest_result::status::accepted);
+  auto thief = spawn_auction(200);
+  auto innocent = spawn_auction(300);
+  for (int round = 0; round < 10; ++round) {
+    // Both requests reach the store before its group commit runs.
+    self->send(thief, atom::ingest_v, event(bid(200, 1)));
+    self->send(innocent, atom::ingest_v, event(bid(300, 1000 + round)));
+    drain();
+    std::vector<ingest_result> got;
+    for (int i = 0; i < 2; ++i)
+      self->receive([&](ingest_result& r) { got.push_back(std::move(r)); });
+    CAF_REQUIRE_EQUAL(got.size(), 2u);
+    for (auto& r : got) {
+      if (r.event_id == "bid.placed-1") {
+        CAF_CHECK(r.st == ingest_result::status::rejected);
+        CAF_CHECK_EQUAL(r.http_status, 409);
+        CAF_CHECK_EQUAL(r.error_code, "event_id_conflict");
+      } else {
+        CAF_CHECK(r.st == ingest_result::status::accepted);
+        CAF_CHECK_EQUAL(r.bid_sequence, round + 2);
+      }
+    }
+  }
+  CAF_CHECK_EQUAL(
+      db.scalar("select auction_id from outbox where event_id = 'bid.placed-1'"), "100");
+  CAF_CHECK_EQUAL(db.scalar("select count(*) from outbox where auction_id = 300"), "11");
+  // The refused auction keeps sequencing gap-free from 1.
+  auto next = ingest(thief, bid(200, 2));
+  CAF_CHECK(next.st == ingest_result::status::accepted);
+  CAF_CHECK_EQUAL(next.bid_sequence, 2);
+  CAF_CHECK_EQUAL(db.scalar("select string_agg(bid_sequence::text, ',' order by "
+                            "bid_sequence) from outbox where auction_id = 200"),
+                  "1,2");
+}
+
+CAF_TEST(a duplicate with different content is counted and still a duplicate) {
+  auto& differing = adapters::metrics::global().counter(
+      "gavel_ingest_conflicting_duplicates_total",
+      "Duplicates (same event_id) whose content differs from the stored event "
+      "(a producer bug; still answered duplicate).");
+  auto before = differing.value();
+  auto a = spawn_auction(400);
+  auto first = ingest(a, bid(400, 9));
+  CAF_CHECK(ingest(a, bid(400, 9)).st == ingest_result::status::duplicate);
+  CAF_CHECK_EQUAL(differing.value(), before); // same content: not a producer bug
+  auto changed = ingest(a, bid(400, 9, R"(,"bidder_name":"Someone Else")"));
+  CAF_CHECK(changed.st == ingest_result::status::duplicate);
+  CAF_CHECK_EQUAL(changed.bid_sequence, first.bid_sequence);
+  CAF_CHECK_EQUAL(differing.value(), before + 1);
+  // Known after a restart too: the fingerprints come back with the state.
+  anon_send_exit(a, caf::exit_reason::kill);
+  drain();
+  auto again = spawn_auction(400);
+  CAF_CHECK(ingest(again, bid(400, 9, R"(,"bid_amount_note":"x")")).st ==
+            ingest_result::status::duplicate);
+  CAF_CHECK_EQUAL(differing.value(), before + 2);
+  CAF_CHECK(ingest(again, bid(400, 9)).st == ingest_result::status::duplicate);
+  CAF_CHECK_EQUAL(differing.value(), before + 2);
+  CAF_CHECK_EQUAL(
+      db.scalar("select count(*) from outbox where event_id = 'bid.placed-9'"), "1");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

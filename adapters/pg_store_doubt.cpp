@@ -1,0 +1,172 @@
+// The outbox writer's two safety nets around COMMIT: resolving a commit whose
+// outcome the client could not see (docs/adr/0009-ambiguous-commits.md), and
+// finding, before a group commit, the events that would make it fail for
+// everyone (an event_id or a sequence number already taken).
+#include "adapters/log.hpp"
+#include "adapters/pg_store.hpp"
+
+#include <pqxx/pqxx>
+#include <thread>
+
+namespace gavel::adapters {
+
+using protocols::error;
+
+std::string pg_store::current_xid(pqxx::transaction_base& tx) {
+  return tx.exec("select pg_current_xact_id()::text")[0][0].c_str();
+}
+
+expected<done> pg_store::commit_or_resolve(pqxx::transaction_base& tx,
+                                           const std::string& xid,
+                                           const std::vector<new_event>& events) {
+  try {
+    tx.commit();
+    return done{};
+  } catch (const std::exception& e) {
+    // Whatever the exception says (a broken connection, a backend terminated
+    // by an administrator, a server shutting down), COMMIT was sent: it may
+    // have landed. Only the server knows; until it answers, nobody is told
+    // "failed" and nothing else commits.
+    in_doubt d;
+    d.xid = xid;
+    d.cause = e.what();
+    d.event_ids.reserve(events.size());
+    for (const auto& ev : events)
+      d.event_ids.push_back(ev.event_id);
+    doubt_ = std::move(d);
+    GAVEL_LOG_WARN("pg_store: outcome of commit (transaction {}, {} events) unknown: {}; "
+                   "resolving",
+                   xid, events.size(), e.what());
+  }
+  auto deadline = std::chrono::steady_clock::now() + opts_.resolve_timeout;
+  const bool earlier_late_commit = late_commit_;
+  for (;;) {
+    auto known = resolve_doubt();
+    if (known) {
+      // Reported to this caller: not a late commit.
+      late_commit_ = earlier_late_commit;
+      if (*known)
+        return done{};
+      return error{"unavailable", {}, "commit aborted with its connection"};
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return error{"in_doubt",
+                   {},
+                   "commit outcome unknown (database unreachable): " +
+                       known.err().message};
+    std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  }
+}
+
+expected<bool> pg_store::resolve_doubt() {
+  if (!doubt_)
+    return false;
+  try {
+    pqxx::connection probe{connection_url()};
+    pqxx::nontransaction tx{probe};
+    auto r = tx.exec_params("select pg_xact_status($1::xid8)", doubt_->xid);
+    std::string status = r[0][0].is_null() ? "" : r[0][0].c_str();
+    if (status == "in progress")
+      return error{"unavailable",
+                   {},
+                   "commit of transaction " + doubt_->xid + " still in progress"};
+    bool committed = status == "committed";
+    if (status.empty()) {
+      // Too old for the commit log (cannot happen within a resolve window,
+      // but then the rows themselves are the answer).
+      committed = false;
+      if (!doubt_->event_ids.empty()) {
+        auto found = tx.exec_params("select count(*) from outbox where event_id = $1",
+                                    doubt_->event_ids.front());
+        committed = found[0][0].as<std::int64_t>() > 0;
+      }
+    }
+    GAVEL_LOG_WARN("pg_store: commit of transaction {} resolved: {}", doubt_->xid,
+                   committed ? "committed" : "aborted");
+    late_commit_ = committed;
+    doubt_.reset();
+    return committed;
+  } catch (const std::exception& e) {
+    return error{"unavailable", {}, std::string{"resolve in-doubt commit: "} + e.what()};
+  }
+}
+
+bool pg_store::take_late_commit() noexcept {
+  return std::exchange(late_commit_, false);
+}
+
+expected<std::vector<pg_store::taken>>
+pg_store::find_taken(const std::vector<new_event>& events) {
+  std::vector<taken> out;
+  if (events.empty())
+    return out;
+  if (auto ok = ensure_connected(); !ok)
+    return ok.err();
+  try {
+    // One probe per event of each partition's unique indexes (event_id and
+    // (auction_id, bid_sequence)); uniqueness is per partition, so this is
+    // also what keeps an event_id unique across days.
+    std::string ids = "{", auctions = "{", sequences = "{", types = "{";
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      const auto& e = events[i];
+      if (i) {
+        ids += ',';
+        auctions += ',';
+        sequences += ',';
+        types += ',';
+      }
+      // event_ids are [a-z.]+-[0-9-]+ (protocols/event.cpp): no quoting needed,
+      // but quote anyway so that the array literal is never ambiguous.
+      ids += '"';
+      for (char c : e.event_id) {
+        if (c == '"' || c == '\\')
+          ids += '\\';
+        ids += c;
+      }
+      ids += '"';
+      auctions += std::to_string(e.auction_id);
+      sequences += std::to_string(e.bid_sequence);
+      types += e.type == protocols::event_type::auction_opened ||
+                       e.type == protocols::event_type::bid_placed
+                   ? 't'
+                   : 'f';
+    }
+    ids += '}';
+    auctions += '}';
+    sequences += '}';
+    types += '}';
+    pqxx::nontransaction tx{*conn_};
+    auto r = tx.exec_params(R"sql(
+select u.ord, o.auction_id
+from unnest($1::text[]) with ordinality as u(event_id, ord)
+join outbox o on o.event_id = u.event_id
+union all
+select u.ord, o.auction_id
+from unnest($2::bigint[], $3::bigint[], $4::boolean[]) with ordinality
+     as u(auction_id, bid_sequence, takes, ord)
+join outbox o on o.auction_id = u.auction_id and o.bid_sequence = u.bid_sequence
+ and o.event_type in ('auction.opened', 'bid.placed')
+where u.takes)sql",
+                            ids, auctions, sequences, types);
+    out.reserve(r.size());
+    for (const auto& row : r)
+      out.push_back({static_cast<std::size_t>(row[0].as<std::int64_t>() - 1),
+                     row[1].as<std::int64_t>()});
+    return out;
+  } catch (const pqxx::sql_error& e) {
+    const auto& state = e.sqlstate();
+    bool environment = state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 ||
+                       state.rfind("53", 0) == 0 || !conn_->is_open();
+    if (environment)
+      conn_.reset();
+    return error{environment ? "unavailable" : "internal",
+                 {},
+                 std::string{"find taken: "} + e.what()};
+  } catch (const std::exception& e) {
+    // A read: nothing is in doubt. The next use reconnects.
+    conn_.reset();
+    return error{"unavailable", {}, std::string{"find taken: "} + e.what()};
+  }
+}
+
+} // namespace gavel::adapters
