@@ -1,6 +1,7 @@
 #define CAF_SUITE adapters.http_limits
 #include "adapters/http.hpp"
 
+#include <array>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,6 +10,8 @@
 #include <boost/beast/http.hpp>
 #include <caf/test/unit_test.hpp>
 #include <chrono>
+#include <optional>
+#include <sys/socket.h>
 #include <thread>
 
 // The server's own limits: how long a client may take over a header, a body
@@ -138,9 +141,11 @@ CAF_TEST(
   CAF_REQUIRE(!stalled.send("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Le"));
   // Dripping a byte now and then does not move the deadline.
   raw_client dripping{server->port()};
-  std::thread drip{[&] {
+  // (Plain send(2) on the descriptor: the asio socket object is not shared
+  // across threads, the main thread reads through it meanwhile.)
+  std::thread drip{[fd = dripping.stream.socket().native_handle()] {
     for (char c : std::string_view{"GET /slow HTTP/1.1\r\nHost: x\r\n"}) {
-      if (dripping.send(std::string_view{&c, 1}))
+      if (::send(fd, &c, 1, MSG_NOSIGNAL) != 1)
         return;
       std::this_thread::sleep_for(50ms);
     }
