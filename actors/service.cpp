@@ -161,10 +161,9 @@ std::string error_body(int status, std::string_view code, std::string_view field
                        std::string_view message) {
   std::string out = R"({"error":{"status":)" + std::to_string(status) + R"(,"code":)";
   json::dump_string(code, out);
-  if (!field.empty()) {
-    out += R"(,"field":)";
-    json::dump_string(field, out);
-  }
+  // Always present (empty for whole-request errors): DESIGN §1.2's shape.
+  out += R"(,"field":)";
+  json::dump_string(field, out);
   out += R"(,"message":)";
   json::dump_string(message, out);
   out += "}}";

@@ -437,8 +437,27 @@ const std::vector<top_key>& top_keys() {
         "events accepted but not yet committed above which ingest answers 503",
         [](auto& c) -> auto& { return c.server.max_in_flight; }, 1, 100'000'000));
     k.push_back(duration_key<config>(
-        "server", "request_timeout", "time allowed to read a request and answer it",
+        "server", "request_timeout",
+        "time allowed to answer a request once it has been read (else 503)",
         [](auto& c) -> auto& { return c.server.request_timeout; }));
+    k.push_back(duration_key<config>(
+        "server", "header_timeout",
+        "the whole request header must arrive within this (from accept, or from the "
+        "first byte of a keep-alive request), else the connection is closed",
+        [](auto& c) -> auto& { return c.server.header_timeout; }));
+    k.push_back(duration_key<config>(
+        "server", "body_timeout",
+        "the whole request body must arrive within this after its header, else the "
+        "connection is closed",
+        [](auto& c) -> auto& { return c.server.body_timeout; }));
+    k.push_back(duration_key<config>(
+        "server", "idle_timeout",
+        "a keep-alive connection with no new request for this long is closed",
+        [](auto& c) -> auto& { return c.server.idle_timeout; }));
+    k.push_back(int_key<config>(
+        "server", "max_connections",
+        "open connections beyond which a new one is answered 503 and closed",
+        [](auto& c) -> auto& { return c.server.max_connections; }, 1, 1'000'000));
     k.push_back(bool_key<config>(
         "server", "fault_injection",
         "enable POST /v1/destinations/<name>/crash (drills and tests only)",

@@ -23,7 +23,18 @@ struct server_config {
   unsigned io_threads = 2; ///< HTTP server and destination clients (ADR 0007)
   /// Events accepted but not yet committed above which ingest answers 503.
   std::size_t max_in_flight = 100000;
+  /// Time Gavel allows itself to answer a request once it has been read
+  /// (make the events durable, or 503); reading is bounded by the three below.
   millis request_timeout{10000};
+  /// The whole request header must arrive within this (from accept, or from
+  /// the first byte of a keep-alive request); beyond, the connection closes.
+  millis header_timeout{10000};
+  /// The whole request body must arrive within this, from the end of the header.
+  millis body_timeout{30000};
+  /// A keep-alive connection waiting this long for its next request closes.
+  millis idle_timeout{60000};
+  /// Open connections beyond which a new one is answered 503 and closed.
+  std::size_t max_connections = 4096;
   /// Enables POST /v1/destinations/<name>/crash (tests and drills only).
   bool fault_injection = false;
   /// SIGTERM: time allowed for commits in flight and destinations' last

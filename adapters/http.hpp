@@ -70,8 +70,19 @@ struct http_server_options {
   std::string listen = "127.0.0.1:8080";        ///< host:port; port 0 picks a free one
   std::size_t max_body_bytes = 4 * 1024 * 1024; ///< larger bodies get 413
   std::size_t max_header_bytes = 16 * 1024;
-  std::chrono::milliseconds read_timeout{30000}; ///< per request, header+body
-  std::chrono::milliseconds idle_timeout{75000}; ///< keep-alive idle
+  /// The whole request header (and on https the TLS handshake) must arrive
+  /// within this: from accept for a connection's first request, from the
+  /// first byte of the request on a keep-alive connection. Beyond: closed.
+  std::chrono::milliseconds header_timeout{10000};
+  /// The whole body must arrive within this, from the end of its header.
+  std::chrono::milliseconds body_timeout{30000};
+  /// Keep-alive: time a connection may wait for the first byte of its next
+  /// request before it is closed.
+  std::chrono::milliseconds idle_timeout{60000};
+  /// Time allowed to write one response (or the interim 100 Continue).
+  std::chrono::milliseconds write_timeout{30000};
+  /// Open connections beyond which a new one is answered 503 (plain HTTP;
+  /// on https it is closed at once) and closed.
   std::size_t max_connections = 4096;
   /// https: PEM certificate chain (leaf first) and private key. Both empty:
   /// plain HTTP. One without the other, or files that do not load or do not
@@ -83,10 +94,15 @@ struct http_server_options {
 /// Counters of one server, for metrics (all monotonic but connections_active).
 struct http_server_stats {
   std::uint64_t connections_accepted = 0;
-  std::uint64_t connections_refused = 0; ///< closed at once: max_connections reached
+  std::uint64_t connections_refused = 0; ///< answered 503 and closed: max_connections
   std::uint64_t connections_active = 0;
   std::uint64_t requests = 0;          ///< complete requests handed to the handler
   std::uint64_t requests_rejected = 0; ///< answered by the server itself (400, 413, 431)
+  /// Connections closed because a request header (or TLS handshake) did not
+  /// arrive within header_timeout.
+  std::uint64_t header_timeouts = 0;
+  /// Connections closed because a request body did not arrive within body_timeout.
+  std::uint64_t body_timeouts = 0;
   /// https: connections closed because the TLS handshake failed.
   std::uint64_t tls_handshake_failures = 0;
 };

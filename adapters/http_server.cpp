@@ -6,6 +6,11 @@
 // are written strictly in request order, whatever order the responders run in.
 // With a certificate configured every session is TLS (handshake first, then
 // the same HTTP code over the TLS stream).
+//
+// Every wait has its own deadline (header, body, keep-alive idle, write), so
+// a client that sends part of a request and stops holds its connection for a
+// bounded time whatever it does; beyond max_connections a new connection is
+// answered 503 and closed rather than held.
 #include "adapters/http.hpp"
 
 #include <array>
@@ -21,6 +26,7 @@
 #include <list>
 #include <mutex>
 #include <optional>
+#include <sstream>
 
 namespace gavel::adapters {
 
@@ -37,12 +43,17 @@ namespace {
 /// reading from it (back-pressure on pipelining clients).
 constexpr std::size_t max_in_flight = 16;
 
-/// After an error response (400, 413) the server stops reading requests but
-/// drains what the client still sends for a while, so that closing the socket
-/// with unread data (which makes the kernel send RST) does not destroy the
-/// response before the client has read it.
-constexpr std::size_t max_drain_bytes = 8 * 1024 * 1024;
-constexpr std::chrono::milliseconds max_drain_time{5000};
+/// After an error response (400, 413) the server stops reading requests,
+/// half-closes, and reads and discards what the client still sends until it
+/// closes too (at most body_timeout and this many bytes): closing with unread
+/// data makes the kernel send RST, which destroys the response at a client
+/// that is still sending its body before it reads.
+constexpr std::size_t max_drain_bytes = 64 * 1024 * 1024;
+
+/// Refusals (503 for max_connections) in progress at once; beyond, a new
+/// connection is closed without an answer, so a flood cannot grow them.
+constexpr std::size_t max_refusing = 256;
+constexpr std::chrono::milliseconds refusal_time{2000};
 
 using beast_response = http::response<http::string_body>;
 
@@ -73,13 +84,36 @@ beast_response to_beast(http_response&& r, bool& close_requested) {
   return res;
 }
 
-beast_response error_response(http::status status, std::string_view message) {
+/// DESIGN §1.2's error body; code and message are the server's own constants.
+std::string error_body(http::status status, std::string_view code,
+                       std::string_view message) {
+  return "{\"error\":{\"status\":" + std::to_string(static_cast<unsigned>(status)) +
+         ",\"code\":\"" + std::string{code} + "\",\"field\":\"\",\"message\":\"" +
+         std::string{message} + "\"}}";
+}
+
+beast_response error_response(http::status status, std::string_view code,
+                              std::string_view message) {
   beast_response res{status, 11};
   res.set(http::field::server, "gavel");
   res.set(http::field::content_type, "application/json");
-  res.body() = "{\"error\":{\"status\":" + std::to_string(static_cast<unsigned>(status)) +
-               ",\"message\":\"" + std::string{message} + "\"}}";
+  res.body() = error_body(status, code, message);
   return res;
+}
+
+/// The whole answer to a connection over max_connections, made once.
+const std::string& refusal_bytes() {
+  static const std::string bytes = [] {
+    auto res = error_response(http::status::service_unavailable, "too_many_connections",
+                              "connection limit reached; retry");
+    res.set(http::field::retry_after, "1");
+    res.keep_alive(false);
+    res.prepare_payload();
+    std::ostringstream os;
+    os << res;
+    return os.str();
+  }();
+  return bytes;
 }
 
 } // namespace
@@ -100,6 +134,11 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> rejected{0};
   std::atomic<std::uint64_t> handshake_failures{0};
+  std::atomic<std::uint64_t> header_timeouts{0};
+  std::atomic<std::uint64_t> body_timeouts{0};
+  /// Refusals in progress; shared with them, as they may outlive the server.
+  std::shared_ptr<std::atomic<std::size_t>> refusing =
+      std::make_shared<std::atomic<std::size_t>>(0);
   /// Set by start() when the options name a certificate; sessions keep the
   /// server (and so this context) alive.
   std::optional<ssl::context> tls;
@@ -107,21 +146,28 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   std::mutex sessions_mtx;
   std::list<std::weak_ptr<session>> sessions;
 
+  /// Paces accept retries after an error such as EMFILE, which would
+  /// otherwise fail again at once, in a busy loop.
+  net::steady_timer accept_backoff;
+
   impl(net::io_context& ctx, http_server_options o, http_handler h)
       : ioc(ctx), opts(std::move(o)), handler(std::move(h)),
-        acceptor(net::make_strand(ctx)) {}
+        acceptor(net::make_strand(ctx)), accept_backoff(acceptor.get_executor()) {}
 
   expected<std::uint16_t> start();
   std::optional<std::string> setup_tls();
   void do_accept();
   void on_accept(error_code ec, tcp::socket socket);
+  void refuse(tcp::socket socket);
   void close_acceptor();
   void stop();
 };
 
 class http_server::impl::session : public std::enable_shared_from_this<session> {
 public:
-  session(std::shared_ptr<impl> server, tcp::socket socket) : server_(std::move(server)) {
+  session(std::shared_ptr<impl> server, tcp::socket socket)
+      : server_(std::move(server)),
+        header_deadline_(clock::now() + server_->opts.header_timeout) {
     if (server_->tls)
       tls_.emplace(std::move(socket), *server_->tls);
     else
@@ -160,6 +206,11 @@ public:
   }
 
 private:
+  using clock = std::chrono::steady_clock;
+
+  /// What the connection waits for, to tell the timeouts apart.
+  enum class phase : std::uint8_t { handshake, idle, header, body, other };
+
   struct slot {
     std::optional<beast_response> res;
     unsigned version = 11;
@@ -179,16 +230,20 @@ private:
   }
 
   void handshake() {
-    // The handshake is part of reading the first request.
-    lowest().expires_after(server_->opts.read_timeout);
-    tls_->async_handshake(
-        ssl::stream_base::server, [self = shared_from_this()](error_code ec) {
-          if (ec) {
-            self->server_->handshake_failures.fetch_add(1, std::memory_order_relaxed);
-            return self->close();
-          }
-          self->do_read();
-        });
+    // The handshake is part of reading the first request's header.
+    phase_ = phase::handshake;
+    lowest().expires_at(header_deadline_);
+    tls_->async_handshake(ssl::stream_base::server,
+                          [self = shared_from_this()](error_code ec) {
+                            if (ec) {
+                              auto& counter = ec == beast::error::timeout
+                                                  ? self->server_->header_timeouts
+                                                  : self->server_->handshake_failures;
+                              counter.fetch_add(1, std::memory_order_relaxed);
+                              return self->close();
+                            }
+                            self->do_read();
+                          });
   }
 
   http::request_parser<http::string_body>& fresh_parser() {
@@ -207,9 +262,37 @@ private:
     reading_ = true;
     fresh_parser();
     // A keep-alive connection with nothing buffered is idle until the next
-    // request starts; pipelined bytes already here are a request in progress.
-    lowest().expires_after(buffer_.size() == 0 ? server_->opts.idle_timeout
-                                               : server_->opts.read_timeout);
+    // request's first byte; its header deadline starts then. The first
+    // request's deadline runs from accept, so a connection that never sends
+    // a whole header is closed header_timeout after it was opened.
+    if (!first_request_) {
+      if (buffer_.size() == 0)
+        return wait_for_request();
+      header_deadline_ = clock::now() + server_->opts.header_timeout; // pipelined
+    }
+    first_request_ = false;
+    read_header();
+  }
+
+  void wait_for_request() {
+    phase_ = phase::idle;
+    lowest().expires_after(server_->opts.idle_timeout);
+    visit([&](auto& stream) {
+      stream.async_read_some(buffer_.prepare(4096),
+                             [self = shared_from_this()](error_code ec, std::size_t n) {
+                               self->buffer_.commit(n);
+                               if (ec)
+                                 return self->on_read_error(ec);
+                               self->header_deadline_ =
+                                   clock::now() + self->server_->opts.header_timeout;
+                               self->read_header();
+                             });
+    });
+  }
+
+  void read_header() {
+    phase_ = phase::header;
+    lowest().expires_at(header_deadline_);
     visit([&](auto& stream) {
       http::async_read_header(stream, buffer_, *parser_,
                               [self = shared_from_this()](error_code ec, std::size_t) {
@@ -231,7 +314,8 @@ private:
         !writing_) {
       static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
       writing_ = true;
-      lowest().expires_after(server_->opts.read_timeout);
+      phase_ = phase::other;
+      lowest().expires_after(server_->opts.write_timeout);
       visit([&](auto& stream) {
         net::async_write(stream, net::buffer(continue_line.data(), continue_line.size()),
                          [self = shared_from_this()](error_code ec, std::size_t) {
@@ -247,7 +331,8 @@ private:
   }
 
   void read_body() {
-    lowest().expires_after(server_->opts.read_timeout);
+    phase_ = phase::body;
+    lowest().expires_after(server_->opts.body_timeout);
     visit([&](auto& stream) {
       http::async_read(stream, buffer_, *parser_,
                        [self = shared_from_this()](error_code ec, std::size_t) {
@@ -263,18 +348,28 @@ private:
     if (closed_)
       return;
     if (ec == http::error::body_limit) {
+      // Usually from the Content-Length, before any of the body is read and
+      // before a 100 Continue: the client learns it at once.
       server_->rejected.fetch_add(1, std::memory_order_relaxed);
-      return queue_error(http::status::payload_too_large, "body too large");
+      return queue_error(http::status::payload_too_large, "body_too_large",
+                         "body larger than " +
+                             std::to_string(server_->opts.max_body_bytes) + " bytes");
     }
     if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
         ec != http::error::end_of_stream && ec != http::error::partial_message) {
       // A parse error (bad method, header too large, bad chunk, ...).
       server_->rejected.fetch_add(1, std::memory_order_relaxed);
-      auto status = ec == http::error::header_limit
-                        ? http::status::request_header_fields_too_large
-                        : http::status::bad_request;
-      return queue_error(status, ec == http::error::header_limit ? "header too large"
-                                                                 : "bad request");
+      if (ec == http::error::header_limit)
+        return queue_error(http::status::request_header_fields_too_large,
+                           "header_too_large", "request header too large");
+      return queue_error(http::status::bad_request, "bad_request",
+                         "unparsable HTTP request");
+    }
+    if (ec == beast::error::timeout) {
+      if (phase_ == phase::header)
+        server_->header_timeouts.fetch_add(1, std::memory_order_relaxed);
+      else if (phase_ == phase::body)
+        server_->body_timeouts.fetch_add(1, std::memory_order_relaxed);
     }
     // The client went away, half-closed, or timed out. Responses still owed
     // are written if the socket allows (a half-closed client may still read).
@@ -283,11 +378,11 @@ private:
       close();
   }
 
-  void queue_error(http::status status, std::string_view message) {
+  void queue_error(http::status status, std::string_view code, std::string_view message) {
     read_done_ = true;
     auto& s = slots_[next_seq_ % max_in_flight];
     s = slot{};
-    s.res.emplace(error_response(status, message));
+    s.res.emplace(error_response(status, code, message));
     s.keep_alive = false;
     s.res->keep_alive(false);
     s.res->prepare_payload();
@@ -322,7 +417,8 @@ private:
     do_read();
 
     if (server_->stopped.load(std::memory_order_relaxed)) {
-      auto res = error_response(http::status::service_unavailable, "shutting down");
+      auto res = error_response(http::status::service_unavailable, "shutting_down",
+                                "shutting down");
       return on_response(seq, std::move(res), true);
     }
     http_responder responder = [self = shared_from_this(), seq](http_response r) {
@@ -339,7 +435,8 @@ private:
     } catch (const std::exception&) {
       // A throwing handler is a bug; the client still gets an answer.
       on_response(seq,
-                  error_response(http::status::internal_server_error, "internal error"),
+                  error_response(http::status::internal_server_error, "internal_error",
+                                 "internal error"),
                   false);
     }
   }
@@ -376,7 +473,7 @@ private:
     if (s.drop)
       return close();
     writing_ = true;
-    lowest().expires_after(server_->opts.read_timeout);
+    lowest().expires_after(server_->opts.write_timeout);
     visit([&](auto& stream) {
       http::async_write(stream, *s.res,
                         [self = shared_from_this()](error_code ec, std::size_t) {
@@ -407,9 +504,10 @@ private:
   }
 
   void drain() {
+    phase_ = phase::other;
     error_code ignored;
     lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
-    lowest().expires_after(std::min(server_->opts.read_timeout, max_drain_time));
+    lowest().expires_after(server_->opts.body_timeout);
     drain_some();
   }
 
@@ -450,6 +548,9 @@ private:
   std::uint64_t next_seq_ = 0;  // number of the next request read
   std::uint64_t write_seq_ = 0; // number of the next response to write
   std::size_t drained_ = 0;
+  clock::time_point header_deadline_;
+  phase phase_ = phase::header;
+  bool first_request_ = true;
   bool reading_ = false;
   bool writing_ = false;
   bool read_done_ = false; // no further requests are read on this connection
@@ -569,23 +670,82 @@ void http_server::impl::do_accept() {
 void http_server::impl::on_accept(error_code ec, tcp::socket socket) {
   if (ec == net::error::operation_aborted || !acceptor.is_open() || stopped)
     return;
-  if (!ec) {
-    if (active.load(std::memory_order_relaxed) >= opts.max_connections) {
-      refused.fetch_add(1, std::memory_order_relaxed);
-      error_code ignored;
-      socket.close(ignored);
-    } else {
-      accepted.fetch_add(1, std::memory_order_relaxed);
-      active.fetch_add(1, std::memory_order_relaxed);
-      error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      auto s = std::make_shared<session>(shared_from_this(), std::move(socket));
-      s->register_with_server();
-      s->start();
-    }
+  if (ec) {
+    // Transient accept errors (EMFILE, ENFILE, ECONNABORTED) must not end
+    // accepting, nor spin: try again shortly.
+    accept_backoff.expires_after(std::chrono::milliseconds{50});
+    accept_backoff.async_wait(
+        [self = shared_from_this()](error_code) { self->do_accept(); });
+    return;
   }
-  // Transient accept errors (EMFILE, ECONNABORTED) must not end accepting.
+  if (active.load(std::memory_order_relaxed) >= opts.max_connections) {
+    refused.fetch_add(1, std::memory_order_relaxed);
+    refuse(std::move(socket));
+  } else {
+    accepted.fetch_add(1, std::memory_order_relaxed);
+    active.fetch_add(1, std::memory_order_relaxed);
+    error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto s = std::make_shared<session>(shared_from_this(), std::move(socket));
+    s->register_with_server();
+    s->start();
+  }
   do_accept();
+}
+
+namespace {
+
+/// Answers one connection over max_connections with a canned 503, then
+/// half-closes and reads until the client closes (so the answer is not lost
+/// to a reset), all within refusal_time.
+class refusal : public std::enable_shared_from_this<refusal> {
+public:
+  refusal(tcp::socket socket, std::shared_ptr<std::atomic<std::size_t>> refusing)
+      : stream_(std::move(socket)), refusing_(std::move(refusing)) {}
+  ~refusal() { refusing_->fetch_sub(1, std::memory_order_relaxed); }
+
+  void start() {
+    stream_.expires_after(refusal_time);
+    const auto& bytes = refusal_bytes();
+    net::async_write(stream_, net::buffer(bytes.data(), bytes.size()),
+                     [self = shared_from_this()](error_code ec, std::size_t) {
+                       if (ec)
+                         return;
+                       error_code ignored;
+                       self->stream_.socket().shutdown(tcp::socket::shutdown_send,
+                                                       ignored);
+                       self->stream_.expires_after(refusal_time);
+                       self->discard();
+                     });
+  }
+
+private:
+  void discard() {
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](error_code ec, std::size_t) {
+                              if (!ec)
+                                self->discard();
+                            });
+  }
+
+  beast::tcp_stream stream_;
+  std::shared_ptr<std::atomic<std::size_t>> refusing_;
+  std::array<char, 4096> scratch_{};
+};
+
+} // namespace
+
+void http_server::impl::refuse(tcp::socket socket) {
+  // On https the answer would need a TLS handshake first: more work than
+  // the connection limit is there to save, so those are closed at once.
+  if (tls || refusing->fetch_add(1, std::memory_order_relaxed) >= max_refusing) {
+    if (!tls)
+      refusing->fetch_sub(1, std::memory_order_relaxed);
+    error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  std::make_shared<refusal>(std::move(socket), refusing)->start();
 }
 
 namespace {
@@ -680,6 +840,8 @@ http_server_stats http_server::stats() const {
   s.requests = impl_->requests.load(std::memory_order_relaxed);
   s.requests_rejected = impl_->rejected.load(std::memory_order_relaxed);
   s.tls_handshake_failures = impl_->handshake_failures.load(std::memory_order_relaxed);
+  s.header_timeouts = impl_->header_timeouts.load(std::memory_order_relaxed);
+  s.body_timeouts = impl_->body_timeouts.load(std::memory_order_relaxed);
   return s;
 }
 

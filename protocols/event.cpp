@@ -58,12 +58,17 @@ std::optional<std::string> decimal_text(const json::value& v) {
   return std::nullopt;
 }
 
-std::optional<unix_ms> timestamp_of(const json::value& v) {
+/// A timestamp field (`data.<key>`, present): RFC 3339 as DESIGN §1.2 fixes it.
+expected<unix_ms> timestamp_field(const json::value& v, std::string_view key) {
+  std::string field = "data." + std::string{key};
+  constexpr std::string_view want =
+      "must be an RFC 3339 timestamp (YYYY-MM-DDThh:mm:ss, optional fraction, "
+      "zone Z or +hh:mm/-hh:mm)";
   if (!v.is_string())
-    return std::nullopt;
+    return schema_error(std::move(field), std::string{want} + ": not a string");
   auto t = parse_timestamp(v.text);
   if (!t)
-    return std::nullopt;
+    return schema_error(std::move(field), std::string{want} + ": " + t.err().message);
   return *t;
 }
 
@@ -192,18 +197,17 @@ expected<ingest_event> validate_event(const json::value& event) {
     const auto* ts = present(*data, "bid_timestamp");
     if (ts == nullptr)
       return schema_error("data.bid_timestamp", "is required");
-    if (!timestamp_of(*ts))
-      return schema_error("data.bid_timestamp", "must be a timestamp (ISO-8601, UTC)");
+    if (auto t = timestamp_field(*ts, "bid_timestamp"); !t)
+      return t.err();
   }
 
   for (auto key : {std::string_view{"start_date"}, std::string_view{"end_date"}}) {
     const auto* v = present(*data, key);
     if (v == nullptr)
       continue;
-    auto t = timestamp_of(*v);
+    auto t = timestamp_field(*v, key);
     if (!t)
-      return schema_error("data." + std::string{key},
-                          "must be a timestamp (ISO-8601, UTC)");
+      return t.err();
     if (key == "end_date")
       out.end_date = *t;
   }

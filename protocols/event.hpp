@@ -59,6 +59,7 @@ struct validation_limits {
 ///   missing or not a non-negative decimal (JSON number or decimal string);
 ///   data.bid_timestamp missing or not a timestamp;
 /// - data.end_date, data.start_date present but not a timestamp;
+///   a timestamp is strict RFC 3339 (parse_timestamp): `T`, seconds, a zone;
 /// - any money field (starting_price, current_price, bid_amount,
 ///   proxy_bid_low_end, proxy_bid_high_end) present but not a decimal.
 expected<ingest_event> validate_event(const json::value& event);
@@ -71,7 +72,8 @@ struct ingest_body {
 };
 
 /// Parses and validates a request body. Whole-body errors: code "malformed"
-/// (not JSON, or not an object/array), "too_deep", "batch_too_large"
+/// (not JSON, or not an object/array), "too_deep", "duplicate_key" (an object
+/// repeats a key, at any depth; field is its path), "batch_too_large"
 /// (more than max_batch items), "empty_batch".
 expected<ingest_body> parse_ingest_body(std::string_view body,
                                         validation_limits limits = {});

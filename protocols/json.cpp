@@ -3,8 +3,9 @@
 #include <array>
 #include <exception>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string_view>
-#include <unordered_map>
+#include <unordered_set>
 
 namespace gavel::protocols::json {
 
@@ -116,9 +117,12 @@ public:
     return true;
   }
   bool end_object() {
+    if (auto repeated = repeated_key(stack_.back())) {
+      duplicate_path_ = path_to(*repeated);
+      return false;
+    }
     value v = std::move(stack_.back());
     stack_.pop_back();
-    dedup(v);
     return add(std::move(v));
   }
 
@@ -145,6 +149,10 @@ public:
   }
 
   bool too_deep() const noexcept { return too_deep_; }
+  /// Set when an object repeated a key: where (dotted path).
+  const std::optional<std::string>& duplicate_path() const noexcept {
+    return duplicate_path_;
+  }
   std::size_t position() const noexcept { return position_; }
   const std::string& message() const noexcept { return message_; }
   value take_root() { return std::move(root_); }
@@ -172,52 +180,64 @@ private:
     return true;
   }
 
-  /// Duplicate keys: the last value wins, at the position of the first
-  /// occurrence (what most parsers, nlohmann included, return for lookups).
-  /// Done once per object, hashed when large, so a body with many keys stays
+  /// The first key of `obj` that repeats an earlier one, if any. Checked
+  /// once per object, hashed when large, so a body with many keys stays
   /// linear instead of quadratic.
-  static void dedup(value& obj) {
-    auto& ms = obj.members;
-    if (ms.size() < 2)
-      return;
-    std::vector<bool> dropped(ms.size(), false);
-    bool any = false;
+  static const std::string* repeated_key(const value& obj) {
+    const auto& ms = obj.members;
     if (ms.size() <= 16) {
       for (std::size_t i = 1; i < ms.size(); ++i)
         for (std::size_t j = 0; j < i; ++j)
-          if (!dropped[j] && ms[j].first == ms[i].first) {
-            ms[j].second = std::move(ms[i].second);
-            dropped[i] = any = true;
-            break;
-          }
-    } else {
-      std::unordered_map<std::string_view, std::size_t> first;
-      first.reserve(ms.size());
-      for (std::size_t i = 0; i < ms.size(); ++i) {
-        auto [it, inserted] = first.emplace(ms[i].first, i);
-        if (!inserted) {
-          ms[it->second].second = std::move(ms[i].second);
-          dropped[i] = any = true;
-        }
+          if (ms[j].first == ms[i].first)
+            return &ms[i].first;
+      return nullptr;
+    }
+    std::unordered_set<std::string_view> seen;
+    seen.reserve(ms.size());
+    for (const auto& m : ms)
+      if (!seen.insert(m.first).second)
+        return &m.first;
+    return nullptr;
+  }
+
+  /// The dotted path of `key` inside the innermost open object: each open
+  /// container contributes the member or item now being built.
+  std::string path_to(const std::string& key) const {
+    std::string path;
+    for (std::size_t i = 0; i + 1 < stack_.size(); ++i) {
+      const auto& c = stack_[i];
+      if (c.k == kind::array) {
+        path += '[' + std::to_string(c.items.size()) + ']';
+      } else {
+        if (!path.empty())
+          path += '.';
+        path += c.members.back().first;
       }
     }
-    if (!any)
-      return;
-    std::vector<member> kept;
-    kept.reserve(ms.size());
-    for (std::size_t i = 0; i < ms.size(); ++i)
-      if (!dropped[i])
-        kept.push_back(std::move(ms[i]));
-    ms = std::move(kept);
+    if (!path.empty())
+      path += '.';
+    path += key;
+    return path;
   }
 
   std::size_t max_depth_;
   std::vector<value> stack_;
   value root_;
   bool too_deep_ = false;
+  std::optional<std::string> duplicate_path_;
   std::size_t position_ = 0;
   std::string message_;
 };
+
+/// Client text for an error message: printable ASCII, shortened.
+std::string printable(std::string_view s) {
+  std::string out;
+  for (char c : s.substr(0, 128))
+    out += (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') ? c : '?';
+  if (s.size() > 128)
+    out += "...";
+  return out;
+}
 
 } // namespace
 
@@ -231,6 +251,10 @@ expected<value> parse(std::string_view text, parse_options opts) {
     // through callers that were promised no exceptions.
     return error{"malformed", "", ex.what()};
   }
+  if (const auto& path = builder.duplicate_path())
+    return error{"duplicate_key", *path,
+                 "the key \"" + printable(*path) +
+                     "\" is repeated (an object must not name a member twice)"};
   if (builder.too_deep())
     return error{"too_deep", "",
                  "nesting deeper than " + std::to_string(opts.max_depth) + " levels"};

@@ -57,7 +57,10 @@ struct parse_options {
 };
 
 /// Parses one JSON text. Errors: code "malformed" (with a message naming the
-/// byte offset) or "too_deep". Never throws.
+/// byte offset), "too_deep", or "duplicate_key" when an object names a member
+/// twice (field: the dotted path of the repeated key, `data.auction_id`,
+/// `[3].data.x`): readers disagree on which value counts, so such a body has
+/// no one meaning and is refused. Never throws.
 expected<value> parse(std::string_view text, parse_options opts = {});
 
 /// Appends the compact serialisation of `v` to `out`; numbers are written

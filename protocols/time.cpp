@@ -77,15 +77,13 @@ private:
 
 error bad(std::string_view text, std::string_view why) {
   // The value comes from the client; quote it only when short and printable.
-  std::string msg = "not a timestamp";
+  std::string msg{why};
   if (text.size() <= 64 && std::all_of(text.begin(), text.end(),
                                        [](char c) { return c >= 0x20 && c < 0x7f; })) {
-    msg += " \"";
+    msg += " (got \"";
     msg += text;
-    msg += '"';
+    msg += "\")";
   }
-  msg += ": ";
-  msg += why;
   return error{"timestamp", "", std::move(msg)};
 }
 
@@ -130,34 +128,30 @@ expected<unix_ms> parse_timestamp(std::string_view text) {
   if (!in.digits(4, y) || !in.accept('-') || !in.digits(2, mo) || !in.accept('-') ||
       !in.digits(2, d))
     return bad(text, "expected YYYY-MM-DD");
-  if (!(in.accept('T') || in.accept('t') || in.accept(' ')))
-    return bad(text, "expected 'T' or ' ' between date and time");
+  if (!in.accept('T'))
+    return bad(text, "expected 'T' between date and time");
   if (!in.digits(2, h) || !in.accept(':') || !in.digits(2, mi) || !in.accept(':') ||
       !in.digits(2, s))
     return bad(text, "expected hh:mm:ss");
   if (in.accept('.') && !in.fraction_ms(ms))
     return bad(text, "expected digits after '.'");
   int offset_minutes = 0;
-  if (in.accept('Z') || in.accept('z')) {
+  if (in.accept('Z')) {
     // UTC
   } else if (in.peek() == '+' || in.peek() == '-') {
     int sign = in.peek() == '-' ? -1 : 1;
     in.accept(in.peek());
     int oh = 0, om = 0;
-    if (!in.digits(2, oh))
-      return bad(text, "expected a zone offset +hh:mm");
-    // `+hh:mm` is ISO-8601's extended form; `+hhmm` is what PHP's `O`
-    // format writes, so accept it too.
-    in.accept(':');
-    if (!in.digits(2, om))
-      return bad(text, "expected a zone offset +hh:mm");
+    if (!in.digits(2, oh) || !in.accept(':') || !in.digits(2, om))
+      return bad(text, "expected a zone offset +hh:mm or -hh:mm");
     if (oh > 23 || om > 59)
       return bad(text, "zone offset out of range");
     offset_minutes = sign * (oh * 60 + om);
+  } else {
+    return bad(text, "expected a zone, 'Z' or +hh:mm/-hh:mm");
   }
-  // No zone: UTC, as WooCommerce stores its *_gmt dates without one.
   if (!in.at_end())
-    return bad(text, "unexpected characters after the time");
+    return bad(text, "unexpected characters after the zone");
   year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
                      day{static_cast<unsigned>(d)}};
   if (!ymd.ok())

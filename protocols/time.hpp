@@ -16,10 +16,13 @@ using unix_ms = std::int64_t;
 std::string format_iso8601_ms(unix_ms t);
 void format_iso8601_ms(unix_ms t, std::string& out);
 
-/// Parses the timestamp forms an auction platform sends: ISO-8601 with `T` or
-/// a space between date and time, optional fractional seconds, and `Z`, a
-/// `+HH:MM`/`-HH:MM` offset, or no zone (read as UTC, as WooCommerce stores
-/// GMT dates). Error code "timestamp".
+/// Parses an RFC 3339 date-time, the one form Gavel accepts on ingest
+/// (DESIGN §1.2): `YYYY-MM-DDThh:mm:ss`, an optional fraction of any length
+/// (truncated to milliseconds), and a zone, `Z` or `±hh:mm`. Upper-case `T`
+/// and `Z` only (the profile RFC 3339 §5.6 allows), no space separator, no
+/// missing seconds or zone, no `±hhmm`, no leap second (`:60`): each of those
+/// is read differently by some consumer, so none is guessed at. Error code
+/// "timestamp", the message says what was expected.
 expected<unix_ms> parse_timestamp(std::string_view text);
 
 } // namespace gavel::protocols

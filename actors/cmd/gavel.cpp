@@ -108,8 +108,16 @@ void register_server_metrics(const adapters::http_server& server) {
                      "Connections accepted by the HTTP server.", {},
                      stat(&s::connections_accepted));
   r.counter_callback("gavel_http_connections_refused_total",
-                     "Connections closed at once (max_connections reached).", {},
+                     "Connections answered 503 and closed (max_connections reached).", {},
                      stat(&s::connections_refused));
+  r.counter_callback("gavel_http_header_timeouts_total",
+                     "Connections closed: no whole request header within "
+                     "server.header_timeout.",
+                     {}, stat(&s::header_timeouts));
+  r.counter_callback("gavel_http_body_timeouts_total",
+                     "Connections closed: no whole request body within "
+                     "server.body_timeout.",
+                     {}, stat(&s::body_timeouts));
   r.gauge_callback("gavel_http_connections_active", "Open HTTP connections.", {},
                    stat(&s::connections_active));
   r.counter_callback("gavel_http_requests_total",
@@ -160,6 +168,10 @@ int serve(const adapters::config& cfg) {
       adapters::http_server_options opts;
       opts.listen = cfg.server.listen;
       opts.max_body_bytes = cfg.server.max_body_bytes;
+      opts.header_timeout = cfg.server.header_timeout;
+      opts.body_timeout = cfg.server.body_timeout;
+      opts.idle_timeout = cfg.server.idle_timeout;
+      opts.max_connections = cfg.server.max_connections;
       adapters::http_server server{
           io, opts,
           [&svc](adapters::http_request&& req, adapters::http_responder respond) {

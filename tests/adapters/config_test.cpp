@@ -70,6 +70,10 @@ CAF_TEST(an empty file yields every default) {
   CAF_CHECK_EQUAL(c.server.listen, "127.0.0.1:8080");
   CAF_CHECK_EQUAL(c.server.max_body_bytes, 4u * 1024 * 1024);
   CAF_CHECK_EQUAL(c.server.request_timeout, 10s);
+  CAF_CHECK_EQUAL(c.server.header_timeout, 10s);
+  CAF_CHECK_EQUAL(c.server.body_timeout, 30s);
+  CAF_CHECK_EQUAL(c.server.idle_timeout, 60s);
+  CAF_CHECK_EQUAL(c.server.max_connections, 4096u);
   CAF_CHECK_EQUAL(c.database.url, "");
   CAF_CHECK_EQUAL(c.database.data_dir, "var/pg");
   CAF_CHECK(c.ingest.tokens.empty());
@@ -173,6 +177,27 @@ CAF_TEST(a bad duration names its key) {
   CAF_CHECK(parse_config("[auction]\nfinal_window = \"0s\"\n"));
   e = fails(std::string{webhook_ok} + "retry_max = \"-1s\"\n");
   CAF_CHECK_EQUAL(e.field, "destination[0].retry_max");
+}
+
+CAF_TEST(the http server limits parse and are checked) {
+  auto r = parse_config("[server]\nheader_timeout = \"2s\"\nbody_timeout = \"250ms\"\n"
+                        "idle_timeout = \"5m\"\nmax_connections = 100\n");
+  CAF_REQUIRE(r);
+  CAF_CHECK_EQUAL(r->server.header_timeout, 2s);
+  CAF_CHECK_EQUAL(r->server.body_timeout, 250ms);
+  CAF_CHECK_EQUAL(r->server.idle_timeout, 5min);
+  CAF_CHECK_EQUAL(r->server.max_connections, 100u);
+  for (auto key : {"header_timeout", "body_timeout", "idle_timeout"}) {
+    auto e = fails(std::string{"[server]\n"} + key + " = \"0s\"\n");
+    CAF_CHECK_EQUAL(e.field, std::string{"server."} + key);
+    e = fails(std::string{"[server]\n"} + key + " = 10\n");
+    CAF_CHECK_EQUAL(e.field, std::string{"server."} + key);
+  }
+  auto e = fails("[server]\nmax_connections = 0\n");
+  CAF_CHECK_EQUAL(e.field, "server.max_connections");
+  e = fails("[server]\nheader_timout = \"2s\"\n");
+  CAF_CHECK_EQUAL(e.field, "server.header_timout");
+  CAF_CHECK(mentions(e.message, "did you mean `header_timeout`"));
 }
 
 CAF_TEST(an unknown key names the dotted key) {

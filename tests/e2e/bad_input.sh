@@ -51,6 +51,10 @@ check "wrong type auction_id" 422 "${auth[@]}" --data '{"event_type":"bid.placed
 check "wrong type bid_amount" 422 "${auth[@]}" --data '{"event_type":"bid.placed","data":{"auction_id":1,"bid_id":1,"bid_amount":{"v":1},"bid_timestamp":"2026-06-09T14:23:11Z"}}'
 check "bad timestamp" 422 "${auth[@]}" --data '{"event_type":"bid.placed","data":{"auction_id":1,"bid_id":1,"bid_amount":"1.00","bid_timestamp":"yesterday"}}'
 grep -q '"field":"data.bid_amount"' "$work/body" 2>/dev/null || true
+check "space instead of T in a timestamp" 422 "${auth[@]}" --data '{"event_type":"bid.placed","data":{"auction_id":1,"bid_id":1,"bid_amount":"1.00","bid_timestamp":"2026-01-01 00:00:00Z"}}'
+grep -q '"code":"schema","field":"data.bid_timestamp"' "$work/body" || { echo "FAIL 422 body does not name data.bid_timestamp: $(cat "$work/body")"; fails=$((fails + 1)); }
+check "repeated key" 400 "${auth[@]}" --data '{"event_type":"bid.placed","data":{"auction_id":1,"bid_id":1,"bid_amount":"1.00","bid_timestamp":"2026-06-09T14:23:11Z","auction_id":710016}}'
+grep -q '^{"error":{"status":400,"code":"duplicate_key","field":"data.auction_id","message":"' "$work/body" || { echo "FAIL duplicate_key body: $(cat "$work/body")"; fails=$((fails + 1)); }
 check "no token" 401 --data '{"event_type":"auction.opened","data":{"auction_id":1}}'
 check "bad token" 401 -H 'Authorization: Bearer nope' --data '{"event_type":"auction.opened","data":{"auction_id":1}}'
 $py -c 'print("[" * 10000 + "]" * 10000)' > "$work/deep.json"

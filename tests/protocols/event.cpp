@@ -11,7 +11,7 @@ namespace {
 constexpr std::string_view valid_bid = R"({"event_type":"bid.placed","data":{
   "auction_id":1042,"product_name":"Rolex Submariner","sku":"RX-116610",
   "auction_type":"standard","starting_price":"500.00","current_price":875.10,
-  "start_date":"2026-06-01 10:00:00","end_date":"2026-06-09T15:00:00Z",
+  "start_date":"2026-06-01T10:00:00Z","end_date":"2026-06-09T15:00:00Z",
   "bid_id":3891,"bid_amount":875.10,"bid_timestamp":"2026-06-09T14:23:11.412Z",
   "winning_status":"winning","proxy_bid":false,"proxy_bid_low_end":null,
   "proxy_bid_high_end":"900.00","bidder_user_id":77,"bidder_name":"Ann",
@@ -79,7 +79,7 @@ CAF_TEST(minimal events of every ingestable type validate) {
                   "total_bid_count":47,"current_price":"1200.00"}})"),
                   "ok");
   CAF_CHECK_EQUAL(verdict(R"({"event_type":"bid.placed","data":{"auction_id":1,"bid_id":2,
-                  "bid_amount":"0","bid_timestamp":"2026-06-09 14:23:11"}})"),
+                  "bid_amount":"0","bid_timestamp":"2026-06-09T14:23:11Z"}})"),
                   "ok");
 }
 
@@ -169,10 +169,47 @@ CAF_TEST(bid_timestamp is required and must be a timestamp) {
                   "ok");
 }
 
+CAF_TEST(every timestamp field is strict rfc 3339 and a violation names the field) {
+  for (auto key : {"bid_timestamp", "start_date", "end_date"}) {
+    std::string field = std::string{"data."} + key;
+    for (auto bad : {R"("2026-01-01 00:00:00Z")", R"("2026-01-01T00:00:00")",
+                     R"("2026-01-01T00:00Z")", R"("2026-01-01T00:00:00+0200")",
+                     R"("2026-01-01t00:00:00Z")"}) {
+      auto ev = bid_with(key, bad);
+      CAF_CHECK_EQUAL(verdict(ev), field);
+      CAF_CHECK(message_of(ev).starts_with(field + ": must be an RFC 3339 timestamp"));
+    }
+    CAF_CHECK_EQUAL(verdict(bid_with(key, R"("2026-01-01T00:00:00.5-03:30")")), "ok");
+  }
+  auto ev = bid_with("start_date", R"("2026-01-01 00:00:00Z")");
+  CAF_CHECK(message_of(ev).find("expected 'T' between date and time") !=
+            std::string::npos);
+}
+
+CAF_TEST(a repeated key in the body is rejected as duplicate_key at any depth) {
+  auto top = parse_ingest_body(
+      R"({"event_type":"auction.opened","event_type":"auction.closed","data":{"auction_id":1}})");
+  CAF_REQUIRE(!top);
+  CAF_CHECK_EQUAL(top.err().code, "duplicate_key");
+  CAF_CHECK_EQUAL(top.err().field, "event_type");
+  auto nested = parse_ingest_body(
+      R"({"event_type":"bid.placed","data":{"auction_id":1,"bid_id":2,"bid_amount":"1",)"
+      R"("bid_timestamp":"2026-06-09T14:23:10Z","auction_id":710016}})");
+  CAF_REQUIRE(!nested);
+  CAF_CHECK_EQUAL(nested.err().code, "duplicate_key");
+  CAF_CHECK_EQUAL(nested.err().field, "data.auction_id");
+  auto in_batch = parse_ingest_body(
+      R"([{"event_type":"auction.opened","data":{"auction_id":1}},)"
+      R"({"event_type":"auction.opened","data":{"auction_id":2,"x":{"k":1,"k":2}}}])");
+  CAF_REQUIRE(!in_batch);
+  CAF_CHECK_EQUAL(in_batch.err().code, "duplicate_key");
+  CAF_CHECK_EQUAL(in_batch.err().field, "[1].data.x.k");
+}
+
 CAF_TEST(start_date and end_date when present must be timestamps) {
   CAF_CHECK_EQUAL(verdict(bid_with("end_date", R"("soon")")), "data.end_date");
   CAF_CHECK_EQUAL(verdict(bid_with("end_date", "1781017200")), "data.end_date");
-  CAF_CHECK_EQUAL(verdict(bid_with("start_date", R"("2026-02-30 10:00:00")")),
+  CAF_CHECK_EQUAL(verdict(bid_with("start_date", R"("2026-02-30T10:00:00Z")")),
                   "data.start_date");
   CAF_CHECK_EQUAL(verdict(R"({"event_type":"auction.opened","data":{"auction_id":1,
                   "end_date":"never"}})"),
@@ -401,7 +438,7 @@ CAF_TEST(synthesized open data copies the auction fields of the first bid) {
       json::dump(synthesized_open_data(*ev)),
       R"({"auction_id":1042,"product_name":"Rolex Submariner",)"
       R"("sku":"RX-116610","auction_type":"standard","starting_price":"500.00",)"
-      R"("start_date":"2026-06-01 10:00:00","end_date":"2026-06-09T15:00:00Z",)"
+      R"("start_date":"2026-06-01T10:00:00Z","end_date":"2026-06-09T15:00:00Z",)"
       R"("implicit":true})");
   auto bare =
       validate_event(parse_ok(R"({"event_type":"bid.placed","data":{"auction_id":9,

@@ -72,20 +72,32 @@ CAF_TEST(scalars and empty containers parse at top level) {
   CAF_CHECK_EQUAL(round_trip(R"([{},[],{"a":[]}])"), R"([{},[],{"a":[]}])");
 }
 
-CAF_TEST(duplicate keys keep the last value) {
-  CAF_CHECK_EQUAL(round_trip(R"({"a":1,"b":2,"a":3})"), R"({"a":3,"b":2})");
-  CAF_CHECK_EQUAL(round_trip(R"({"a":1,"a":{"x":1},"a":[2]})"), R"({"a":[2]})");
+CAF_TEST(a repeated key is an error naming its path at every depth) {
+  // Readers disagree on which of two values counts (first, last, both), so
+  // every layer only agrees on a body when no key repeats.
+  auto check = [](std::string_view text, std::string_view path) {
+    auto v = json::parse(text);
+    CAF_REQUIRE(!v);
+    CAF_CHECK_EQUAL(v.err().code, "duplicate_key");
+    CAF_CHECK_EQUAL(v.err().field, path);
+    CAF_CHECK(v.err().message.find("repeated") != std::string::npos);
+  };
+  check(R"({"auction_id":1,"auction_id":710016})", "auction_id");
+  check(R"({"a":1,"b":2,"a":3})", "a");
+  check(R"({"a":1,"a":{"x":1},"a":[2]})", "a");
+  check(R"({"data":{"auction_id":1,"bid_id":2,"auction_id":710016}})", "data.auction_id");
+  check(R"([{"a":1},{"b":{"c":[0,{"d":1,"d":1}]}}])", "[1].b.c[1].d");
+  // Equal values repeated are still repeated.
+  check(R"({"k":"v","k":"v"})", "k");
   // Large objects take the hashed path.
   std::string big = "{";
   for (int i = 0; i < 40; ++i)
     big += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
-  big += R"("k7":"last"})";
-  auto v = json::parse(big);
-  CAF_REQUIRE(v);
-  CAF_CHECK_EQUAL(v->members.size(), 40u);
-  CAF_REQUIRE(v->find("k7") != nullptr);
-  CAF_CHECK_EQUAL(v->find("k7")->text, "last");
-  CAF_CHECK_EQUAL(v->members[7].first, "k7");
+  check(big + R"("k7":"last"})", "k7");
+  // The same key in sibling objects is no repetition.
+  auto ok = json::parse(R"({"a":{"id":1},"b":{"id":2},"c":[{"id":3},{"id":4}]})");
+  CAF_REQUIRE(ok);
+  CAF_CHECK_EQUAL(ok->members.size(), 3u);
 }
 
 CAF_TEST(malformed input fails with code malformed and a byte offset) {
