@@ -469,14 +469,29 @@ expected<std::string> embedded_postgres::start() {
   return url_;
 }
 
-void embedded_postgres::stop() {
+std::string embedded_postgres::data_path() const {
   std::error_code ec;
   fs::path dir = fs::absolute(opts_.data_dir, ec).lexically_normal();
   if (ec)
-    return;
+    return {};
   if (!dir.has_filename())
     dir = dir.parent_path();
-  const fs::path data = dir / "data";
+  return (dir / "data").string();
+}
+
+pid_t embedded_postgres::postmaster_pid() const {
+  auto data = data_path();
+  if (data.empty())
+    return 0;
+  auto pf = read_pid_file(data);
+  return pf && postmaster_alive(pf->pid, data) ? pf->pid : 0;
+}
+
+void embedded_postgres::stop() {
+  const fs::path data = data_path();
+  if (data.empty())
+    return;
+  const fs::path dir = data.parent_path();
   auto pf = read_pid_file(data);
   if (!pf || !postmaster_alive(pf->pid, data))
     return;
