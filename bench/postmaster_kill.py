@@ -79,7 +79,7 @@ md = [
     "(100 auctions, 16 connections); after 4,000 acknowledgements the postmaster is "
     "killed with `kill -9`. Recovery is the time from the kill to the first `202` of a "
     "probe that posts one bid every 100 ms (after it has seen `503`). Then the burst "
-    "finishes, everything is delivered and `sim verify --expect-closed` passes.", "",
+    "finishes, everything is delivered and `sim verify --expect-closed` checks it.", "",
     "## Machine", "",
     f"- {m['nproc']} CPUs: {m['cpu']}; kernel {m['kernel']}; PostgreSQL 15",
     f"- commit `{m['commit']}`" + (" (uncommitted changes in the tree)" if m["dirty"] else ""),
@@ -94,7 +94,7 @@ md = [
     *[f"| {r['run']} | {'yes' if r['passed'] else 'no'} | {r.get('recovery_seconds', '-')} | "
       f"{r.get('probes_503', '-')} | {r.get('acks_at_kill', '-')} | {r['failure'] or '-'} |"
       for r in runs],
-    "", f"Median {report['figures']['median_s']} s, worst {worst:.2f} s." if secs else "",
+    "", f"Median {report['figures']['median_s']:.2f} s, worst {worst:.2f} s." if secs else "",
 ]
 open(base + ".md", "w").write("\n".join(md) + "\n")
 print("report:", base + ".md")
