@@ -4,6 +4,7 @@ itself, nothing acknowledged is lost."""
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -50,6 +51,35 @@ def probe(g, n):
     except OSError:
         return 0, False
     return st, "retry-after" in {k.lower() for k in headers}
+
+
+def diagnose_lost(g):
+    """Says whether the events sim verify reports lost are in the outbox
+    (committed but never delivered: a commit whose outcome the store did not
+    see) or not (acknowledged without being durable)."""
+    try:
+        report = json.load(open(f"{g.work}/report.json"))
+    except (OSError, ValueError):
+        return
+    lost = [e.split("lost: ", 1)[1] for e in report.get("examples", []) if e.startswith("lost: ")]
+    if not lost:
+        return
+    ctl = "/usr/lib/postgresql/15/bin/pg_ctl"
+    data = f"{g.work}/pg/data"
+    cmd = [ctl, "-D", data, "-l", f"{g.work}/pg/diagnose.log", "-w", "start"]
+    if os.getuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    if subprocess.run(cmd, capture_output=True).returncode != 0:
+        return
+    ids = ",".join("'" + i.replace("'", "") + "'" for i in lost)
+    try:
+        rows = g.psql(f"select event_id || ' at ' || position || ' committed ' || created_at "
+                      f"from outbox where event_id in ({ids}) order by position")
+        log(f"of {len(lost)} lost events, in the outbox (committed, never delivered):\n"
+            + (rows or "none"))
+    except subprocess.CalledProcessError as e:
+        log("outbox query failed:", e.stderr)
+    subprocess.run(cmd[:-1] + ["-m", "fast", "stop"], capture_output=True)
 
 
 def run(bin_dir):
@@ -122,6 +152,7 @@ def run(bin_dir):
         # the process has exited.
         wait(lambda: not alive(new_pid), "the postmaster to exit after gavel stopped", 10)
         if g.verify(["--expect-closed"]) != 0:
+            diagnose_lost(g)
             fail("sim verify: acknowledged events lost or out of order")
     finally:
         g.cleanup()
