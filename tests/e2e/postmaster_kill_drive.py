@@ -99,13 +99,18 @@ def run(bin_dir):
         log(f"postmaster {pid} killed with -9 after {n_before} acks")
 
         # Probe ingest until it answers 202 again after having answered 503.
-        unavailable, retry_after, back, n = 0, True, None, 0
+        unavailable, retry_after, back, n, readyz = 0, True, None, 0, set()
         while time.time() < killed + DEADLINE:
             n += 1
             st, ra = probe(g, n)
             if st == 503:
                 unavailable += 1
                 retry_after = retry_after and ra
+                try:
+                    rst, rbody, _ = http("GET", g.base + "/readyz", timeout=5)
+                    readyz.add((rst, json.loads(rbody)["status"]))
+                except (OSError, ValueError, KeyError):
+                    pass
             elif st == 202 and unavailable > 0:
                 back = time.time()
                 break
@@ -115,6 +120,10 @@ def run(bin_dir):
                  f"({unavailable} probes answered 503); log:\n" + g.tail_log(15))
         if not retry_after:
             fail("a 503 during the outage had no Retry-After")
+        # (A 200 may follow the last 503 probe: the store reconnected between.)
+        if not any(st == 503 and "database" in why for st, why in readyz):
+            fail(f"/readyz never said the database was down: {sorted(readyz)}")
+        log("/readyz during the outage:", sorted(readyz))
         recovery = back - killed
         log(f"ingest back {recovery:.2f}s after the kill ({unavailable} probes got 503)")
         # Recorded now: the recovery time stands whatever the checks below find.
