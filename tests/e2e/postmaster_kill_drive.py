@@ -167,4 +167,5 @@ def run(bin_dir):
         g.cleanup()
 
 
-main(run)
+if __name__ == "__main__":
+    main(run)
