@@ -64,6 +64,8 @@ adapters::health_input to_health_input(const pipeline_snapshot& s) {
     in.core_state = s.core.state;
     in.core_error = s.core.last_error;
   }
+  in.database_over_limit = s.database_server.over_limit;
+  in.database_error = s.database_server.last_error;
   for (const auto& d : s.destinations) {
     adapters::health_input::destination x;
     x.name = d.status.name;

@@ -78,6 +78,8 @@ void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources>
   g->done = std::move(done);
   g->snap.now = src->clock();
   g->snap.database_up = src->db_healthy && src->db_healthy->load();
+  if (src->database)
+    g->snap.database_server = src->database();
   if (src->board)
     g->snap.auctions = src->board->summarize(g->snap.now, src->final_window_ms);
   g->snap.destinations.resize(src->destinations.size());
@@ -155,6 +157,23 @@ std::string pipeline_json(const pipeline_snapshot& s) {
   iso_or_null(out, s.now);
   out += R"(,"database":)";
   out += s.database_up ? "\"ok\"" : "\"unreachable\"";
+  // The server behind it: the embedded cluster and its supervisor ("database"
+  // above stays a string: what the store last saw, which consumers read).
+  const auto& db = s.database_server;
+  out += R"(,"database_server":{"embedded":)";
+  out += db.embedded ? "true" : "false";
+  out += R"(,"state":)";
+  json::dump_string(db.state, out);
+  out += R"(,"pid":)" + std::to_string(db.pid);
+  out += R"(,"restarts":)" + std::to_string(db.restarts);
+  out += R"(,"deaths":)" + std::to_string(db.deaths);
+  out += R"(,"over_limit":)";
+  out += db.over_limit ? "true" : "false";
+  out += R"(,"last_error":)";
+  json::dump_string(db.last_error, out);
+  out += R"(,"last_error_at":)";
+  iso_or_null(out, db.last_error_ms);
+  out += '}';
   // The core: the store and the registry, restarted as one unit.
   out += R"(,"core":{"state":)";
   json::dump_string(s.core_answered ? s.core.state : std::string{"unknown"}, out);
@@ -353,6 +372,14 @@ void export_health_metrics(const pipeline_snapshot& s) {
     set_counter("gavel_actor_restarts_total", "Supervisor restarts of an actor.",
                 {{"actor", "registry"}}, static_cast<double>(s.core.registry_restarts));
   }
+  set_counter("gavel_database_restarts_total",
+              "Restarts of the embedded PostgreSQL cluster by its supervisor (0 with "
+              "an external database).",
+              {}, static_cast<double>(s.database_server.restarts));
+  if (s.database_server.embedded)
+    r.gauge("gavel_database_server_up",
+            "1 while the embedded PostgreSQL cluster runs (its supervisor's view).")
+        .set(s.database_server.state == "running" ? 1 : 0);
   r.gauge("gavel_auctions_active", "Open auctions held by auction actors.")
       .set(static_cast<double>(s.auctions.active));
   r.gauge("gavel_auctions_final_window", "Open auctions inside their final window.")

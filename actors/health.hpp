@@ -3,6 +3,7 @@
 #include "actors/auction.hpp"
 #include "actors/board.hpp"
 #include "actors/interfaces.hpp"
+#include "adapters/embedded_postgres_supervisor.hpp"
 
 #include <atomic>
 #include <functional>
@@ -19,6 +20,8 @@ struct health_sources {
   maintenance_actor maintenance;
   std::shared_ptr<auction_board> board;
   std::shared_ptr<std::atomic<bool>> db_healthy;
+  /// The embedded cluster's supervisor (null: an external database).
+  std::function<adapters::database_status()> database;
   std::int64_t final_window_ms = 300000;
   wall_clock clock;
 };
@@ -36,7 +39,8 @@ struct destination_health {
 struct pipeline_snapshot {
   protocols::unix_ms now = 0;
   bool database_up = false;
-  bool facts_ok = false; ///< the outbox facts query answered
+  adapters::database_status database_server; ///< the embedded cluster, if any
+  bool facts_ok = false;                     ///< the outbox facts query answered
   std::int64_t head_position = 0;
   std::vector<destination_health> destinations;
   core_status core;

@@ -365,6 +365,7 @@ protocols::expected<adapters::done> service::start() {
   health_->maintenance = maintenance_;
   health_->board = board_;
   health_->db_healthy = db_healthy_;
+  health_->database = database_status_;
   health_->final_window_ms = cfg_.auction.final_window.count();
   health_->clock = deps.clock;
   make.make_registry = [this, deps](store_actor st, std::uint64_t epoch) {
@@ -482,10 +483,14 @@ void service::handle(http_request&& req, http_responder respond) {
   if (path == "/healthz")
     return respond(json_response(200, R"({"status":"ok"})"));
   if (path == "/readyz") {
-    bool db = db_healthy_->load();
+    // The embedded cluster's supervisor knows of a dead server before the
+    // store's next commit fails.
+    bool server = !database_status_ || database_status_().state == "running";
+    bool db = server && db_healthy_->load();
     bool core = core_up_->load();
     return respond(json_response(db && core ? 200 : 503,
-                                 !db     ? R"({"status":"database unreachable"})"
+                                 !server ? R"({"status":"database restarting"})"
+                                 : !db   ? R"({"status":"database unreachable"})"
                                  : !core ? R"({"status":"core restarting or failed"})"
                                          : R"({"status":"ready"})"));
   }

@@ -27,6 +27,12 @@ public:
   /// Spawns the actors. Error when a destination cannot be built.
   protocols::expected<adapters::done> start();
 
+  /// Where the embedded cluster's supervisor reports (readiness, health);
+  /// not called: an external database. Call before start().
+  void watch_database(std::function<adapters::database_status()> status) {
+    database_status_ = std::move(status);
+  }
+
   /// The HTTP entry point (ingest and operations routes).
   void handle(adapters::http_request&& req, adapters::http_responder respond);
 
@@ -58,6 +64,7 @@ private:
   adapters::config cfg_;
   std::string database_url_;
   std::shared_ptr<std::atomic<bool>> db_healthy_;
+  std::function<adapters::database_status()> database_status_;
   std::shared_ptr<std::atomic<std::size_t>> in_flight_;
   store_actor store_;
   reader_actor loader_;

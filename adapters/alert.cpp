@@ -142,6 +142,18 @@ std::vector<alert_notice> alert_engine::evaluate(const health_input& in) {
                      ? std::string{}
                      : "\nLast error: " + scrub_for_alert(in.core_error)),
             out);
+  if (cfg_.restart_intensity)
+    observe("restart_intensity:database", in.database_over_limit, 0, now,
+            "embedded PostgreSQL restarting too often (restart intensity exceeded)",
+            "The embedded PostgreSQL cluster went down more than "
+            "database.restart_limit times within database.restart_period. Gavel "
+            "keeps restarting it, now at its slowest pace; ingest answers 503 "
+            "while it is down (nothing acknowledged is lost). Its log: "
+            "<database.data_dir>/postgres.log." +
+                (in.database_error.empty()
+                     ? std::string{}
+                     : "\nLast error: " + scrub_for_alert(in.database_error)),
+            out);
   for (const auto& d : in.destinations) {
     auto error = d.last_error.empty() ? std::string{}
                                       : "\nLast error: " + scrub_for_alert(d.last_error);

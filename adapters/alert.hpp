@@ -34,6 +34,10 @@ struct health_input {
   /// The store and registry's supervisor: ok | restarting | failed | unknown.
   std::string core_state = "ok";
   std::string core_error; ///< why it last restarted
+  /// The embedded cluster restarted more often than database.restart_limit
+  /// within database.restart_period.
+  bool database_over_limit = false;
+  std::string database_error; ///< why it last restarted
 };
 
 /// One notice to send.

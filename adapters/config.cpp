@@ -482,6 +482,15 @@ const std::vector<top_key>& top_keys() {
     k.push_back(duration_key<config>(
         "database", "connect_timeout", "time allowed to connect to PostgreSQL",
         [](auto& c) -> auto& { return c.database.connect_timeout; }));
+    k.push_back(int_key<config>(
+        "database", "restart_limit",
+        "restarts of the embedded cluster tolerated within restart_period; beyond: "
+        "alert, and restarts slow to one every 30 s (used when url is empty)",
+        [](auto& c) -> auto& { return c.database.restart_limit; }, 0, 1000));
+    k.push_back(duration_key<config>(
+        "database", "restart_period",
+        "window of the embedded cluster's restart intensity limit",
+        [](auto& c) -> auto& { return c.database.restart_period; }));
     // [ingest]
     k.push_back(list_key<config>(
         "ingest", "tokens",

@@ -46,6 +46,10 @@ struct database_config {
   std::string url; ///< empty: the embedded cluster
   std::string data_dir = "var/pg";
   millis connect_timeout{3000};
+  /// Restarts of the embedded cluster tolerated within restart_period by its
+  /// supervisor; beyond: alert, and restarts slow to one per backoff_max.
+  unsigned restart_limit = 5;
+  millis restart_period{60000};
 };
 
 struct ingest_config {

@@ -3,6 +3,7 @@
 #include "protocols/expected.hpp"
 
 #include <string>
+#include <sys/types.h>
 
 namespace gavel::adapters {
 
@@ -36,6 +37,11 @@ public:
   bool started_here() const noexcept { return started_by_us_; }
   /// The libpq URI (valid after start()).
   const std::string& url() const noexcept { return url_; }
+  /// The PID of the cluster's live postmaster (from postmaster.pid, checked
+  /// to be alive and to run in this data directory), or 0 when none runs.
+  pid_t postmaster_pid() const;
+  /// The cluster's data directory (`<data_dir>/data`, absolute).
+  std::string data_path() const;
 
 private:
   options opts_;

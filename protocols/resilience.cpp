@@ -37,6 +37,17 @@ milliseconds backoff_delay(milliseconds initial, milliseconds max, double multip
   return milliseconds{static_cast<std::int64_t>(d / 2 + unit * d / 2)};
 }
 
+std::size_t restart_intensity::record(steady_time now) {
+  restarts_.push_back(now);
+  return recent(now);
+}
+
+std::size_t restart_intensity::recent(steady_time now) {
+  while (!restarts_.empty() && restarts_.front() <= now - period_)
+    restarts_.pop_front();
+  return restarts_.size();
+}
+
 circuit_breaker::circuit_breaker(unsigned threshold, milliseconds open_for,
                                  milliseconds max_open_for)
     : threshold_(std::max(1u, threshold)), base_open_(open_for),

@@ -35,6 +35,31 @@ std::optional<milliseconds> parse_retry_after(std::string_view value) noexcept;
 milliseconds backoff_delay(milliseconds initial, milliseconds max, double multiplier,
                            unsigned attempt, double unit) noexcept;
 
+/// A supervisor's restart intensity: how many restarts fell within the last
+/// `period`. More than `limit` of them means restarting is not curing the
+/// failure, and the supervisor escalates (alert, slower retries, or giving up:
+/// its call).
+class restart_intensity {
+public:
+  restart_intensity(unsigned limit, milliseconds period) noexcept
+      : limit_(limit), period_(period) {}
+
+  /// Records a restart at `now`; returns how many fell within the period.
+  std::size_t record(steady_time now);
+  /// Restarts within the period as of `now` (older ones are forgotten).
+  std::size_t recent(steady_time now);
+  /// Whether more than `limit` restarts fell within the period.
+  bool exceeded(steady_time now) { return recent(now) > limit_; }
+  void clear() noexcept { restarts_.clear(); }
+  unsigned limit() const noexcept { return limit_; }
+  milliseconds period() const noexcept { return period_; }
+
+private:
+  unsigned limit_;
+  milliseconds period_;
+  std::deque<steady_time> restarts_;
+};
+
 /// Closed → (threshold consecutive failures) → open → (open_for elapsed) →
 /// half-open: one probe at a time; a probe's success closes it, its failure
 /// opens it again for twice as long (up to max_open_for).

@@ -2,6 +2,7 @@
 #include "actors/service.hpp"
 #include "adapters/config.hpp"
 #include "adapters/embedded_postgres.hpp"
+#include "adapters/embedded_postgres_supervisor.hpp"
 #include "adapters/log.hpp"
 #include "adapters/metrics.hpp"
 #include "adapters/pg_store.hpp"
@@ -146,6 +147,28 @@ int serve(const adapters::config& cfg) {
   }
   if (int rc = migrate(db->url); rc != 0)
     return rc;
+  // With the embedded cluster Gavel is its database's supervisor: a dead
+  // postmaster is restarted, not only noticed through failing queries.
+  std::unique_ptr<adapters::embedded_postgres_supervisor> supervisor;
+  if (db->embedded) {
+    adapters::embedded_postgres_supervisor::options so;
+    so.restart_limit = cfg.database.restart_limit;
+    so.restart_period = cfg.database.restart_period;
+    supervisor =
+        std::make_unique<adapters::embedded_postgres_supervisor>(*db->embedded, so);
+    if (auto ok = supervisor->start(); !ok) {
+      GAVEL_LOG_ERROR("database: {}", ok.err().message);
+      return 1;
+    }
+  }
+  auto stop_database = [&] {
+    // Supervision ends first: a cluster that is being stopped is not
+    // restarted.
+    if (supervisor)
+      supervisor->stop();
+    if (db->embedded)
+      db->embedded->stop();
+  };
   int rc = 0;
   {
     caf::actor_system_config caf_cfg;
@@ -161,6 +184,8 @@ int serve(const adapters::config& cfg) {
     caf::actor_system sys{caf_cfg};
     adapters::io_runtime io{cfg.server.io_threads};
     actors::service svc{sys, io, cfg, db->url};
+    if (supervisor)
+      svc.watch_database([s = supervisor.get()] { return s->status(); });
     if (auto ok = svc.start(); !ok) {
       GAVEL_LOG_ERROR("{}", ok.err().message);
       rc = 1;
@@ -189,6 +214,10 @@ int serve(const adapters::config& cfg) {
         int sig = 0;
         sigwait(&signals, &sig);
         GAVEL_LOG_INFO("signal {}: shutting down (a second signal exits at once)", sig);
+        // No restart of the database from here on: the drain may fail on a
+        // dead one, and the cluster is stopped below.
+        if (supervisor)
+          supervisor->stop();
         // A second signal ends the process without waiting.
         std::thread([signals]() mutable {
           int s = 0;
@@ -217,8 +246,7 @@ int serve(const adapters::config& cfg) {
     // Give the actors a moment to take their exit messages (the store ends
     // its current transaction first).
     std::this_thread::sleep_for(std::chrono::milliseconds{200});
-    if (db->embedded)
-      db->embedded->stop();
+    stop_database();
     GAVEL_LOG_INFO("gavel stopped");
     spdlog::default_logger()->flush();
     // CAF 0.17's actor clock can deadlock when destroying the actor system
@@ -229,8 +257,7 @@ int serve(const adapters::config& cfg) {
     std::cout.flush();
     std::_Exit(rc);
   }
-  if (db->embedded)
-    db->embedded->stop();
+  stop_database();
   GAVEL_LOG_INFO("gavel stopped");
   return rc;
 }

@@ -116,6 +116,22 @@ CAF_TEST(a failed core supervisor alerts once and recovers once) {
   CAF_CHECK(n[0].recovery);
 }
 
+CAF_TEST(an embedded database restarted past its limit alerts once and recovers) {
+  in.database_over_limit = true;
+  in.database_error = "postmaster (pid 4242) exited";
+  auto n = run(5s);
+  CAF_REQUIRE_EQUAL(n.size(), 1u);
+  CAF_CHECK_EQUAL(n[0].key, "restart_intensity:database");
+  CAF_CHECK(!n[0].recovery);
+  CAF_CHECK(n[0].text.find("database.restart_limit") != std::string::npos);
+  CAF_CHECK(n[0].text.find("pid 4242") != std::string::npos);
+  CAF_CHECK(run(60s).empty()); // one alert per incident
+  in.database_over_limit = false;
+  n = run(30s);
+  CAF_REQUIRE_EQUAL(n.size(), 1u);
+  CAF_CHECK(n[0].recovery);
+}
+
 CAF_TEST(lag above the threshold alerts once) {
   in.destinations[1].lag_seconds = 45;
   auto n = run(5s);

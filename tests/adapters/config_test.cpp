@@ -76,6 +76,8 @@ CAF_TEST(an empty file yields every default) {
   CAF_CHECK_EQUAL(c.server.max_connections, 4096u);
   CAF_CHECK_EQUAL(c.database.url, "");
   CAF_CHECK_EQUAL(c.database.data_dir, "var/pg");
+  CAF_CHECK_EQUAL(c.database.restart_limit, 5u);
+  CAF_CHECK_EQUAL(c.database.restart_period, 60s);
   CAF_CHECK(c.ingest.tokens.empty());
   CAF_CHECK_EQUAL(c.ingest.max_batch, 1000u);
   CAF_CHECK_EQUAL(c.auction.heartbeat_interval, 60s);
@@ -245,6 +247,9 @@ CAF_TEST(bad values name the key) {
            {"[log]\nlevel = \"verbose\"", "log.level"},
            {"[log]\nformat = \"xml\"", "log.format"},
            {"[database]\nurl = \"mysql://x\"", "database.url"},
+           {"[database]\nrestart_limit = 1001", "database.restart_limit"},
+           {"[database]\nrestart_limit = -1", "database.restart_limit"},
+           {"[database]\nrestart_period = \"0s\"", "database.restart_period"},
            {"[auction]\nfinal_heartbeat_interval = \"60s\"",
             "auction.final_heartbeat_interval"},
            {std::string{webhook_ok} + "concurrency = 257", "destination[0].concurrency"},

@@ -59,7 +59,7 @@ class Gavel:
     """One Gavel with a webhook destination on a `sim receive`."""
 
     def __init__(self, bin_dir, name, extra_toml="", receiver=True, keep=False,
-                 server_toml="", destination_toml=""):
+                 server_toml="", destination_toml="", database_toml=""):
         self.bin = os.path.abspath(bin_dir)
         self.work = tempfile.mkdtemp(prefix=f"gavel-e2e-{name}.")
         os.chmod(self.work, 0o755)
@@ -71,6 +71,7 @@ class Gavel:
         self.extra_toml = extra_toml
         self.server_toml = server_toml  # more keys of [server]
         self.destination_toml = destination_toml  # more keys of the webhook destination
+        self.database_toml = database_toml  # more keys of [database]
         self.gavel = None
         self.recv = None
         self.recv_port = free_port()
@@ -112,6 +113,7 @@ listen = "127.0.0.1:{self.port}"
 {self.server_toml}
 [database]
 data_dir = "{self.work}/pg"
+{self.database_toml}
 [ingest]
 tokens = ["{self.token}"]
 [log]

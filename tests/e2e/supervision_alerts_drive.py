@@ -135,4 +135,5 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
         g.cleanup()
 
 
-main(run)
+if __name__ == "__main__":
+    main(run)

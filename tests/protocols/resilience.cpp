@@ -31,6 +31,22 @@ CAF_TEST(backoff grows exponentially up to the cap with half of it jittered) {
   CAF_CHECK_EQUAL(backoff_delay(100ms, 30s, 2.0, 40, 0.999).count(), 29985);
 }
 
+CAF_TEST(restart intensity counts the restarts within its period only) {
+  steady_time t0{};
+  restart_intensity ri{2, 10s};
+  CAF_CHECK_EQUAL(ri.record(t0), 1u);
+  CAF_CHECK_EQUAL(ri.record(t0 + 1s), 2u);
+  CAF_CHECK(!ri.exceeded(t0 + 1s));
+  CAF_CHECK_EQUAL(ri.record(t0 + 2s), 3u);
+  CAF_CHECK(ri.exceeded(t0 + 2s));
+  // The first falls out of the window at t0 + 10 s: back within the limit.
+  CAF_CHECK(!ri.exceeded(t0 + 10s));
+  CAF_CHECK_EQUAL(ri.recent(t0 + 12s), 0u);
+  ri.record(t0 + 13s);
+  ri.clear();
+  CAF_CHECK_EQUAL(ri.recent(t0 + 13s), 0u);
+}
+
 CAF_TEST(the circuit opens after the threshold and probes once when half open) {
   steady_time t0{};
   circuit_breaker cb{3, 1000ms, 8000ms};
