@@ -434,7 +434,7 @@ expected<std::string> embedded_postgres::start() {
          << "fsync = " << (opts_.fsync ? "on" : "off") << "\n";
     // Crash recovery first fsyncs every file of the cluster one by one (3 s
     // of a 5 s restart after a kill -9 here); one syncfs() of the file system
-    // makes the same guarantee on Linux >= 5.8 (PostgreSQL 14+; ADR 0009).
+    // makes the same guarantee on Linux >= 5.8 (PostgreSQL 14+; ADR 0011).
     if (opts_.fsync && cluster_major(data) >= 14)
       conf << "recovery_init_sync_method = syncfs\n";
     conf.close();
