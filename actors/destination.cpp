@@ -50,8 +50,11 @@ void mark_done(self_ptr self, std::int64_t pos) {
   auto it =
       std::lower_bound(st.order.begin(), st.order.end(), pos,
                        [](const auto& e, std::int64_t p) { return e.position < p; });
-  if (it != st.order.end() && it->position == pos)
+  if (it != st.order.end() && it->position == pos) {
     it->done = true;
+    auto& p = st.progress_unsaved[it->auction_id];
+    p = std::max(p, pos);
+  }
   while (!st.order.empty() && st.order.front().done) {
     st.delivered_through = st.order.front().position;
     st.order.pop_front();
@@ -117,13 +120,24 @@ void park(self_ptr self, std::int64_t auction, lane_t& l, std::string reason,
 void enqueue(self_ptr self, outbox_record rec) {
   auto& st = self->state;
   st.loaded_through = rec.position;
-  if (!st.settings.event_types.count(rec.type)) {
-    st.order.push_back({rec.position, true, rec.created_ms});
+  auto auction = rec.auction_id;
+  bool done_already = false;
+  if (rec.position <= st.done_before_max) {
+    // Delivered (or dead-lettered) before a restart, though the prefix
+    // position had not passed it: not sent again.
+    auto it = st.done_before.find(auction);
+    done_already = it != st.done_before.end() && rec.position <= it->second;
+    if (done_already)
+      ++st.counters->skipped_after_restart;
+  } else if (!st.done_before.empty()) {
+    st.done_before.clear();
+  }
+  if (done_already || !st.settings.event_types.count(rec.type)) {
+    st.order.push_back({rec.position, true, rec.created_ms, auction});
     mark_done(self, rec.position);
     return;
   }
-  st.order.push_back({rec.position, false, rec.created_ms});
-  auto auction = rec.auction_id;
+  st.order.push_back({rec.position, false, rec.created_ms, auction});
   auto& l = st.lanes[auction];
   if (l.parked && !l.redriving) {
     destination_state::item it{std::move(rec), false};
@@ -406,17 +420,31 @@ void start_up(self_ptr self) {
     auto& st = self->state;
     self->request(st.reader, std::chrono::seconds{30}, atom::position_v, st.settings.name)
         .then(
-            [self](std::int64_t pos) {
+            [self, retry](std::int64_t pos) {
               auto& st = self->state;
-              st.delivered_through = st.saved_through = st.loaded_through = pos;
-              st.m = destination_state::mode::catching_up;
-              auto parked =
-                  std::count_if(st.lanes.begin(), st.lanes.end(),
-                                [](const auto& kv) { return kv.second.parked; });
-              GAVEL_LOG_INFO("destination {}: resuming after position {} ({} auction(s) "
-                             "parked), catching up to at least {}",
-                             st.settings.name, pos, parked, st.max_seen_live);
-              read_more(self);
+              self->request(st.reader, std::chrono::seconds{30}, atom::progress_v,
+                            st.settings.name, pos)
+                  .then(
+                      [self, pos](auction_progress& done) {
+                        auto& st = self->state;
+                        st.delivered_through = st.saved_through = st.loaded_through = pos;
+                        st.done_before.clear();
+                        st.done_before_max = 0;
+                        for (auto& [auction, at] : done) {
+                          st.done_before[auction] = at;
+                          st.done_before_max = std::max(st.done_before_max, at);
+                        }
+                        st.m = destination_state::mode::catching_up;
+                        auto parked = std::count_if(
+                            st.lanes.begin(), st.lanes.end(),
+                            [](const auto& kv) { return kv.second.parked; });
+                        GAVEL_LOG_INFO(
+                            "destination {}: resuming after position {} ({} auction(s) "
+                            "parked, {} delivered further), catching up to at least {}",
+                            st.settings.name, pos, parked, done.size(), st.max_seen_live);
+                        read_more(self);
+                      },
+                      retry("load progress"));
             },
             retry("load position"));
   };
@@ -676,8 +704,14 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
       },
       [self](atom::flush) {
         auto& st = self->state;
-        if (st.delivered_through > st.saved_through) {
-          self->send(st.store, atom::position_v, st.settings.name, st.delivered_through);
+        if (st.delivered_through > st.saved_through || !st.progress_unsaved.empty()) {
+          auction_progress progress;
+          for (auto& [auction, pos] : st.progress_unsaved)
+            if (pos > st.delivered_through)
+              progress.emplace_back(auction, pos);
+          st.progress_unsaved.clear();
+          self->send(st.store, atom::position_v, st.settings.name, st.delivered_through,
+                     std::move(progress));
           st.saved_through = st.delivered_through;
         }
         self->delayed_send(self, st.settings.position_interval, atom::flush_v);

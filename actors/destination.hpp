@@ -37,7 +37,8 @@ using client_factory = std::function<std::shared_ptr<adapters::destination_clien
 /// Counters that outlive a worker (kept by its supervisor).
 struct destination_counters {
   std::uint64_t delivered = 0, requests = 0, retries = 0, failures_transient = 0,
-                failures_permanent = 0, dead_letters = 0, parked = 0, circuit_opens = 0;
+                failures_permanent = 0, dead_letters = 0, parked = 0, circuit_opens = 0,
+                skipped_after_restart = 0; ///< done before a restart (ADR 0012)
   std::deque<std::pair<std::int64_t, bool>>
       recent;                      ///< (unix ms, is dead letter) of retries/DLs, 5 min
   std::deque<double> latencies_ms; ///< last 1,000 ack → delivered
@@ -83,10 +84,17 @@ struct destination_state {
     std::int64_t position;
     bool done;
     std::int64_t created_ms;
+    std::int64_t auction_id;
   };
   std::deque<slot> order;
   std::int64_t delivered_through = 0;
   std::int64_t saved_through = 0;
+  /// Per-auction progress beyond delivered_through not yet sent to the store
+  /// (auction → highest position done), and what the store held at start-up
+  /// (records at or below it for their auction are not sent again; ADR 0012).
+  std::unordered_map<std::int64_t, std::int64_t> progress_unsaved;
+  std::unordered_map<std::int64_t, std::int64_t> done_before;
+  std::int64_t done_before_max = 0;
   std::int64_t loaded_through = 0;
   std::int64_t max_seen_live = 0;
   mode m = mode::starting;

@@ -47,6 +47,7 @@ CAF_ADD_ATOM(gavel, gavel::atom, parked, "parked")
 CAF_ADD_ATOM(gavel, gavel::atom, prune, "prune")
 CAF_ADD_ATOM(gavel, gavel::atom, tick, "tick")
 CAF_ADD_ATOM(gavel, gavel::atom, epoch, "epoch")
+CAF_ADD_ATOM(gavel, gavel::atom, progress, "progress")
 CAF_END_TYPE_ID_BLOCK(gavel)
 
 namespace gavel::actors {
@@ -97,6 +98,10 @@ struct persist_reply {
   std::vector<std::int64_t> positions;
   std::vector<std::pair<std::string, std::int64_t>> taken;
 };
+
+/// Per-auction delivery progress of one destination: (auction_id, highest
+/// position delivered or dead-lettered there).
+using auction_progress = std::vector<std::pair<std::int64_t, std::int64_t>>;
 
 /// A committed batch, in position order, as published to destinations.
 using record_batch = std::shared_ptr<const std::vector<adapters::outbox_record>>;
@@ -164,6 +169,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::dead_letter)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::dead_letter>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::outbox_record>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<std::int64_t>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::auction_progress)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::pg_store::outbox_facts)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::pg_store::outbox_partition>)
 
@@ -208,8 +214,9 @@ using destination_worker_actor = destination_actor::extend<
 using store_actor = caf::typed_actor<
     /// Commits one auction's events and state; replies after COMMIT.
     caf::replies_to<atom::persist, persist_request>::with<persist_reply>,
-    /// Records a destination's delivered-through position (next transaction).
-    caf::reacts_to<atom::position, std::string, std::int64_t>,
+    /// Records a destination's delivered-through position and its
+    /// per-auction progress beyond it (next transaction).
+    caf::reacts_to<atom::position, std::string, std::int64_t, auction_progress>,
     /// Publishes every committed batch to this destination from now on.
     /// Replies with the last position published before the subscription:
     /// the subscriber must read up to it from the outbox (later ones come live).
@@ -245,6 +252,8 @@ using reader_actor = caf::typed_actor<
                     std::uint64_t>::with<std::vector<adapters::outbox_record>>,
     /// A destination's stored delivered-through position.
     caf::replies_to<atom::position, std::string>::with<std::int64_t>,
+    /// A destination's stored per-auction progress above a position.
+    caf::replies_to<atom::progress, std::string, std::int64_t>::with<auction_progress>,
     /// Dead letters (destination or "" for all, auction_id or 0, after, limit).
     caf::replies_to<atom::dead_list, std::string, std::int64_t, std::int64_t,
                     std::uint64_t>::with<std::vector<adapters::dead_letter>>,

@@ -82,8 +82,8 @@ bool learn_head(store_ptr self) {
 void flush(store_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
-  if (st.pending.empty() && st.positions.empty() && st.dead_letters.empty() &&
-      st.resolved.empty())
+  if (st.pending.empty() && st.positions.empty() && st.progress.empty() &&
+      st.dead_letters.empty() && st.resolved.empty())
     return;
   // Take requests in arrival order up to the batch limit (at least one).
   std::size_t take = 0, events = 0;
@@ -102,6 +102,8 @@ void flush(store_ptr self) {
   st.pending_events -= events;
   auto positions = std::move(st.positions);
   st.positions.clear();
+  auto progress = std::move(st.progress);
+  st.progress.clear();
   auto dead_letters = std::move(st.dead_letters);
   st.dead_letters.clear();
   auto resolved = std::move(st.resolved);
@@ -117,6 +119,8 @@ void flush(store_ptr self) {
     // Positions are only hints: keep the newest for the next transaction.
     for (auto& [k, v] : positions)
       st.positions[k] = std::max(st.positions[k], v);
+    for (auto& [k, v] : progress)
+      st.progress[k] = std::max(st.progress[k], v);
     // Dead letters are not hints: they go into the next attempt, ahead of
     // anything recorded since, so a position never passes one.
     dead_letters.insert(dead_letters.end(),
@@ -188,7 +192,11 @@ void flush(store_ptr self) {
                                                         positions.end());
   auto& metrics = store_metrics::get();
   auto started = std::chrono::steady_clock::now();
-  auto committed = st.db->commit(rows, auctions, pos, dead_letters, resolved);
+  std::vector<adapters::delivery_progress> prog;
+  prog.reserve(progress.size());
+  for (auto& [k, v] : progress)
+    prog.push_back({k.first, k.second, v});
+  auto committed = st.db->commit(rows, auctions, pos, dead_letters, resolved, prog);
   metrics.commit_seconds.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   (committed ? metrics.commits_ok : metrics.commits_failed).inc();
@@ -304,8 +312,15 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         schedule_flush(self);
         return rp;
       },
-      [self](atom::position, std::string& name, std::int64_t pos) {
-        auto& p = self->state.positions[name];
+      [self](atom::position, std::string& name, std::int64_t pos,
+             auction_progress& progress) {
+        auto& st = self->state;
+        for (auto& [auction, at] : progress)
+          if (at > pos) {
+            auto& p = st.progress[{name, auction}];
+            p = std::max(p, at);
+          }
+        auto& p = st.positions[name];
         p = std::max(p, pos);
         schedule_flush(self);
       },
@@ -427,6 +442,13 @@ reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> 
         if (!pos)
           return make_error(pos.err());
         return *pos;
+      },
+      [self](atom::progress, std::string& name,
+             std::int64_t after) -> caf::result<auction_progress> {
+        auto rows = self->state.db->load_progress(name, after);
+        if (!rows)
+          return make_error(rows.err());
+        return std::move(*rows);
       },
   };
 }

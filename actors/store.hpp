@@ -27,6 +27,8 @@ struct store_state {
   std::vector<waiting> pending;
   std::size_t pending_events = 0;
   std::map<std::string, std::int64_t> positions;
+  /// (destination, auction) → highest position done there (ADR 0012).
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> progress;
   std::vector<adapters::dead_letter> dead_letters;
   std::vector<std::pair<std::string, std::int64_t>> resolved;
   bool flush_scheduled = false;

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <limits>
 #include <pqxx/pqxx>
+#include <tuple>
 #include <unordered_map>
 
 namespace gavel::adapters {
@@ -166,6 +167,21 @@ create table outbox_default partition of outbox default;
 create unique index outbox_default_event_id on outbox_default (event_id);
 create unique index outbox_default_sequence_taken on outbox_default (auction_id, bid_sequence)
   where event_type in ('auction.opened', 'bid.placed');
+)sql"},
+    {4, "per-auction delivery progress of each destination", R"sql(
+-- docs/adr/0012-delivery-progress.md. A destination's delivered_through is
+-- the prefix of positions all delivered; an auction that is slow (or
+-- retrying) holds it back while later auctions' events are delivered. Each
+-- auction's own highest delivered position is kept here too, so that after a
+-- crash those are not sent again. Rows at or below delivered_through carry
+-- nothing and are deleted with the position that passes them.
+create table destination_progress (
+  destination text not null,
+  auction_id  bigint not null,
+  position    bigint not null,
+  updated_at  timestamptz not null default now(),
+  primary key (destination, auction_id)
+);
 )sql"},
 };
 
@@ -394,8 +410,28 @@ with ev as (
     delivered_through = greatest(destination_positions.delivered_through,
                                  excluded.delivered_through),
     updated_at = now()
+), pr as (
+  insert into destination_progress (destination, auction_id, position)
+  select * from unnest($18::text[], $19::bigint[], $20::bigint[])
+  on conflict (destination, auction_id) do update set
+    position = greatest(destination_progress.position, excluded.position),
+    updated_at = now()
+), pd as (
+  delete from destination_progress d
+  using unnest($16::text[], $17::bigint[]) as u(destination, position)
+  where d.destination = u.destination and d.position <= u.position
 )
 select position, event_id from ev)sql");
+  c.prepare("upsert_progress", R"sql(
+insert into destination_progress (destination, auction_id, position)
+select * from unnest($1::text[], $2::bigint[], $3::bigint[])
+on conflict (destination, auction_id) do update set
+  position = greatest(destination_progress.position, excluded.position),
+  updated_at = now())sql");
+  c.prepare("delete_progress", R"sql(
+delete from destination_progress d
+using unnest($1::text[], $2::bigint[]) as u(destination, position)
+where d.destination = u.destination and d.position <= u.position)sql");
   c.prepare("upsert_positions", R"sql(
 insert into destination_positions (destination, delivered_through, updated_at)
 select u.destination, u.position, now()
@@ -436,6 +472,38 @@ from dead_letters
 where ($1::text = '' or destination = $1::text)
   and ($2::bigint = 0 or auction_id = $2::bigint) and position > $3::bigint
 order by destination, position limit $4::bigint)sql");
+}
+
+namespace {
+
+/// The three array arguments of a progress upsert.
+std::tuple<std::string, std::string, std::string>
+progress_arrays(const std::vector<delivery_progress>& progress) {
+  std::vector<std::string_view> names;
+  names.reserve(progress.size());
+  for (const auto& p : progress)
+    names.emplace_back(p.destination);
+  std::string a_names;
+  append_text_array(a_names, names);
+  return {std::move(a_names), int_array(progress, [](auto& p) { return p.auction_id; }),
+          int_array(progress, [](auto& p) { return p.position; })};
+}
+
+} // namespace
+
+expected<std::vector<std::pair<std::int64_t, std::int64_t>>>
+pg_store::load_progress(const std::string& destination, std::int64_t after) {
+  using rows = std::vector<std::pair<std::int64_t, std::int64_t>>;
+  return guarded("load progress", [&]() -> expected<rows> {
+    pqxx::read_transaction tx{*conn_};
+    rows out;
+    for (const auto& r : tx.exec_params("select auction_id, position from "
+                                        "destination_progress where destination = $1 "
+                                        "and position > $2",
+                                        destination, after))
+      out.emplace_back(r[0].as<std::int64_t>(), r[1].as<std::int64_t>());
+    return out;
+  });
 }
 
 expected<int> pg_store::migrate() {
@@ -479,7 +547,8 @@ pg_store::commit(const std::vector<new_event>& events,
                  const std::vector<auction_row>& auctions,
                  const std::vector<std::pair<std::string, std::int64_t>>& positions,
                  const std::vector<dead_letter>& dead_letters,
-                 const std::vector<std::pair<std::string, std::int64_t>>& resolved) {
+                 const std::vector<std::pair<std::string, std::int64_t>>& resolved,
+                 const std::vector<delivery_progress>& progress) {
   return guarded("commit", [&]() -> expected<std::vector<std::int64_t>> {
     prepare_statements();
     std::vector<std::int64_t> result(events.size(), 0);
@@ -576,10 +645,12 @@ pg_store::commit(const std::vector<new_event>& events,
       append_text_array(a_names, names);
       pqxx::work tx{*conn_};
       auto xid = current_xid(tx);
+      auto [g_names, g_auctions, g_positions] = progress_arrays(progress);
       auto r = tx.exec_prepared("commit_all", a_ids, e_auctions, a_types, e_sequences,
                                 e_bid_ids, a_bidders, e_producer, a_envelopes, r_ids,
                                 r_last, r_bids, r_beats, ends, closed, a_prices, a_names,
-                                int_array(positions, [](auto& p) { return p.second; }));
+                                int_array(positions, [](auto& p) { return p.second; }),
+                                g_names, g_auctions, g_positions);
       take_positions(r);
       if (auto ok = commit_or_resolve(tx, xid, events); !ok)
         return ok.err();
@@ -639,6 +710,12 @@ pg_store::commit(const std::vector<new_event>& events,
       append_text_array(a_names, names);
       tx.exec_prepared("upsert_positions", a_names,
                        int_array(positions, [](auto& p) { return p.second; }));
+      tx.exec_prepared("delete_progress", a_names,
+                       int_array(positions, [](auto& p) { return p.second; }));
+    }
+    if (!progress.empty()) {
+      auto [g_names, g_auctions, g_positions] = progress_arrays(progress);
+      tx.exec_prepared("upsert_progress", g_names, g_auctions, g_positions);
     }
     if (auto ok = commit_or_resolve(tx, xid, events); !ok)
       return ok.err();

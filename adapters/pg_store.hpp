@@ -92,6 +92,15 @@ struct dead_letter {
   protocols::unix_ms created_ms = 0;
 };
 
+/// One auction's highest position a destination has delivered (or
+/// dead-lettered): with per-auction order, every earlier one of that auction
+/// is done too.
+struct delivery_progress {
+  std::string destination;
+  std::int64_t auction_id = 0;
+  std::int64_t position = 0;
+};
+
 /// The latest schema version this build knows.
 int latest_schema_version();
 
@@ -104,7 +113,7 @@ public:
     std::string application_name = "gavel";
     /// How long a commit whose outcome is unknown (the connection broke at
     /// COMMIT) is resolved in place before the caller hears "in_doubt".
-    std::chrono::milliseconds resolve_timeout{10000};
+    std::chrono::milliseconds resolve_timeout{1000};
   };
 
   explicit pg_store(options opts);
@@ -141,13 +150,21 @@ public:
          const std::vector<std::pair<std::string, std::int64_t>>& positions);
 
   /// As above, plus dead letters to record (inserted, or updated when the
-  /// same destination and position is there) and dead letters resolved
-  /// (destination, position) to delete, all in the same transaction.
+  /// same destination and position is there), dead letters resolved
+  /// (destination, position) to delete and per-auction delivery progress
+  /// (raised; rows at or below a destination's new position go), all in the
+  /// same transaction.
   expected<std::vector<std::int64_t>>
   commit(const std::vector<new_event>& events, const std::vector<auction_row>& auctions,
          const std::vector<std::pair<std::string, std::int64_t>>& positions,
          const std::vector<dead_letter>& dead_letters,
-         const std::vector<std::pair<std::string, std::int64_t>>& resolved);
+         const std::vector<std::pair<std::string, std::int64_t>>& resolved,
+         const std::vector<delivery_progress>& progress = {});
+
+  /// A destination's per-auction progress above its delivered-through
+  /// position: (auction_id, position).
+  expected<std::vector<std::pair<std::int64_t, std::int64_t>>>
+  load_progress(const std::string& destination, std::int64_t after);
 
   /// Dead letters in (destination, position) order; an empty destination and
   /// auction_id 0 match all; keyset pagination on position (`after`).

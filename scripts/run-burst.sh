@@ -4,10 +4,13 @@
 #
 #   scripts/run-burst.sh BIN_DIR WORK_DIR [--auctions N] [--events N]
 #                        [--connections N] [--batch N] [--kill9]
+#                        [--max-redeliveries N]
 #                        [--replay BIDLOG [--speed X]] [-- SIM_BURST_ARGS...]
 #
 # --kill9: kill -9 Gavel in the middle of the burst, restart it, and let the
 # burst finish (it retries what was not acknowledged).
+# --max-redeliveries: fail when the receiver got more than N events again
+# (the bound of docs/adr/0012-delivery-progress.md for the run's rate).
 # --replay: send a recorded bid log with `sim replay` instead of a generated
 # burst (sim/README.md, "Bid log"), at --speed (default 0: as fast as acked).
 # Arguments after -- go to `sim burst` as they are (e.g. -- --rate 2000).
@@ -17,6 +20,7 @@ bin=$(cd "$1" && pwd)
 work=$2
 shift 2
 auctions=100 events=20000 connections=16 batch=1 kill9=0 replay="" speed=0
+max_redeliveries=
 extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,6 +32,7 @@ while [ $# -gt 0 ]; do
     --connections) connections=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
     --kill9) kill9=1; shift ;;
+    --max-redeliveries) max_redeliveries=$2; shift 2 ;;
     *) echo "run-burst: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -169,4 +174,9 @@ rc=0
 "$bin/sim" verify --acks "$work/acks.jsonl" --arrivals "$work/arrivals.jsonl" \
   --report "$work/report.json" --expect-closed || rc=$?
 [ "$burst_rc" -eq 0 ] || { echo "run-burst: sim burst exited $burst_rc" >&2; rc=1; }
+if [ -n "$max_redeliveries" ]; then
+  again=$($py -c 'import json,sys; print(json.load(open(sys.argv[1]))["redeliveries"])' "$work/report.json")
+  echo "redeliveries $again (bound $max_redeliveries)"
+  [ "$again" -le "$max_redeliveries" ] || { echo "run-burst: $again redeliveries, over the bound $max_redeliveries" >&2; rc=1; }
+fi
 exit $rc
