@@ -7,8 +7,8 @@ namespace gavel::actors {
 using protocols::failure_class;
 
 request_builder::request_builder(const adapters::batch_limits& limits, std::size_t cap)
-    : limits_(limits),
-      cap_(std::max<std::size_t>(1, std::min(cap, limits.max_records))) {}
+    : limits_(limits), cap_(std::max<std::size_t>(1, std::min(cap, limits.max_records))) {
+}
 
 bool request_builder::full() const {
   if (records_ >= cap_)

@@ -16,7 +16,9 @@ std::size_t destination_client::size_of(const outbox_record& rec) const {
   return rec.envelope ? rec.envelope->size() : 0;
 }
 
-std::string destination_client::batch_key(const outbox_record&) const { return {}; }
+std::string destination_client::batch_key(const outbox_record&) const {
+  return {};
+}
 
 std::chrono::milliseconds destination_client::acquire(protocols::steady_time) {
   return std::chrono::milliseconds{0};

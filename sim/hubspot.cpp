@@ -2,7 +2,8 @@
 // rolling rate limit answered with real 429s and X-HubSpot-RateLimit-*
 // headers, poison records answered 207 (per record) or 409 (whole batch), a
 // batch naming one id twice refused whole (400) as HubSpot does, and every
-// accepted record recorded with the number of the request that carried it. See sim/README.md.
+// accepted record recorded with the number of the request that carried it. See
+// sim/README.md.
 
 #include "sim/common.hpp"
 #include "sim/emulator.hpp"
@@ -99,11 +100,11 @@ public:
       std::string list;
       for (const auto& id : dups)
         list += (list.empty() ? "" : ", ") + id;
-      return reply(std::move(respond),
-                   error(400, "VALIDATION_ERROR",
-                         "Duplicate IDs found in batch input: [" + list +
-                             "]. IDs must be unique"),
-                   d.remaining);
+      return reply(
+          std::move(respond),
+          error(400, "VALIDATION_ERROR",
+                "Duplicate IDs found in batch input: [" + list + "]. IDs must be unique"),
+          d.remaining);
     }
     std::vector<bool> poisoned(inputs.size(), false);
     std::size_t n_poisoned = 0;

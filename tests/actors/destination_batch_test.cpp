@@ -2,7 +2,6 @@
 #include "actors/destination_batch.hpp"
 
 #include <caf/test/unit_test.hpp>
-
 #include <deque>
 #include <map>
 #include <random>
@@ -28,7 +27,8 @@ struct rec {
 
 /// Fills one request from `queues` in `ready` order the way the worker
 /// does; returns the records in request order (queues are not changed).
-std::vector<rec> fill(request_builder& b, const std::map<std::int64_t, std::deque<rec>>& q,
+std::vector<rec> fill(request_builder& b,
+                      const std::map<std::int64_t, std::deque<rec>>& q,
                       const std::vector<std::int64_t>& ready,
                       const std::map<std::int64_t, std::string>& key_of = {}) {
   std::vector<rec> out;
@@ -85,7 +85,8 @@ CAF_TEST(auctions share a request each with a prefix of its queue) {
   CAF_CHECK_EQUAL(sent.back().seq, 20);
 }
 
-CAF_TEST(a shared id goes once per request and a kind that does not mix takes one auction) {
+CAF_TEST(
+    a shared id goes once per request and a kind that does not mix takes one auction) {
   // id property shared by an auction's events (one CRM object per auction):
   // one input per auction per request, several auctions still share it.
   std::map<std::int64_t, std::deque<rec>> q{{1, records(1, 5)}, {2, records(2, 5)}};
@@ -118,7 +119,7 @@ CAF_TEST(a rejected input stops its auction and what follows it is resent) {
   std::vector<batch_part> parts{{1, 3}, {2, 4}, {3, 2}};
   delivery_result r;
   r.records.resize(9);
-  r.records[4] = {failure_class::transient, "HubSpot: busy", 429}; // auction 2, 2nd
+  r.records[4] = {failure_class::transient, "HubSpot: busy", 429};    // auction 2, 2nd
   r.records[7] = {failure_class::permanent, "HubSpot: invalid", 400}; // auction 3, 1st
   auto v = split_verdicts(parts, r);
   CAF_REQUIRE_EQUAL(v.size(), 3u);
@@ -158,38 +159,38 @@ CAF_TEST(random partial failures never let an auction's event be confirmed befor
   std::bernoulli_distribution refuse{0.005};
   std::size_t refused = 0;
   while (true) {
-    std::vector<std::int64_t> ready;
-    for (auto& [a, queue] : q)
-      if (!queue.empty())
-        ready.push_back(a);
-    if (ready.empty())
-      break;
-    std::shuffle(ready.begin(), ready.end(), rng);
-    request_builder b{hubspot(), 100};
-    auto sent = fill(b, q, ready);
-    CAF_REQUIRE(!sent.empty());
-    CAF_REQUIRE(sent.size() <= 100u);
-    ++requests;
-    delivery_result r;
-    r.records.resize(sent.size());
-    for (std::size_t i = 0; i < sent.size(); ++i) {
-      if (refuse(rng)) {
-        r.records[i] = {failure_class::transient, "refused", 429};
-        ++refused;
-        continue;
-      }
-      last_write[sent[i].auction][sent[i].seq] = ++writes;
+  std::vector<std::int64_t> ready;
+  for (auto& [a, queue] : q)
+    if (!queue.empty())
+      ready.push_back(a);
+  if (ready.empty())
+    break;
+  std::shuffle(ready.begin(), ready.end(), rng);
+  request_builder b{hubspot(), 100};
+  auto sent = fill(b, q, ready);
+  CAF_REQUIRE(!sent.empty());
+  CAF_REQUIRE(sent.size() <= 100u);
+  ++requests;
+  delivery_result r;
+  r.records.resize(sent.size());
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    if (refuse(rng)) {
+      r.records[i] = {failure_class::transient, "refused", 429};
+      ++refused;
+      continue;
     }
-    for (const auto& p : b.parts())
-      max_one_auction = std::max(max_one_auction, p.records);
-    for (const auto& v : split_verdicts(b.parts(), r)) {
-      auto& queue = q[v.auction];
-      for (std::size_t k = 0; k < v.delivered; ++k) {
-        CAF_CHECK_EQUAL(queue.front().seq, confirmed[v.auction] + 1);
-        confirmed[v.auction] = queue.front().seq;
-        queue.pop_front();
-      }
+    last_write[sent[i].auction][sent[i].seq] = ++writes;
+  }
+  for (const auto& p : b.parts())
+    max_one_auction = std::max(max_one_auction, p.records);
+  for (const auto& v : split_verdicts(b.parts(), r)) {
+    auto& queue = q[v.auction];
+    for (std::size_t k = 0; k < v.delivered; ++k) {
+      CAF_CHECK_EQUAL(queue.front().seq, confirmed[v.auction] + 1);
+      confirmed[v.auction] = queue.front().seq;
+      queue.pop_front();
     }
+  }
   }
   CAF_CHECK_EQUAL(confirmed[1], 3000);
   CAF_CHECK_EQUAL(confirmed[2], 400);
@@ -202,10 +203,10 @@ CAF_TEST(random partial failures never let an auction's event be confirmed befor
   CAF_CHECK(requests < 80u);
   CAF_MESSAGE(requests << " requests, " << refused << " refusals");
   for (auto& [a, seqs] : last_write) {
-    std::size_t prev = 0;
-    for (auto& [seq, w] : seqs) {
-      CAF_CHECK(w > prev);
-      prev = w;
-    }
+  std::size_t prev = 0;
+  for (auto& [seq, w] : seqs) {
+    CAF_CHECK(w > prev);
+    prev = w;
+  }
   }
 }
