@@ -143,7 +143,7 @@ CAF_TEST(a rejected input stops its auction and what follows it is resent) {
   }
 }
 
-CAF_TEST(random partial failures never let an auction's event be confirmed before an earlier one) {
+CAF_TEST(random partial failures never confirm an auction event before an earlier one) {
   // A model of the worker: per-auction queues, one request in flight per
   // auction, a server writing inputs in request order and refusing 0.5 % of
   // them (transient). Confirmed deliveries per auction must come 1, 2, 3...
@@ -151,46 +151,48 @@ CAF_TEST(random partial failures never let an auction's event be confirmed befor
   // before it (what a reader of HubSpot sees), with requests that carry many
   // events of one auction.
   std::mt19937 rng{42};
-  std::map<std::int64_t, std::deque<rec>> q{
-      {1, records(1, 3000)}, {2, records(2, 400)}, {3, records(3, 90)}, {4, records(4, 7)}};
+  std::map<std::int64_t, std::deque<rec>> q{{1, records(1, 3000)},
+                                            {2, records(2, 400)},
+                                            {3, records(3, 90)},
+                                            {4, records(4, 7)}};
   std::map<std::int64_t, int> confirmed;
   std::map<std::int64_t, std::map<int, std::size_t>> last_write; // seq -> write no
   std::size_t writes = 0, requests = 0, max_one_auction = 0;
   std::bernoulli_distribution refuse{0.005};
   std::size_t refused = 0;
   while (true) {
-  std::vector<std::int64_t> ready;
-  for (auto& [a, queue] : q)
-    if (!queue.empty())
-      ready.push_back(a);
-  if (ready.empty())
-    break;
-  std::shuffle(ready.begin(), ready.end(), rng);
-  request_builder b{hubspot(), 100};
-  auto sent = fill(b, q, ready);
-  CAF_REQUIRE(!sent.empty());
-  CAF_REQUIRE(sent.size() <= 100u);
-  ++requests;
-  delivery_result r;
-  r.records.resize(sent.size());
-  for (std::size_t i = 0; i < sent.size(); ++i) {
-    if (refuse(rng)) {
-      r.records[i] = {failure_class::transient, "refused", 429};
-      ++refused;
-      continue;
+    std::vector<std::int64_t> ready;
+    for (auto& [a, queue] : q)
+      if (!queue.empty())
+        ready.push_back(a);
+    if (ready.empty())
+      break;
+    std::shuffle(ready.begin(), ready.end(), rng);
+    request_builder b{hubspot(), 100};
+    auto sent = fill(b, q, ready);
+    CAF_REQUIRE(!sent.empty());
+    CAF_REQUIRE(sent.size() <= 100u);
+    ++requests;
+    delivery_result r;
+    r.records.resize(sent.size());
+    for (std::size_t i = 0; i < sent.size(); ++i) {
+      if (refuse(rng)) {
+        r.records[i] = {failure_class::transient, "refused", 429};
+        ++refused;
+        continue;
+      }
+      last_write[sent[i].auction][sent[i].seq] = ++writes;
     }
-    last_write[sent[i].auction][sent[i].seq] = ++writes;
-  }
-  for (const auto& p : b.parts())
-    max_one_auction = std::max(max_one_auction, p.records);
-  for (const auto& v : split_verdicts(b.parts(), r)) {
-    auto& queue = q[v.auction];
-    for (std::size_t k = 0; k < v.delivered; ++k) {
-      CAF_CHECK_EQUAL(queue.front().seq, confirmed[v.auction] + 1);
-      confirmed[v.auction] = queue.front().seq;
-      queue.pop_front();
+    for (const auto& p : b.parts())
+      max_one_auction = std::max(max_one_auction, p.records);
+    for (const auto& v : split_verdicts(b.parts(), r)) {
+      auto& queue = q[v.auction];
+      for (std::size_t k = 0; k < v.delivered; ++k) {
+        CAF_CHECK_EQUAL(queue.front().seq, confirmed[v.auction] + 1);
+        confirmed[v.auction] = queue.front().seq;
+        queue.pop_front();
+      }
     }
-  }
   }
   CAF_CHECK_EQUAL(confirmed[1], 3000);
   CAF_CHECK_EQUAL(confirmed[2], 400);
@@ -203,10 +205,10 @@ CAF_TEST(random partial failures never let an auction's event be confirmed befor
   CAF_CHECK(requests < 80u);
   CAF_MESSAGE(requests << " requests, " << refused << " refusals");
   for (auto& [a, seqs] : last_write) {
-  std::size_t prev = 0;
-  for (auto& [seq, w] : seqs) {
-    CAF_CHECK(w > prev);
-    prev = w;
-  }
+    std::size_t prev = 0;
+    for (auto& [seq, w] : seqs) {
+      CAF_CHECK(w > prev);
+      prev = w;
+    }
   }
 }
