@@ -181,11 +181,13 @@ void dispatch(self_ptr self) {
       schedule_dispatch(self, wait);
       return;
     }
-    destination_state::request req;
+    // Fill the request from the ready auctions, each contributing a prefix
+    // of its queue (many records of one auction, in order, when the kind
+    // allows it); an auction that could not join keeps its place in line.
+    request_builder builder{limits, st.batch_cap};
     std::vector<outbox_record> batch;
-    std::size_t bytes = 0;
-    auto cap = std::max<std::size_t>(1, std::min(st.batch_cap, limits.max_records));
-    while (!st.ready.empty() && batch.size() < cap) {
+    std::vector<std::int64_t> deferred;
+    while (!st.ready.empty() && !builder.full()) {
       auto auction = st.ready.front();
       auto it = st.lanes.find(auction);
       if (it == st.lanes.end()) {
@@ -199,30 +201,31 @@ void dispatch(self_ptr self) {
         st.ready.pop_front();
         continue;
       }
-      // Another auction goes along only if the kind allows it and the first
-      // record of it fits.
-      if (!batch.empty() &&
-          (!limits.mixes_auctions ||
-           bytes + st.client->size_of(l.queue.front().rec) > limits.max_bytes))
+      if (!builder.open(auction, st.client->size_of(l.queue.front().rec)))
         break;
       st.ready.pop_front();
-      l.ready = false;
       std::size_t n = 0;
-      while (n < l.queue.size() && batch.size() < cap && n < limits.max_per_auction) {
-        auto size = st.client->size_of(l.queue[n].rec);
-        if (!batch.empty() && bytes + size > limits.max_bytes)
-          break;
-        bytes += size;
+      while (n < l.queue.size() && builder.add(st.client->size_of(l.queue[n].rec),
+                                               st.client->batch_key(l.queue[n].rec))) {
         batch.push_back(l.queue[n].rec);
         ++n;
       }
+      builder.close();
+      if (n == 0) {
+        // Its head clashes with a record already in the request (same id):
+        // it goes first in the next one.
+        deferred.push_back(auction);
+        continue;
+      }
+      l.ready = false;
       l.in_flight = n;
-      req.parts.emplace_back(auction, n);
-      if (!limits.mixes_auctions)
-        break;
     }
+    for (auto a = deferred.rbegin(); a != deferred.rend(); ++a)
+      st.ready.push_front(*a);
     if (batch.empty())
       return;
+    destination_state::request req;
+    req.parts = builder.parts();
     req.records = batch.size();
     auto id = ++st.next_request;
     st.requests.emplace(id, std::move(req));
@@ -308,57 +311,44 @@ void on_delivered(self_ptr self, std::uint64_t id, adapters::delivery_result& r)
   } else if (r.overall == failure_class::none && r.records.empty()) {
     st.batch_cap = std::min(st.client->limits().max_records, st.batch_cap * 2);
   }
-  std::size_t offset = 0;
-  for (auto [auction, n] : req.parts) {
+  for (auto& v : split_verdicts(req.parts, r)) {
+    auto auction = v.auction;
     auto it = st.lanes.find(auction);
-    if (it == st.lanes.end()) {
-      offset += n;
+    if (it == st.lanes.end())
       continue;
-    }
     auto& l = it->second;
     l.in_flight = 0;
     if (batch_rejected) {
       make_ready(st, auction, l);
-      offset += n;
       continue;
     }
-    bool stop = false;
-    for (std::size_t k = 0; k < n && !stop && !l.queue.empty(); ++k) {
-      adapters::record_outcome o;
-      if (r.overall != failure_class::none)
-        o = {r.overall, r.error, r.status};
-      else if (!r.records.empty())
-        o = r.records[offset + k];
-      switch (o.outcome) {
-      case failure_class::none: {
-        auto done = std::move(l.queue.front());
-        l.queue.pop_front();
-        l.attempts = 0;
-        ++st.counters->delivered;
-        observe_latency(st, done.rec);
-        if (done.redriven)
-          self->send(st.store, atom::resolve_v, st.settings.name, done.rec.position);
-        else
-          mark_done(self, done.rec.position);
-        break;
-      }
-      case failure_class::transient:
+    for (std::size_t k = 0; k < v.delivered && !l.queue.empty(); ++k) {
+      auto done = std::move(l.queue.front());
+      l.queue.pop_front();
+      l.attempts = 0;
+      ++st.counters->delivered;
+      observe_latency(st, done.rec);
+      if (done.redriven)
+        self->send(st.store, atom::resolve_v, st.settings.name, done.rec.position);
+      else
+        mark_done(self, done.rec.position);
+    }
+    // The first record not delivered stays at the head; the v.resent records
+    // behind it stay queued after it, so none of them overtakes it.
+    if (v.failed && !l.queue.empty()) {
+      const auto& o = *v.failed;
+      if (o.outcome == failure_class::transient) {
         if (r.overall == failure_class::none) {
           ++st.counters->failures_transient;
           set_error(st, o.reason);
         }
         back_off(self, auction, l, r.retry_after);
-        stop = true;
-        break;
-      case failure_class::permanent:
+      } else {
         ++st.counters->failures_permanent;
         park(self, auction, l, o.reason.empty() ? r.error : o.reason,
              o.status ? o.status : r.status);
-        stop = true;
-        break;
       }
     }
-    offset += n;
     make_ready(st, auction, l);
     if (l.queue.empty() && !l.parked && !l.redriving && !l.waiting && l.in_flight == 0)
       st.lanes.erase(it);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/destination_batch.hpp"
 #include "actors/interfaces.hpp"
 #include "adapters/config.hpp"
 #include "adapters/metrics.hpp"
@@ -61,7 +62,7 @@ struct destination_state {
     bool redriving = false;    ///< its dead letters are being loaded
   };
   struct request {
-    std::vector<std::pair<std::int64_t, std::size_t>> parts; ///< (auction, records)
+    std::vector<batch_part> parts; ///< per auction, in request order
     std::size_t records = 0;
   };
   enum class mode { starting, catching_up, live };
@@ -110,8 +111,10 @@ struct destination_state {
 /// The DESTINATION WORKER: delivers every committed record of the types it
 /// takes, at least once, in per-auction order. Each auction has its own queue
 /// with at most one request in flight; ready auctions are batched (Event Hubs:
-/// one auction — one partition key — per request; HubSpot: up to 100 records
-/// of several auctions; webhook: one record). A transient failure backs the
+/// one auction — one partition key — per request; HubSpot: up to 100 records,
+/// many of one auction in sequence order next to other auctions'; webhook:
+/// one record). A record the server rejects stops its auction there: what
+/// followed it in the request is sent again after it. A transient failure backs the
 /// auction off (exponential, jitter, cap); a permanent one dead-letters the
 /// record and parks its auction (its later events wait in the dead-letter
 /// table, in order) while everything else flows; a batch-wide rejection

@@ -44,9 +44,8 @@ struct batch_limits {
   std::size_t max_records = 1;
   std::size_t max_bytes = 1024 * 1024; ///< sum of size_of() over the batch
   bool mixes_auctions = false;         ///< may one request carry several auctions?
-  /// Records of one auction in one request. A service that applies a
-  /// batch's items independently (HubSpot) gets 1, so an auction's event N+1
-  /// is never written before N.
+  /// Records of one auction in one request (they go in sequence order; the
+  /// destination worker resends what follows a rejected one after it).
   std::size_t max_per_auction = 1000000;
 };
 
@@ -56,6 +55,10 @@ public:
   virtual batch_limits limits() const = 0;
   /// Bytes one record adds to a request (compared with max_bytes).
   virtual std::size_t size_of(const outbox_record& rec) const;
+  /// A record's identity at the server when two records with the same one
+  /// may not share a request (HubSpot rejects a batch upsert naming one
+  /// idProperty value twice); empty: no such constraint.
+  virtual std::string batch_key(const outbox_record& rec) const;
   /// Client-side rate limit: zero takes a slot for a request starting now;
   /// otherwise how long to wait. Called on the actor's thread only.
   virtual std::chrono::milliseconds acquire(protocols::steady_time now);

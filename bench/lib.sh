@@ -39,8 +39,9 @@ stop_pid() { # pid [seconds]
   wait "$pid" 2>/dev/null || true
 }
 
-# The destination the bench delivers to: webhook (sim receive) today; with
-# --dest eventhub the Event Hubs emulator (`sim eventhub`) once it exists.
+# The destination the bench delivers to: webhook (sim receive); with --dest
+# eventhub the Event Hubs emulator (`sim eventhub`), with --dest hubspot the
+# HubSpot emulator (`sim hubspot`, default limit 100 requests per 10 s).
 destination_toml() { # addr
   case "$dest" in
     webhook)
@@ -67,6 +68,22 @@ retry_initial = "50ms"
 retry_max = "1s"
 TOML
       ;;
+    hubspot)
+      # HubSpot at its default limit (100 requests per 10 s, both sides);
+      # it takes no heartbeats.
+      cat <<TOML
+[[destination]]
+name = "bench"
+kind = "hubspot"
+base_url = "http://$1"
+token = "$secret"
+object_type = "p_bids"
+id_property = "gavel_event_id"
+event_types = ["auction.opened", "bid.placed", "auction.closed"]
+retry_initial = "100ms"
+retry_max = "2s"
+TOML
+      ;;
   esac
 }
 
@@ -78,6 +95,15 @@ start_dest() {
       local name=$1 port=${2:-0}
       "$bin/sim" eventhub --listen "127.0.0.1:$port" --hub bids --key-name send \
         --key "$secret" --out "$work/arrivals-$name.jsonl" > "$work/receive-$name.out" 2>> "$work/receive-$name.err" &
+      recv_pid=$!
+      pids_to_stop+=("$recv_pid")
+      wait_for_line "$work/receive-$name.out" "listening on" 10
+      recv_addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$work/receive-$name.out" | head -1)
+      ;;
+    hubspot)
+      local name=$1 port=${2:-0}
+      "$bin/sim" hubspot --listen "127.0.0.1:$port" --token "$secret" \
+        --out "$work/arrivals-$name.jsonl" > "$work/receive-$name.out" 2>> "$work/receive-$name.err" &
       recv_pid=$!
       pids_to_stop+=("$recv_pid")
       wait_for_line "$work/receive-$name.out" "listening on" 10

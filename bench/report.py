@@ -136,6 +136,52 @@ elif scenario == "peer":
             rows.append((f"sent → arrival {q} at 400 events/s (open loop)", "(ratio, lower is better)",
                          f"Gavel {fmt(gv, ' ms', 2)}, graphile-worker {fmt(pv, ' ms')}",
                          f"Gavel {pv / gv:.0f}× lower" if gv > 0 else "n/a"))
+elif scenario in ("hubspot-hot", "hubspot-spread"):
+    check("events/s to HubSpot at its default limit (first send to last delivery)", "≥ 900 events/s (the limit allows 1,000)",
+          v.get("delivered_per_s"), "/s", 900, True)
+    hs = {}
+    if os.path.exists(os.path.join(work, "hubspot-stats.json")):
+        try:
+            hs = json.load(open(os.path.join(work, "hubspot-stats.json")))
+        except ValueError:
+            hs = {}
+    # Request composition from the emulator's arrival log (each line names
+    # the request that carried it).
+    per_req, per_req_auction, times = {}, {}, []
+    arr = os.path.join(work, "arrivals-main.jsonl")
+    if os.path.exists(arr):
+        for line in open(arr):
+            try:
+                a = json.loads(line)
+            except ValueError:
+                continue
+            times.append(a.get("t_ms", 0))
+            q = a.get("request")
+            if q is None:
+                continue
+            per_req[q] = per_req.get(q, 0) + 1
+            k = (q, a.get("auction_id"))
+            per_req_auction[k] = per_req_auction.get(k, 0) + 1
+    if per_req:
+        figures.update(requests_with_inputs=len(per_req),
+                       inputs_per_request_mean=round(sum(per_req.values()) / len(per_req), 1),
+                       inputs_per_request_max=max(per_req.values()),
+                       inputs_of_one_auction_in_a_request_max=max(per_req_auction.values()))
+        rows.append(("(diagnostic) inputs per request: mean / max; most of one auction in one request", "≤ 100",
+                     f"{figures['inputs_per_request_mean']} / {figures['inputs_per_request_max']}; "
+                     f"{figures['inputs_of_one_auction_in_a_request_max']}", "from the emulator's arrival log"))
+    if times and max(times) - min(times) > 15000:
+        t10 = min(times) + 10000
+        late = [t for t in times if t >= t10]
+        rate = len(late) / ((max(times) - t10) / 1000) if max(times) > t10 else None
+        figures["events_per_s_after_first_10s"] = rate
+        rows.append(("(diagnostic) events/s after the first 10 s (the burst allowance spent)", "≤ 1,000 (the limit)",
+                     fmt(rate, "/s"), "the rate limit, not the batching, sets this pace"))
+    if hs:
+        figures.update(hubspot_requests=hs.get("requests"), hubspot_max_requests_in_window=hs.get("max_requests_in_window"),
+                       hubspot_rate_limited=hs.get("rate_limited"), hubspot_duplicate_ids=hs.get("duplicate_ids"))
+        check("requests offered in any 10 s window (emulator's count)", "≤ 100", hs.get("max_requests_in_window"), "", 100, False)
+        rows.append(("(diagnostic) 429s / duplicate-id refusals", "0", f"{hs.get('rate_limited')} / {hs.get('duplicate_ids')}", ""))
 elif scenario == "smoke":
     rows.append(("verify", "ok", str(v.get("ok")), "smoke run: no targets"))
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Gavel's benchmark scenarios: one command each, a report from a real run.
 #
-#   bench/run.sh SCENARIO [--short] [--dest webhook|eventhub] [--bin DIR]
+#   bench/run.sh SCENARIO [--short] [--dest webhook|eventhub|hubspot] [--bin DIR]
 #
 # SCENARIO: steady-5k, steady-20k, close-burst, max-rate-single,
 # max-rate-batch100, catch-up, open-auctions-100k, peer, smoke (all: every one
-# but smoke). --short runs a small version (minutes, not tens of minutes); its
+# but smoke); hubspot-hot, hubspot-spread (HubSpot at its rate limit; they
+# set --dest hubspot themselves). --short runs a small version (minutes, not tens of minutes); its
 # report is written as <scenario>-short.* (<scenario>-eventhub.* with
 # --dest eventhub). Reports go to bench/reports/
 # (BENCH_REPORTS overrides), scratch files to bench/work/<scenario>/
@@ -39,8 +40,9 @@ if [ ! -x "$bin/gavel" ] || [ ! -x "$bin/sim" ]; then
   bin=$repo/build/bin
 fi
 bin=$(cd "$bin" && pwd)
+case "$scenario" in hubspot-*) dest=hubspot ;; esac
 name=$scenario
-[ "$dest" != webhook ] && name=$name-$dest
+[ "$dest" != webhook ] && [ "$dest" != hubspot ] && name=$name-$dest
 [ "$short" -eq 1 ] && name=$name-short
 reports=${BENCH_REPORTS:-$here/reports}
 work=${BENCH_WORK:-$here/work}/$name
@@ -270,6 +272,29 @@ case "$scenario" in
     setting max_phase "closed loop, 64 connections, $events events each"
     setting latency_phase "open loop 400 events/s for ${lat_secs}s each"
     setting peer "graphile-worker $(node -p 'require("'"$here"'/peer/node_modules/graphile-worker/package.json").version'), concurrency 16, queue per auction, Node $(node --version)"
+    ;;
+  hubspot-hot | hubspot-spread)
+    # A close burst to HubSpot at its default limit (100 requests per 10 s:
+    # at most 1,000 events/s with 100 inputs a request). Hot: every bid on
+    # one auction; spread: the same over 60 auctions. Arrays of 100, closed
+    # loop, so ingest outruns the limit and the limit sets the pace.
+    # --short: the sizes of the first observation (3,000 bids on one auction;
+    # 2,000 events over 20 auctions).
+    auctions=1 events=20000
+    [ "$scenario" = hubspot-spread ] && auctions=60
+    if [ "$short" -eq 1 ]; then
+      events=3000
+      [ "$scenario" = hubspot-spread ] && { auctions=20; events=2000; }
+    fi
+    gavel_up
+    burst main --auctions "$auctions" --events "$events" --batch 100 --connections 8 \
+      --implicit-open 0 --bid-window 2m --close-window 60s --seed 1 \
+      --receiver-stats "$(stats_url "$main_addr")"
+    wait_settled "$main_addr" "$(accepted_count "$work/acks-main.jsonl")" 600
+    curl -sf --max-time 5 "$(stats_url "$main_addr")" > "$work/hubspot-stats.json" || true
+    verify main "bench=$work/arrivals-main.jsonl" --expect-closed
+    setting mode "closed loop, arrays of 100"; setting auctions "$auctions"; setting events "$events"
+    setting rate_limit "100 requests / 10 s (Gavel's default and the emulator's)"
     ;;
   *) echo "bench: unknown scenario $scenario" >&2; exit 2 ;;
 esac

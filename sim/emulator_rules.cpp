@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <map>
 #include <openssl/crypto.h>
 
 namespace gavel::sim {
@@ -272,6 +273,15 @@ std::optional<std::string> parse_hubspot_upsert_path(std::string_view path) {
   return std::string{type};
 }
 
+std::vector<std::string> duplicate_ids(const std::vector<hubspot_input>& inputs) {
+  std::vector<std::string> out;
+  std::map<std::pair<std::string, std::string>, int> seen;
+  for (const auto& in : inputs)
+    if (++seen[{in.id_property, in.id}] == 2)
+      out.push_back(in.id);
+  return out;
+}
+
 expected<std::vector<hubspot_input>> parse_hubspot_batch(std::string_view body) {
   auto j = json::parse(body, nullptr, false);
   if (j.is_discarded())
@@ -522,6 +532,10 @@ std::string arrival_line(const arrival_fields& a) {
     append_json_string(a.object_type, line);
     line += ",\"record_id\":";
     append_json_string(a.record_id, line);
+  }
+  if (a.request) {
+    line += ",\"request\":";
+    append_int(*a.request, line);
   }
   if (a.malformed)
     line += ",\"malformed\":true";

@@ -125,6 +125,13 @@ constexpr std::size_t hubspot_max_inputs = 100;
 /// "empty" for no inputs.
 expected<std::vector<hubspot_input>> parse_hubspot_batch(std::string_view body);
 
+/// The ids (values of the idProperty) that more than one input of a batch
+/// names, each once, in order of first appearance. HubSpot rejects such a
+/// batch upsert as a whole (400 VALIDATION_ERROR, nothing written): its id
+/// property must be unique, and two inputs would resolve to one record
+/// (ADR 0013 has the sources).
+std::vector<std::string> duplicate_ids(const std::vector<hubspot_input>& inputs);
+
 /// Compact JSON with object keys sorted (nlohmann's default object is
 /// ordered by key), so equal properties give equal bytes.
 std::string canonical_json(const nlohmann::json& value);
@@ -223,6 +230,9 @@ struct arrival_fields {
   std::optional<std::string> partition_key; ///< Event Hubs
   std::string object_type;                  ///< HubSpot
   std::string record_id;                    ///< HubSpot: the input's id
+  /// HubSpot: the emulator's number of the request that carried it (which
+  /// inputs travelled together, and in what order).
+  std::optional<std::int64_t> request;
 };
 
 /// Fields of a `{metadata, data}` envelope (as `sim receive` reads them);

@@ -1,7 +1,9 @@
 // `sim hubspot`: HubSpot CRM v3 batch upsert with the bearer token check, a
 // rolling rate limit answered with real 429s and X-HubSpot-RateLimit-*
-// headers, poison records answered 207 (per record) or 409 (whole batch),
-// and every accepted record recorded. See sim/README.md.
+// headers, poison records answered 207 (per record) or 409 (whole batch), a
+// batch naming one id twice refused whole (400) as HubSpot does, and every
+// accepted record recorded with the number of the request that carried it. See
+// sim/README.md.
 
 #include "sim/common.hpp"
 #include "sim/emulator.hpp"
@@ -33,7 +35,7 @@ public:
 
   void handle(http_request&& req, http_responder respond) {
     std::int64_t now;
-    ++requests_;
+    const auto request_no = ++requests_;
     {
       // The clock is read under the lock so the window sees times in order.
       std::lock_guard lock{mtx_};
@@ -92,6 +94,18 @@ public:
                    error(400, "VALIDATION_ERROR", parsed.err().message), d.remaining);
     }
     auto& inputs = *parsed;
+    if (auto dups = duplicate_ids(inputs); !dups.empty()) {
+      // As HubSpot answers it: the whole batch refused, nothing written.
+      ++duplicate_ids_;
+      std::string list;
+      for (const auto& id : dups)
+        list += (list.empty() ? "" : ", ") + id;
+      return reply(
+          std::move(respond),
+          error(400, "VALIDATION_ERROR",
+                "Duplicate IDs found in batch input: [" + list + "]. IDs must be unique"),
+          d.remaining);
+    }
     std::vector<bool> poisoned(inputs.size(), false);
     std::size_t n_poisoned = 0;
     std::string conflict_mode;
@@ -146,6 +160,7 @@ public:
         auto a = hubspot_arrival(in);
         a.t_ms = t;
         a.object_type = *object_type;
+        a.request = request_no;
         lines += arrival_line(a);
       }
       if (!lines.empty())
@@ -313,6 +328,8 @@ public:
     append_int(rate_limited_.load(), s);
     s += ",\"bad_request\":";
     append_int(bad_request_.load(), s);
+    s += ",\"duplicate_ids\":";
+    append_int(duplicate_ids_.load(), s);
     s += ",\"not_found\":";
     append_int(not_found_.load(), s);
     s += ",";
@@ -395,7 +412,7 @@ private:
   std::int64_t next_object_id_ = 51'000'000'001;
   std::atomic<std::int64_t> requests_{0}, arrivals_{0}, batches_ok_{0}, multi_status_{0},
       conflicts_{0}, records_rejected_{0}, unauthorized_{0}, rate_limited_{0},
-      bad_request_{0}, not_found_{0};
+      bad_request_{0}, not_found_{0}, duplicate_ids_{0};
 };
 
 } // namespace
