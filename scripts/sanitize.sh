@@ -25,7 +25,8 @@ if [ ! -f build-asan/build.ninja ]; then
 fi
 cmake --build build-asan -j"$jobs" --target gavel_test_protocols gavel_test_adapters \
   gavel_test_actors
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# tests/ubsan.supp lists the reports that are CAF's own, each with its reason.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/ubsan.supp}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:strict_init_order=1}
 if [ $# -eq 0 ]; then
   set -- -R '^(protocols|adapters|actors)$'
