@@ -2,8 +2,9 @@
 // (actors/service.cpp): parse + validate with the configured limits, then,
 // for every accepted item, what the store does with it (event id, envelope,
 // synthesised auction.opened).
-#include "adapters/config.hpp"
 #include "protocols/event.hpp"
+
+#include "adapters/config.hpp"
 #include "protocols/json.hpp"
 
 #include <cstddef>
