@@ -36,7 +36,7 @@ limits configured_limits() {
 }
 
 /// What the server reads from a complete request (on_request, on_read_header).
-void consume(http::request<http::string_body>& msg) {
+void consume(http::request<http::string_body>& msg, const limits& lim) {
   std::string sink;
   sink += msg.method_string();
   sink += msg.target();
@@ -47,7 +47,7 @@ void consume(http::request<http::string_body>& msg) {
   sink += msg[http::field::expect];
   if (msg.keep_alive())
     sink += 'k';
-  if (msg.body().size() > 4 * 1024 * 1024)
+  if (msg.body().size() > lim.body)
     std::abort(); // the body limit did not hold
 }
 
@@ -81,8 +81,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (ec == http::error::need_more || (!ec && used == 0 && !parser->is_done())) {
       if (remaining == 0) {
+        // The client went away mid-request (or between requests).
         parser->put_eof(ec);
-        break; // the client went away mid-request (or between requests)
+        if (!ec && parser->is_done()) {
+          auto msg = parser->release();
+          consume(msg, lim);
+        }
+        break;
       }
       auto n = std::min(segment, remaining);
       auto dst = buffer.prepare(n);
@@ -96,7 +101,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break; // the server answers 400/413/431 and closes
     if (parser->is_done()) {
       auto msg = parser->release();
-      consume(msg);
+      consume(msg, lim);
       ++requests;
       if (!msg.keep_alive())
         break;
