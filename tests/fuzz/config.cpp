@@ -1,9 +1,13 @@
 // libFuzzer target: adapters::parse_config on arbitrary TOML text. Any input
-// must give a config or an error naming a key, never a crash or an exception.
+// must give a config or an error naming a key, never a crash or an exception;
+// what it accepts must be usable by the code that consumes it.
 #include "adapters/config.hpp"
+
+#include "protocols/crypto.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
 using namespace gavel;
@@ -19,9 +23,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
   }
   auto cfg = adapters::parse_config(text, "fuzz");
-  if (cfg) {
-    for (const auto& d : cfg->destinations)
-      (void)adapters::effective_concurrency(d);
+  if (!cfg)
+    return 0;
+  for (const auto& d : cfg->destinations) {
+    (void)adapters::effective_concurrency(d);
+    // The config's check of a webhook secret and the signer's decoding are
+    // two pieces of code: a secret the one accepts must sign, or Gavel would
+    // start and then fail every delivery of that destination.
+    if (d.kind == "webhook" && !protocols::webhook_signature(d.secret, "id", 0, "body"))
+      std::abort();
   }
   return 0;
 }
