@@ -7,9 +7,9 @@
 #   scripts/sanitize.sh -R actors  any other ctest selection
 #
 # Any sanitizer report fails the run: UBSan halts on the first error with a
-# stack trace. Leak detection is off: CAF 0.17 keeps its meta-object tables,
-# logger and scheduler singletons alive until exit on purpose, and LSan
-# reports those as leaks on every test binary (noise, not Gavel's).
+# stack trace; LeakSanitizer reports at exit. tests/ubsan.supp and
+# tests/lsan.supp list the reports that belong to CAF or libpqxx, each with
+# its reason; anything else is ours to fix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh >/dev/null
@@ -31,7 +31,8 @@ for target in gavel_test_protocols gavel_test_adapters gavel_test_actors; do
 done
 # tests/ubsan.supp lists the reports that are CAF's own, each with its reason.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/ubsan.supp}
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1:strict_init_order=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_init_order=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 if [ $# -eq 0 ]; then
   set -- -R '^(protocols|adapters|actors)$'
 fi
