@@ -29,7 +29,6 @@ fi
 for target in gavel_test_protocols gavel_test_adapters gavel_test_actors; do
   cmake --build build-asan -j"$jobs" --target "$target"
 done
-# tests/ubsan.supp lists the reports that are CAF's own, each with its reason.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1:suppressions=$PWD/tests/ubsan.supp}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_init_order=1}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
