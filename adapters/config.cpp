@@ -816,9 +816,11 @@ opt_error parse_destination(const toml::table& t, destination_config& dc,
     names.push_back(k.name);
   std::set<std::string_view> seen_kind_keys;
   for (auto&& [key, node] : t) {
-    auto field = prefix + "." + std::string{key.str()};
+    // A named copy: clang before 16 cannot capture a structured binding.
+    std::string_view key_name = key.str();
+    auto field = prefix + "." + std::string{key_name};
     auto it = std::find_if(destination_keys().begin(), destination_keys().end(),
-                           [&](const dest_key& k) { return k.name == key.str(); });
+                           [&](const dest_key& k) { return k.name == key_name; });
     if (it == destination_keys().end())
       return locate(unknown_key(field, key.str(), names), origin, &node);
     if (auto e = it->assign(node, dc, field))
@@ -1000,9 +1002,10 @@ expected<config> parse_config(std::string_view toml_text, std::string_view origi
       if (k.section == section)
         names.push_back(k.name);
     for (auto&& [k2, value] : *table) {
-      auto field = section + "." + std::string{k2.str()};
+      std::string_view key_name = k2.str(); // clang < 16: no capture of k2
+      auto field = section + "." + std::string{key_name};
       auto it = std::find_if(top_keys().begin(), top_keys().end(), [&](const top_key& k) {
-        return k.section == section && k.name == k2.str();
+        return k.section == section && k.name == key_name;
       });
       if (it == top_keys().end())
         return locate(unknown_key(field, k2.str(), names), origin, &value);

@@ -3,7 +3,8 @@
 # Idempotent: packages already present are skipped.
 set -euo pipefail
 packages=(
-  build-essential cmake ninja-build pkg-config clang-format
+  build-essential cmake ninja-build pkg-config clang-format ccache
+  clang-14 libclang-rt-14-dev # libFuzzer (-fsanitize=fuzzer) for scripts/fuzz.sh
   libcaf-dev libpqxx-dev libpq-dev libboost-dev libboost-system-dev libssl-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libcurl4-openssl-dev libjemalloc-dev
