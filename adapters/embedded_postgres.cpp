@@ -259,7 +259,7 @@ embedded_postgres::embedded_postgres(options opts) : opts_(std::move(opts)) {}
 
 embedded_postgres::~embedded_postgres() = default;
 
-expected<std::string> embedded_postgres::start() {
+expected<std::string> embedded_postgres::start(bool create_if_missing) {
   // Binaries.
   std::string bin = opts_.bin_dir;
   if (bin.empty()) {
@@ -366,6 +366,10 @@ expected<std::string> embedded_postgres::start() {
 
   // Cluster creation.
   if (!fs::exists(data / "PG_VERSION")) {
+    if (!create_if_missing)
+      return pg_error("start", "no cluster in " + data.string() +
+                                   " (PG_VERSION missing): not creating an empty one in "
+                                   "place of the one that was there; restore it");
     auto initdb = [&](std::string locale) {
       std::vector<std::string> args{"-D",
                                     data.string(),

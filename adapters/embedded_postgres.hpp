@@ -28,8 +28,10 @@ public:
 
   /// Creates the cluster on first use (initdb), starts it if not running
   /// (pg_ctl start -w), returns a libpq URI for it. Errors name the step and
-  /// include the tool's output (code "embedded_pg").
-  expected<std::string> start();
+  /// include the tool's output (code "embedded_pg"). With `create_if_missing`
+  /// false (a restart by the supervisor) a missing cluster is an error: a new
+  /// empty one in its place would silently lose the outbox.
+  expected<std::string> start(bool create_if_missing = true);
   /// pg_ctl stop -m fast; harmless if not running.
   void stop();
   /// Whether start() launched the server (false: it was already running,

@@ -196,7 +196,7 @@ void embedded_postgres_supervisor::run() {
       if (pause(delay))
         return;
       set_state("starting");
-      auto started = pg_.start();
+      auto started = pg_.start(/*create_if_missing=*/false);
       if (!started) {
         set_error(started.err().message);
         GAVEL_LOG_ERROR("embedded PostgreSQL: start failed: {}", started.err().message);
