@@ -64,22 +64,24 @@ def run(bin_dir):
             fail("sim burst failed: " + open(f"{g.work}/burst.err").read()[-2000:])
         json.dump(samples, open(f"{g.work}/rss.json", "w"))
         rep = json.load(open(f"{g.work}/burst.json"))
-        shed, adm = rep["attempt_latency_ms"]["shed_503"], rep["attempt_latency_ms"]["admitted_2xx"]
+        none = {"count": 0, "p50": 0, "p99": 0}
+        att = rep.get("attempt_latency_ms", {})  # absent from sims before ADR 0014
+        shed, adm = att.get("shed_503", none), att.get("admitted_2xx", none)
         log(f"burst: {rep['acked']} acked in {rep['elapsed_s']:.1f} s, {rep['requests']} "
             f"requests; shed {shed['count']} (p50 {shed['p50']:.1f} ms, p99 {shed['p99']:.1f} ms), "
             f"admitted {adm['count']} (p50 {adm['p50']:.1f} ms, p99 {adm['p99']:.1f} ms), "
-            f"no answer {rep['no_answer']}")
+            f"no answer {rep.get('no_answer', '?')}")
         s, _, _ = g.scrape()
         shed_total = sum(value(s, "gavel_ingest_shed_total", reason=r)
                          for r in ("queue_delay", "max_in_flight"))
         timed_out = value(s, "gavel_ingest_events_total", status="unavailable")
         log(f"gavel: shed {shed_total:.0f} requests, {timed_out:.0f} events answered 503 "
             f"unavailable, limit {value(s, 'gavel_admission_limit_events'):.0f} events")
-        if rep["no_answer"] != 0:
+        if rep.get("no_answer", 0) != 0:
             fail(f"{rep['no_answer']} requests got no answer")
         if timed_out != 0:
             fail(f"{timed_out:.0f} admitted events waited for request_timeout")
-        if shed["count"] == 0 or shed_total == 0:
+        if shed_total == 0 and rep["retries"] == 0:
             fail("nothing was shed: the test did not overload Gavel")
         peak = max(m for _, m in samples)
         half = len(samples) // 2
