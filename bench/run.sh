@@ -4,7 +4,7 @@
 #   bench/run.sh SCENARIO [--short] [--dest webhook|eventhub] [--bin DIR]
 #
 # SCENARIO: steady-5k, steady-20k, close-burst, max-rate-single,
-# max-rate-batch100, catch-up, open-auctions-100k, peer, smoke (all: every one
+# max-rate-batch100, catch-up, open-auctions-100k, peer, overload, smoke (all: every one
 # but smoke). --short runs a small version (minutes, not tens of minutes); its
 # report is written as <scenario>-short.* (<scenario>-eventhub.* with
 # --dest eventhub). Reports go to bench/reports/
@@ -270,6 +270,29 @@ case "$scenario" in
     setting max_phase "closed loop, 64 connections, $events events each"
     setting latency_phase "open loop 400 events/s for ${lat_secs}s each"
     setting peer "graphile-worker $(node -p 'require("'"$here"'/peer/node_modules/graphile-worker/package.json").version'), concurrency 16, queue per auction, Node $(node --version)"
+    ;;
+  overload)
+    # ADR 0014: 2,000 keep-alive connections posting batches of 100 at once
+    # (each retries a 503 after its Retry-After), after an unloaded run of the
+    # same batches on 16 connections for the admitted latency to compare with.
+    conns=2000; events=240000; base=40000
+    [ "$short" -eq 1 ] && { events=100000; base=10000; }
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    gavel_up
+    burst unloaded --auctions 1000 --events "$base" --batch 100 --connections 16 \
+      --bid-window 2m --close-window 60s --seed 1 --first-auction-id 1 \
+      --receiver-stats "$(stats_url "$main_addr")"
+    wait_settled "$main_addr" "$(accepted_count "$work/acks-unloaded.jsonl")" 600
+    burst overload --auctions $((conns * 2)) --events "$events" --batch 100 --connections "$conns" \
+      --threads 2 --request-timeout 60s --retry-for 300s --bid-window 2m --close-window 60s \
+      --seed 2 --first-auction-id 100001 --receiver-stats "$(stats_url "$main_addr")"
+    wait_settled "$main_addr" "$(( $(accepted_count "$work/acks-unloaded.jsonl") + $(accepted_count "$work/acks-overload.jsonl") ))" 900
+    curl -s "$target_url/metrics" | grep -E '^gavel_(ingest_shed_total|admission_|ingest_events_total\{status="(unavailable|overloaded)")' > "$work/metrics-after.txt" || true
+    stop_pid "$main_pid" 10
+    verify unloaded "bench=$work/arrivals-main.jsonl" --expect-closed
+    verify overload "bench=$work/arrivals-main.jsonl" --expect-closed
+    setting unloaded "closed loop, 16 connections, batches of 100, $base events"
+    setting overload "closed loop, $conns connections, batches of 100, $events events, Retry-After honoured"
     ;;
   *) echo "bench: unknown scenario $scenario" >&2; exit 2 ;;
 esac
