@@ -179,11 +179,11 @@ http_response unavailable_response(std::string body) {
 /// 503 for a request shed at admission (ADR 0014); the code stays
 /// `overloaded` for producers, the message says which bound it hit.
 http_response shed_response(protocols::shed_reason r) {
-  return unavailable_response(error_body(
-      503, "overloaded", "",
-      r == protocols::shed_reason::queue_delay
-          ? "gavel is at capacity (the answer would be late); retry"
-          : "too many events in flight; retry"));
+  return unavailable_response(
+      error_body(503, "overloaded", "",
+                 r == protocols::shed_reason::queue_delay
+                     ? "gavel is at capacity (the answer would be late); retry"
+                     : "too many events in flight; retry"));
 }
 
 protocols::admission_settings make_admission_settings(const adapters::config& cfg) {
@@ -611,7 +611,8 @@ void service::ingest(http_request&& req, http_responder plain_respond) {
     return respond(shed_response(shed));
   }
   auto admitted = protocols::admission_clock::now();
-  sub->done = [gate = admission_, n, admitted, finish](std::vector<ingest_result>& results) {
+  sub->done = [gate = admission_, n, admitted,
+               finish](std::vector<ingest_result>& results) {
     gate->release(n, admitted);
     finish(results);
   };

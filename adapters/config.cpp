@@ -480,7 +480,8 @@ const std::vector<top_key>& top_keys() {
         "admission", "interval", "how often the limit is reconsidered",
         [](auto& c) -> auto& { return c.admission.interval; }));
     k.push_back(int_key<config>(
-        "admission", "initial_limit", "events in flight admitted at start, before any answer",
+        "admission", "initial_limit",
+        "events in flight admitted at start, before any answer",
         [](auto& c) -> auto& { return c.admission.initial_limit; }, 1, 100'000'000));
     k.push_back(int_key<config>(
         "admission", "min_limit", "the limit never goes below this many events in flight",
@@ -776,8 +777,9 @@ const std::vector<dest_key>& destination_keys() {
   return keys;
 }
 
-constexpr std::array<std::string_view, 9> sections{
-    "server", "admission", "database", "ingest", "auction", "store", "log", "alerts", "retention"};
+constexpr std::array<std::string_view, 9> sections{"server", "admission", "database",
+                                                   "ingest", "auction",   "store",
+                                                   "log",    "alerts",    "retention"};
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);

@@ -24,8 +24,8 @@ struct admission_settings {
   /// How often the limit is reconsidered (and the window the fastest answer is
   /// taken over): longer than one commit, short enough to react in a blink.
   std::chrono::milliseconds interval{100};
-  std::size_t initial_limit = 2000; ///< events in flight at start
-  std::size_t min_limit = 100;      ///< never below (one batch of 100 keeps flowing)
+  std::size_t initial_limit = 2000;   ///< events in flight at start
+  std::size_t min_limit = 100;        ///< never below (one batch of 100 keeps flowing)
   std::size_t max_in_flight = 100000; ///< hard cap on events in flight (memory)
 };
 

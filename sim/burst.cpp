@@ -886,8 +886,8 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
     auto lat = compute_percentiles(latencies);
     auto shed = compute_percentiles(shed_lat);
     auto admitted = compute_percentiles(admitted_lat);
-    write_summary(opts, s, unique, total, elapsed_ms, lat, shed, admitted, ol, interrupted,
-                  std::cout);
+    write_summary(opts, s, unique, total, elapsed_ms, lat, shed, admitted, ol,
+                  interrupted, std::cout);
 
     if (!opts.report.empty()) {
       const auto& c = s.stats;

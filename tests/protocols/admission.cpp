@@ -1,9 +1,8 @@
 #define CAF_SUITE protocols.admission
 #include "protocols/admission.hpp"
 
-#include <caf/test/unit_test.hpp>
-
 #include <algorithm>
+#include <caf/test/unit_test.hpp>
 #include <deque>
 #include <vector>
 
@@ -154,7 +153,7 @@ CAF_TEST(under five times overload admitted requests wait near the target) {
   s.max_in_flight = 100000;
   admission_time t0{};
   admission_controller c{s, t0};
-  constexpr std::size_t rate = 25;  // events per ms: 25,000 events/s
+  constexpr std::size_t rate = 25; // events per ms: 25,000 events/s
   constexpr std::size_t batch = 100;
   struct request {
     admission_time admitted;
@@ -186,7 +185,8 @@ CAF_TEST(under five times overload admitted requests wait near the target) {
         c.release(t, batch, queue.front().admitted);
         if (t > t0 + 5s) {
           waits.push_back(
-              std::chrono::duration<double, std::milli>(t - queue.front().admitted).count());
+              std::chrono::duration<double, std::milli>(t - queue.front().admitted)
+                  .count());
           done_events += batch;
         }
         queue.pop_front();
@@ -203,7 +203,7 @@ CAF_TEST(under five times overload admitted requests wait near the target) {
   auto p99 = waits[waits.size() * 99 / 100];
   MESSAGE("p99 wait " << p99 << " ms, limit " << c.limit() << ", throughput "
                       << done_events / 25 << " events/s, shed " << shed);
-  CAF_CHECK_LESS(p99, 250.0);              // not seconds
+  CAF_CHECK_LESS(p99, 250.0);                  // not seconds
   CAF_CHECK_GREATER(done_events / 25, 20000u); // and the server kept busy
   CAF_CHECK_GREATER(shed, 0u);
 }
