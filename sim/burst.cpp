@@ -742,7 +742,7 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
   block_termination_signals();
   bool interrupted = false;
   double elapsed_ms = 0;
-  std::vector<double> latencies;
+  std::vector<double> latencies, shed_lat, admitted_lat;
   int code = 0;
   {
     adapters::io_runtime io(std::max(1u, opts.threads));
@@ -925,9 +925,8 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
                {"p99", lat.p99},
                {"p999", lat.p999},
                {"max", lat.max}}},
-             {"attempt_latency_ms",
-              {{"shed_503", percentiles_object(shed)},
-               {"admitted_2xx", percentiles_object(admitted)}}},
+             {"attempt_latency_ms", json{{"shed_503", percentiles_object(shed)},
+                                         {"admitted_2xx", percentiles_object(admitted)}}},
              {"no_answer", c.no_answer.load()}};
       if (s.open_loop()) {
         j["behind_ms"] = percentiles_object(ol.behind);

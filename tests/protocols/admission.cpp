@@ -201,8 +201,8 @@ CAF_TEST(under five times overload admitted requests wait near the target) {
   }
   std::sort(waits.begin(), waits.end());
   auto p99 = waits[waits.size() * 99 / 100];
-  MESSAGE("p99 wait " << p99 << " ms, limit " << c.limit() << ", throughput "
-                      << done_events / 25 << " events/s, shed " << shed);
+  CAF_MESSAGE("p99 wait " << p99 << " ms, limit " << c.limit() << ", throughput "
+                          << done_events / 25 << " events/s, shed " << shed);
   CAF_CHECK_LESS(p99, 250.0);                  // not seconds
   CAF_CHECK_GREATER(done_events / 25, 20000u); // and the server kept busy
   CAF_CHECK_GREATER(shed, 0u);
