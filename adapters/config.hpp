@@ -46,7 +46,7 @@ struct server_config {
 /// when even the fastest answer of an interval exceeds target_delay.
 struct admission_config {
   bool enabled = true;
-  millis target_delay{50};
+  millis target_delay{100};
   millis interval{100};
   std::size_t initial_limit = 2000;
   std::size_t min_limit = 100;

@@ -20,7 +20,7 @@ struct admission_settings {
   bool enabled = true;
   /// Queue delay Gavel tolerates: when the fastest answer of an interval took
   /// longer, every request waited, so the limit is cut.
-  std::chrono::milliseconds target_delay{50};
+  std::chrono::milliseconds target_delay{100};
   /// How often the limit is reconsidered (and the window the fastest answer is
   /// taken over): longer than one commit, short enough to react in a blink.
   std::chrono::milliseconds interval{100};

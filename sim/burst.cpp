@@ -146,8 +146,9 @@ public:
   }
   void close() { conn_->close(); }
   std::vector<double>& latencies() { return latencies_; }
-  /// Per attempt, from its own send: answered 503 (shed) and answered 2xx
-  /// (admitted), to tell how fast Gavel says no from how fast it says yes.
+  /// Per attempt on an established connection, from its own send: answered
+  /// 503 (shed) and answered 2xx (admitted), to tell how fast Gavel says no
+  /// from how fast it says yes.
   std::vector<double>& shed_latencies() { return shed_latencies_; }
   std::vector<double>& admitted_latencies() { return admitted_latencies_; }
   /// Moves the ack lines recorded so far to the shared log buffer.
@@ -175,6 +176,7 @@ private:
     }
     s_.stats.requests.fetch_add(1, std::memory_order_relaxed);
     attempt_start_ = now_mono_ms();
+    attempt_warm_ = warm_;
     const std::string& body =
         s_.opts.batch > 1 ? body_ : batch_[0].a->script->events[batch_[0].idx].body;
     conn_->async_request("POST", s_.target, s_.headers, body,
@@ -187,12 +189,17 @@ private:
 
   void on_result(http_result r) {
     const double took = now_mono_ms() - attempt_start_;
-    if (r.status == 503)
+    // Only attempts on a connection that had answered before: a first
+    // attempt also waits for the TCP connect (and, with 2,000 connections
+    // opening at once, for the accept queue), which is not Gavel's answer time.
+    if (attempt_warm_ && r.status == 503)
       shed_latencies_.push_back(took);
-    else if (r.status >= 200 && r.status < 300)
+    else if (attempt_warm_ && r.status >= 200 && r.status < 300)
       admitted_latencies_.push_back(took);
-    else if (r.status == 0)
+    if (r.status == 0)
       s_.stats.no_answer.fetch_add(1, std::memory_order_relaxed);
+    else
+      warm_ = true;
     if (retryable(r.status)) {
       s_.stats.errors.fetch_add(1, std::memory_order_relaxed);
       const double now = now_mono_ms();
@@ -353,7 +360,9 @@ private:
   int attempts_ = 0;
   double first_failure_ = -1;
   double backoff_ = backoff_initial_ms;
-  double attempt_start_ = 0; ///< steady ms at the current attempt's send
+  double attempt_start_ = 0;  ///< steady ms at the current attempt's send
+  bool warm_ = false;         ///< the connection has answered before
+  bool attempt_warm_ = false; ///< ...when the current attempt was sent
   std::vector<double> latencies_;
   std::vector<double> shed_latencies_;
   std::vector<double> admitted_latencies_;

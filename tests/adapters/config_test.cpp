@@ -503,7 +503,7 @@ CAF_TEST(admission keys parse with their defaults and are checked) {
   auto d = parse_config("");
   CAF_REQUIRE(d);
   CAF_CHECK(d->admission.enabled);
-  CAF_CHECK_EQUAL(d->admission.target_delay, 50ms);
+  CAF_CHECK_EQUAL(d->admission.target_delay, 100ms);
   CAF_CHECK_EQUAL(d->admission.interval, 100ms);
   CAF_CHECK_EQUAL(d->admission.initial_limit, 2000u);
   CAF_CHECK_EQUAL(d->admission.min_limit, 100u);
