@@ -16,6 +16,17 @@ adapters::metrics::counter& shed_counter(protocols::shed_reason r) {
 
 } // namespace
 
+protocols::admission_settings admission_gate::settings(const adapters::config& cfg) {
+  protocols::admission_settings s;
+  s.enabled = cfg.admission.enabled;
+  s.target_delay = cfg.admission.target_delay;
+  s.interval = cfg.admission.interval;
+  s.initial_limit = cfg.admission.initial_limit;
+  s.min_limit = cfg.admission.min_limit;
+  s.max_in_flight = cfg.server.max_in_flight; // the hard bound stays where it was
+  return s;
+}
+
 admission_gate::admission_gate(protocols::admission_settings s)
     : ctl_(s, protocols::admission_clock::now()) {}
 

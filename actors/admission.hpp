@@ -1,5 +1,6 @@
 #pragma once
 
+#include "adapters/config.hpp"
 #include "protocols/admission.hpp"
 
 #include <atomic>
@@ -15,6 +16,8 @@ namespace gavel::actors {
 class admission_gate {
 public:
   explicit admission_gate(protocols::admission_settings s);
+  /// The controller's settings from `[admission]` and `server.max_in_flight`.
+  static protocols::admission_settings settings(const adapters::config& cfg);
 
   /// Before the body is parsed; not `none`: answer 503 now.
   protocols::shed_reason check();

@@ -186,17 +186,6 @@ http_response shed_response(protocols::shed_reason r) {
                      : "too many events in flight; retry"));
 }
 
-protocols::admission_settings make_admission_settings(const adapters::config& cfg) {
-  protocols::admission_settings s;
-  s.enabled = cfg.admission.enabled;
-  s.target_delay = cfg.admission.target_delay;
-  s.interval = cfg.admission.interval;
-  s.initial_limit = cfg.admission.initial_limit;
-  s.min_limit = cfg.admission.min_limit;
-  s.max_in_flight = cfg.server.max_in_flight;
-  return s;
-}
-
 /// The error code of a rejected event (DESIGN §1.2).
 std::string_view result_code(const ingest_result& r) {
   if (!r.error_code.empty())
@@ -316,7 +305,7 @@ service::service(caf::actor_system& sys, adapters::io_runtime& io, adapters::con
                  std::string database_url)
     : sys_(sys), io_(io), cfg_(std::move(cfg)), database_url_(std::move(database_url)),
       db_healthy_(std::make_shared<std::atomic<bool>>(false)),
-      admission_(std::make_shared<admission_gate>(make_admission_settings(cfg_))) {}
+      admission_(std::make_shared<admission_gate>(admission_gate::settings(cfg_))) {}
 
 service::~service() {
   stop();
