@@ -176,6 +176,16 @@ http_response unavailable_response(std::string body) {
   return r;
 }
 
+/// 503 for a request shed at admission (ADR 0014); the code stays
+/// `overloaded` for producers, the message says which bound it hit.
+http_response shed_response(protocols::shed_reason r) {
+  return unavailable_response(
+      error_body(503, "overloaded", "",
+                 r == protocols::shed_reason::queue_delay
+                     ? "gavel is at capacity (the answer would be late); retry"
+                     : "too many events in flight; retry"));
+}
+
 /// The error code of a rejected event (DESIGN §1.2).
 std::string_view result_code(const ingest_result& r) {
   if (!r.error_code.empty())
@@ -295,7 +305,7 @@ service::service(caf::actor_system& sys, adapters::io_runtime& io, adapters::con
                  std::string database_url)
     : sys_(sys), io_(io), cfg_(std::move(cfg)), database_url_(std::move(database_url)),
       db_healthy_(std::make_shared<std::atomic<bool>>(false)),
-      in_flight_(std::make_shared<std::atomic<std::size_t>>(0)) {}
+      admission_(std::make_shared<admission_gate>(admission_gate::settings(cfg_))) {}
 
 service::~service() {
   stop();
@@ -353,9 +363,7 @@ protocols::expected<adapters::done> service::start() {
   ingest_metrics::get();
   adapters::metrics::global().counter("gavel_heartbeat_events_total",
                                       "producer.heartbeat events committed.");
-  adapters::metrics::global().gauge_callback(
-      "gavel_ingest_in_flight_events", "Events accepted by the API, not yet answered.",
-      {}, [counter = in_flight_] { return static_cast<double>(counter->load()); });
+  admission_gate::register_metrics(admission_);
   health_ = std::make_shared<health_sources>();
   health_->destinations = destinations_;
   for (const auto& d : cfg_.destinations) {
@@ -528,6 +536,11 @@ void service::ingest(http_request&& req, http_responder plain_respond) {
     r.headers.emplace_back("Connection", "close");
     return respond(std::move(r));
   }
+  // Shed before parsing: a request turned away costs only reading its bytes,
+  // and its 503 leaves at once instead of queueing behind the parse work of
+  // the very overload it is part of.
+  if (auto shed = admission_->check(); shed != protocols::shed_reason::none)
+    return respond(shed_response(shed));
   protocols::validation_limits limits;
   limits.max_batch = cfg_.ingest.max_batch;
   limits.max_depth = cfg_.ingest.max_depth;
@@ -587,16 +600,14 @@ void service::ingest(http_request&& req, http_responder plain_respond) {
     return;
   }
   auto n = sub->events.size();
-  auto before = in_flight_->fetch_add(n);
-  if (before + n > cfg_.server.max_in_flight) {
-    in_flight_->fetch_sub(n);
+  if (auto shed = admission_->acquire(n); shed != protocols::shed_reason::none) {
     ingest_metrics::get().overloaded.inc(n);
-    return respond(unavailable_response(
-        error_body(503, "overloaded", "", "too many events in flight; retry")));
+    return respond(shed_response(shed));
   }
-  auto counter = in_flight_;
-  sub->done = [counter, n, finish](std::vector<ingest_result>& results) {
-    counter->fetch_sub(n);
+  auto admitted = protocols::admission_clock::now();
+  sub->done = [gate = admission_, n, admitted,
+               finish](std::vector<ingest_result>& results) {
+    gate->release(n, admitted);
     finish(results);
   };
   auto& g = gateways_[next_gateway_.fetch_add(1) % gateways_.size()];

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/admission.hpp"
 #include "actors/alerts.hpp"
 #include "actors/auction.hpp"
 #include "actors/core.hpp"
@@ -37,7 +38,7 @@ public:
   void handle(adapters::http_request&& req, adapters::http_responder respond);
 
   /// Events accepted but not yet answered.
-  std::size_t in_flight() const noexcept { return in_flight_->load(); }
+  std::size_t in_flight() const noexcept { return admission_->in_flight(); }
 
   /// Lets destinations store their positions, then stops every actor.
   void stop();
@@ -65,7 +66,7 @@ private:
   std::string database_url_;
   std::shared_ptr<std::atomic<bool>> db_healthy_;
   std::function<adapters::database_status()> database_status_;
-  std::shared_ptr<std::atomic<std::size_t>> in_flight_;
+  std::shared_ptr<admission_gate> admission_; ///< ADR 0014
   store_actor store_;
   reader_actor loader_;
   reader_actor reader_;

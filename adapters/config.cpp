@@ -466,6 +466,26 @@ const std::vector<top_key>& top_keys() {
         "server", "drain_timeout",
         "on SIGTERM: time for commits in flight and the destinations' last deliveries",
         [](auto& c) -> auto& { return c.server.drain_timeout; }, true));
+    // [admission]
+    k.push_back(bool_key<config>(
+        "admission", "enabled",
+        "adaptive admission by queue delay; false: only server.max_in_flight sheds",
+        [](auto& c) -> auto& { return c.admission.enabled; }));
+    k.push_back(duration_key<config>(
+        "admission", "target_delay",
+        "queue delay tolerated: when even the fastest answer of an interval took longer, "
+        "the limit on events in flight is cut and the excess is answered 503 at once",
+        [](auto& c) -> auto& { return c.admission.target_delay; }));
+    k.push_back(duration_key<config>(
+        "admission", "interval", "how often the limit is reconsidered",
+        [](auto& c) -> auto& { return c.admission.interval; }));
+    k.push_back(int_key<config>(
+        "admission", "initial_limit",
+        "events in flight admitted at start, before any answer",
+        [](auto& c) -> auto& { return c.admission.initial_limit; }, 1, 100'000'000));
+    k.push_back(int_key<config>(
+        "admission", "min_limit", "the limit never goes below this many events in flight",
+        [](auto& c) -> auto& { return c.admission.min_limit; }, 1, 100'000'000));
     // [database]
     k.push_back(string_key<config>(
         "database", "url",
@@ -766,8 +786,9 @@ const std::vector<dest_key>& destination_keys() {
   return keys;
 }
 
-constexpr std::array<std::string_view, 8> sections{
-    "server", "database", "ingest", "auction", "store", "log", "alerts", "retention"};
+constexpr std::array<std::string_view, 9> sections{"server", "admission", "database",
+                                                   "ingest", "auction",   "store",
+                                                   "log",    "alerts",    "retention"};
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -1020,6 +1041,14 @@ expected<config> parse_config(std::string_view toml_text, std::string_view origi
                                                            : "alerts.email_to",
                              "required when alerts.smtp_url is set"),
                   origin, n);
+  }
+  // Both are capped by server.max_in_flight (the hard bound) where used.
+  if (cfg.admission.min_limit > cfg.admission.initial_limit) {
+    auto n = root.at_path("admission.min_limit").node();
+    return locate(make_error("admission.min_limit",
+                             "must not exceed admission.initial_limit (" +
+                                 std::to_string(cfg.admission.initial_limit) + ")"),
+                  origin, n ? n : root.at_path("admission.initial_limit").node());
   }
   if (cfg.auction.final_heartbeat_interval >= cfg.auction.heartbeat_interval) {
     auto n = root.at_path("auction.final_heartbeat_interval").node();

@@ -42,6 +42,16 @@ struct server_config {
   millis drain_timeout{5000};
 };
 
+/// Admission by time (ADR 0014): an adaptive limit on events in flight, cut
+/// when even the fastest answer of an interval exceeds target_delay.
+struct admission_config {
+  bool enabled = true;
+  millis target_delay{100};
+  millis interval{100};
+  std::size_t initial_limit = 2000;
+  std::size_t min_limit = 100;
+};
+
 struct database_config {
   std::string url; ///< empty: the embedded cluster
   std::string data_dir = "var/pg";
@@ -168,6 +178,7 @@ struct log_config {
 
 struct config {
   server_config server;
+  admission_config admission;
   database_config database;
   ingest_config ingest;
   auction_config auction;

@@ -182,6 +182,23 @@ elif scenario in ("hubspot-hot", "hubspot-spread"):
                        hubspot_rate_limited=hs.get("rate_limited"), hubspot_duplicate_ids=hs.get("duplicate_ids"))
         check("requests offered in any 10 s window (emulator's count)", "≤ 100", hs.get("max_requests_in_window"), "", 100, False)
         rows.append(("(diagnostic) 429s / duplicate-id refusals", "0", f"{hs.get('rate_limited')} / {hs.get('duplicate_ids')}", ""))
+elif scenario == "overload":
+    # ADR 0014: shed answers at once, admitted ones near the unloaded latency.
+    ob, ub = runs["overload"]["burst"], runs["unloaded"]["burst"]
+    shed = (ob.get("attempt_latency_ms") or {}).get("shed_503") or {}
+    adm = (ob.get("attempt_latency_ms") or {}).get("admitted_2xx") or {}
+    base = ((ub.get("attempt_latency_ms") or {}).get("admitted_2xx") or {}).get("p99")
+    check("shed (503) answer latency p50", "≤ 10 ms", shed.get("p50"), " ms", 10, False)
+    check("shed (503) answer latency p99", "≤ 50 ms (at once)", shed.get("p99"), " ms", 50, False)
+    check("admitted (2xx) answer latency p99 under overload", "≤ 2× unloaded p99" + (f" ({fmt(base, ' ms')})" if base else ""),
+          adm.get("p99"), " ms", 2 * base if base else 0, False)
+    peak = meta["extra"].get("rss_peak_kb")
+    check("Gavel's peak RSS (VmHWM)", "≤ 1 GiB", peak / 1024 if peak else None, " MiB", 1024, False)
+    check("requests without an answer", "0", ob.get("no_answer"), "", 0, False)
+    figures.update(shed_503=shed, admitted_2xx=adm, unloaded_admitted_p99_ms=base,
+                   overload_acked_per_s=ob.get("throughput_per_s"),
+                   unloaded_acked_per_s=ub.get("throughput_per_s"),
+                   shed_fraction=(shed.get("count", 0) / ob["requests"]) if ob.get("requests") else None)
 elif scenario == "smoke":
     rows.append(("verify", "ok", str(v.get("ok")), "smoke run: no targets"))
 

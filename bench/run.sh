@@ -4,9 +4,10 @@
 #   bench/run.sh SCENARIO [--short] [--dest webhook|eventhub|hubspot] [--bin DIR]
 #
 # SCENARIO: steady-5k, steady-20k, close-burst, max-rate-single,
-# max-rate-batch100, catch-up, open-auctions-100k, peer, smoke (all: every one
-# but smoke); hubspot-hot, hubspot-spread (HubSpot at its rate limit; they
-# set --dest hubspot themselves). --short runs a small version (minutes, not tens of minutes); its
+# max-rate-batch100, catch-up, open-auctions-100k, peer, overload, smoke (all:
+# every one but smoke); hubspot-hot, hubspot-spread (HubSpot at its rate limit;
+# they set --dest hubspot themselves). --short runs a small version (minutes,
+# not tens of minutes); its
 # report is written as <scenario>-short.* (<scenario>-eventhub.* with
 # --dest eventhub). Reports go to bench/reports/
 # (BENCH_REPORTS overrides), scratch files to bench/work/<scenario>/
@@ -295,6 +296,29 @@ case "$scenario" in
     verify main "bench=$work/arrivals-main.jsonl" --expect-closed
     setting mode "closed loop, arrays of 100"; setting auctions "$auctions"; setting events "$events"
     setting rate_limit "100 requests / 10 s (Gavel's default and the emulator's)"
+    ;;
+  overload)
+    # ADR 0014: 2,000 keep-alive connections posting batches of 100 at once
+    # (each retries a 503 after its Retry-After), after an unloaded run of the
+    # same batches on 16 connections for the admitted latency to compare with.
+    conns=2000; events=240000; base=40000
+    [ "$short" -eq 1 ] && { events=100000; base=10000; }
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    gavel_up
+    burst unloaded --auctions 1000 --events "$base" --batch 100 --connections 16 \
+      --bid-window 2m --close-window 60s --seed 1 --first-auction-id 1 \
+      --receiver-stats "$(stats_url "$main_addr")"
+    wait_settled "$main_addr" "$(accepted_count "$work/acks-unloaded.jsonl")" 600
+    burst overload --auctions $((conns * 2)) --events "$events" --batch 100 --connections "$conns" \
+      --threads 2 --request-timeout 60s --retry-for 300s --bid-window 2m --close-window 60s \
+      --seed 2 --first-auction-id 100001 --receiver-stats "$(stats_url "$main_addr")"
+    wait_settled "$main_addr" "$(( $(accepted_count "$work/acks-unloaded.jsonl") + $(accepted_count "$work/acks-overload.jsonl") ))" 900
+    curl -s "$target_url/metrics" | grep -E '^gavel_(ingest_shed_total|admission_|ingest_events_total\{status="(unavailable|overloaded)")' > "$work/metrics-after.txt" || true
+    stop_pid "$main_pid" 10
+    verify unloaded "bench=$work/arrivals-main.jsonl" --expect-closed
+    verify overload "bench=$work/arrivals-main.jsonl" --expect-closed
+    setting unloaded "closed loop, 16 connections, batches of 100, $base events"
+    setting overload "closed loop, $conns connections, batches of 100, $events events, Retry-After honoured"
     ;;
   *) echo "bench: unknown scenario $scenario" >&2; exit 2 ;;
 esac

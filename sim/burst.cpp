@@ -45,6 +45,8 @@ struct counters {
   std::atomic<std::int64_t> retries{0}; ///< attempts repeated
   std::atomic<std::int64_t> errors{0};  ///< attempts without a definitive answer
   std::atomic<std::int64_t> dedup_mismatch{0};
+  /// Attempts without any HTTP answer (client timeout, reset, refused).
+  std::atomic<std::int64_t> no_answer{0};
   std::atomic<std::int64_t> id_mismatch{0};
   std::int64_t acked() const { return accepted.load() + duplicate.load(); }
 };
@@ -144,6 +146,11 @@ public:
   }
   void close() { conn_->close(); }
   std::vector<double>& latencies() { return latencies_; }
+  /// Per attempt on an established connection, from its own send: answered
+  /// 503 (shed) and answered 2xx (admitted), to tell how fast Gavel says no
+  /// from how fast it says yes.
+  std::vector<double>& shed_latencies() { return shed_latencies_; }
+  std::vector<double>& admitted_latencies() { return admitted_latencies_; }
   /// Moves the ack lines recorded so far to the shared log buffer.
   void flush_log() {
     if (log_.empty())
@@ -168,6 +175,8 @@ private:
       s_.stats.retries.fetch_add(1, std::memory_order_relaxed);
     }
     s_.stats.requests.fetch_add(1, std::memory_order_relaxed);
+    attempt_start_ = now_mono_ms();
+    attempt_warm_ = warm_;
     const std::string& body =
         s_.opts.batch > 1 ? body_ : batch_[0].a->script->events[batch_[0].idx].body;
     conn_->async_request("POST", s_.target, s_.headers, body,
@@ -179,6 +188,18 @@ private:
   }
 
   void on_result(http_result r) {
+    const double took = now_mono_ms() - attempt_start_;
+    // Only attempts on a connection that had answered before: a first
+    // attempt also waits for the TCP connect (and, with 2,000 connections
+    // opening at once, for the accept queue), which is not Gavel's answer time.
+    if (attempt_warm_ && r.status == 503)
+      shed_latencies_.push_back(took);
+    else if (attempt_warm_ && r.status >= 200 && r.status < 300)
+      admitted_latencies_.push_back(took);
+    if (r.status == 0)
+      s_.stats.no_answer.fetch_add(1, std::memory_order_relaxed);
+    else
+      warm_ = true;
     if (retryable(r.status)) {
       s_.stats.errors.fetch_add(1, std::memory_order_relaxed);
       const double now = now_mono_ms();
@@ -339,7 +360,12 @@ private:
   int attempts_ = 0;
   double first_failure_ = -1;
   double backoff_ = backoff_initial_ms;
+  double attempt_start_ = 0;  ///< steady ms at the current attempt's send
+  bool warm_ = false;         ///< the connection has answered before
+  bool attempt_warm_ = false; ///< ...when the current attempt was sent
   std::vector<double> latencies_;
+  std::vector<double> shed_latencies_;
+  std::vector<double> admitted_latencies_;
 };
 
 /// Closed loop: one channel working through its auctions' events in
@@ -587,6 +613,7 @@ struct open_loop_figures {
 
 void write_summary(const send_options& opts, const shared_state& s, std::size_t unique,
                    std::size_t total, double elapsed_ms, const percentiles& lat,
+                   const percentiles& shed, const percentiles& admitted,
                    const open_loop_figures& ol, bool interrupted, std::ostream& os) {
   const auto& c = s.stats;
   const double secs = elapsed_ms / 1000;
@@ -626,6 +653,13 @@ void write_summary(const send_options& opts, const shared_state& s, std::size_t 
      << "  ack latency   p50=" << fmt(lat.p50, 2) << " ms p95=" << fmt(lat.p95, 2)
      << " ms p99=" << fmt(lat.p99, 2) << " ms p99.9=" << fmt(lat.p999, 2)
      << " ms max=" << fmt(lat.max, 2) << " ms\n";
+  // Per attempt: a shed (503) answer should come at once, an admitted one
+  // near the unloaded latency (ADR 0014).
+  os << "  attempts      shed 503 n=" << shed.count << " p50=" << fmt(shed.p50, 2)
+     << " ms p99=" << fmt(shed.p99, 2) << " ms max=" << fmt(shed.max, 2)
+     << " ms; admitted 2xx n=" << admitted.count << " p50=" << fmt(admitted.p50, 2)
+     << " ms p99=" << fmt(admitted.p99, 2) << " ms max=" << fmt(admitted.max, 2)
+     << " ms; no answer " << c.no_answer.load() << "\n";
   if (s.open_loop()) {
     os << "  behind        at most " << fmt(ol.behind.max, 1)
        << " ms behind schedule at a first send (p50=" << fmt(ol.behind.p50, 2)
@@ -717,7 +751,7 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
   block_termination_signals();
   bool interrupted = false;
   double elapsed_ms = 0;
-  std::vector<double> latencies;
+  std::vector<double> latencies, shed_lat, admitted_lat;
   int code = 0;
   {
     adapters::io_runtime io(std::max(1u, opts.threads));
@@ -852,10 +886,17 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
     for (auto* c : channels) {
       c->flush_log();
       latencies.insert(latencies.end(), c->latencies().begin(), c->latencies().end());
+      shed_lat.insert(shed_lat.end(), c->shed_latencies().begin(),
+                      c->shed_latencies().end());
+      admitted_lat.insert(admitted_lat.end(), c->admitted_latencies().begin(),
+                          c->admitted_latencies().end());
     }
     std::fwrite(s.log_buf.data(), 1, s.log_buf.size(), acks);
     auto lat = compute_percentiles(latencies);
-    write_summary(opts, s, unique, total, elapsed_ms, lat, ol, interrupted, std::cout);
+    auto shed = compute_percentiles(shed_lat);
+    auto admitted = compute_percentiles(admitted_lat);
+    write_summary(opts, s, unique, total, elapsed_ms, lat, shed, admitted, ol,
+                  interrupted, std::cout);
 
     if (!opts.report.empty()) {
       const auto& c = s.stats;
@@ -892,7 +933,10 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
                {"p95", lat.p95},
                {"p99", lat.p99},
                {"p999", lat.p999},
-               {"max", lat.max}}}};
+               {"max", lat.max}}},
+             {"attempt_latency_ms", json{{"shed_503", percentiles_object(shed)},
+                                         {"admitted_2xx", percentiles_object(admitted)}}},
+             {"no_answer", c.no_answer.load()}};
       if (s.open_loop()) {
         j["behind_ms"] = percentiles_object(ol.behind);
         j["max_connections"] = ol.max_connections;

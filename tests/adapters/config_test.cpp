@@ -507,3 +507,34 @@ interval = "15m"
   e = fails("[retention]\nmax_ag = \"30d\"\n");
   CAF_CHECK(mentions(e.message, "did you mean `max_age`"));
 }
+
+CAF_TEST(admission keys parse with their defaults and are checked) {
+  auto d = parse_config("");
+  CAF_REQUIRE(d);
+  CAF_CHECK(d->admission.enabled);
+  CAF_CHECK_EQUAL(d->admission.target_delay, 100ms);
+  CAF_CHECK_EQUAL(d->admission.interval, 100ms);
+  CAF_CHECK_EQUAL(d->admission.initial_limit, 2000u);
+  CAF_CHECK_EQUAL(d->admission.min_limit, 100u);
+  auto r = parse_config(R"([admission]
+enabled = false
+target_delay = "250ms"
+interval = "1s"
+initial_limit = 500
+min_limit = 500
+)");
+  CAF_REQUIRE(r);
+  CAF_CHECK(!r->admission.enabled);
+  CAF_CHECK_EQUAL(r->admission.target_delay, 250ms);
+  CAF_CHECK_EQUAL(r->admission.interval, 1s);
+  auto e = fails("[admission]\ntarget_delay = 50\n");
+  CAF_CHECK_EQUAL(e.field, "admission.target_delay");
+  e = fails("[admission]\ninterval = \"0ms\"\n");
+  CAF_CHECK_EQUAL(e.field, "admission.interval");
+  e = fails("[admission]\nmin_limit = 0\n");
+  CAF_CHECK_EQUAL(e.field, "admission.min_limit");
+  e = fails("[admission]\ninitial_limit = 10\nmin_limit = 20\n");
+  CAF_CHECK_EQUAL(e.field, "admission.min_limit");
+  e = fails("[admission]\ntarget = \"50ms\"\n");
+  CAF_CHECK_EQUAL(e.field, "admission.target");
+}

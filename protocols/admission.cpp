@@ -1,0 +1,106 @@
+#include "protocols/admission.hpp"
+
+#include <algorithm>
+
+namespace gavel::protocols {
+
+namespace {
+
+/// Growth per interval while on time and bound: 10 % compounds to doubling
+/// in about 0.7 s at the default interval, slow enough that the latency of
+/// the last step is seen before the next ones pile up.
+constexpr double growth = 0.10;
+/// A single cut never takes more than half: one slow fsync should not empty
+/// the pipeline that group commit needs to batch.
+constexpr double max_cut = 0.5;
+
+} // namespace
+
+std::string_view to_string(shed_reason r) noexcept {
+  switch (r) {
+  case shed_reason::none:
+    return "none";
+  case shed_reason::queue_delay:
+    return "queue_delay";
+  case shed_reason::max_in_flight:
+    return "max_in_flight";
+  }
+  return "none";
+}
+
+admission_controller::admission_controller(admission_settings s, admission_time now)
+    : s_(s), interval_end_(now + s.interval), changed_at_(now) {
+  s_.max_in_flight = std::max<std::size_t>(1, s_.max_in_flight);
+  s_.min_limit = std::clamp<std::size_t>(s_.min_limit, 1, s_.max_in_flight);
+  limit_ = static_cast<double>(
+      s_.enabled ? std::clamp(s_.initial_limit, s_.min_limit, s_.max_in_flight)
+                 : s_.max_in_flight);
+}
+
+shed_reason admission_controller::check(admission_time now) noexcept {
+  roll(now);
+  // An empty pipeline always takes a request, even one larger than the
+  // limit: there is no queue for it to wait in.
+  if (in_flight_ == 0)
+    return shed_reason::none;
+  if (in_flight_ >= s_.max_in_flight)
+    return shed_reason::max_in_flight;
+  if (static_cast<double>(in_flight_) >= limit_) {
+    binding_ = true;
+    return shed_reason::queue_delay;
+  }
+  return shed_reason::none;
+}
+
+shed_reason admission_controller::acquire(admission_time now, std::size_t n) noexcept {
+  roll(now);
+  if (in_flight_ > 0 && in_flight_ + n > s_.max_in_flight)
+    return shed_reason::max_in_flight;
+  in_flight_ += n;
+  if (static_cast<double>(in_flight_) >= limit_)
+    binding_ = true;
+  return shed_reason::none;
+}
+
+void admission_controller::release(admission_time now, std::size_t n,
+                                   admission_time admitted) noexcept {
+  in_flight_ -= std::min(n, in_flight_);
+  if (admitted >= changed_at_) {
+    auto took = std::chrono::duration_cast<std::chrono::microseconds>(now - admitted);
+    fastest_ = std::min(fastest_, took);
+    ++samples_;
+  }
+  roll(now);
+}
+
+void admission_controller::roll(admission_time now) noexcept {
+  if (now < interval_end_)
+    return;
+  if (samples_ > 0) {
+    delay_ = fastest_;
+    if (s_.enabled) {
+      const auto target = std::chrono::duration<double>(s_.target_delay).count();
+      const auto fastest = std::chrono::duration<double>(fastest_).count();
+      const double old = limit_;
+      if (fastest > target) {
+        // Proportional cut (the gradient target/delay): a queue twice the
+        // target halves the limit, a slight excess trims it.
+        limit_ *= std::max(max_cut, target / fastest);
+      } else if (binding_) {
+        limit_ *= 1 + growth;
+      }
+      limit_ = std::clamp(limit_, static_cast<double>(s_.min_limit),
+                          static_cast<double>(s_.max_in_flight));
+      if (limit_ != old)
+        changed_at_ = now;
+    }
+  } else if (in_flight_ == 0) {
+    delay_ = {};
+  }
+  fastest_ = std::chrono::microseconds::max();
+  samples_ = 0;
+  binding_ = static_cast<double>(in_flight_) >= limit_;
+  interval_end_ = now + s_.interval;
+}
+
+} // namespace gavel::protocols

@@ -1,0 +1,80 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+/// Admission of ingest requests by time (ADR 0014): an adaptive limit on the
+/// events in flight, cut when the requests' own latency shows a standing
+/// queue (CoDel's test: even the fastest answer of an interval was late) and
+/// grown while answers are on time and the limit is what holds the load back.
+/// Pure and clock-parameterised, like resilience.hpp: tests drive time by hand.
+namespace gavel::protocols {
+
+using admission_clock = std::chrono::steady_clock;
+using admission_time = admission_clock::time_point;
+
+struct admission_settings {
+  /// Off: only the hard cap (`max_in_flight`) applies, as before ADR 0014.
+  bool enabled = true;
+  /// Queue delay Gavel tolerates: when the fastest answer of an interval took
+  /// longer, every request waited, so the limit is cut.
+  std::chrono::milliseconds target_delay{100};
+  /// How often the limit is reconsidered (and the window the fastest answer is
+  /// taken over): longer than one commit, short enough to react in a blink.
+  std::chrono::milliseconds interval{100};
+  std::size_t initial_limit = 2000;   ///< events in flight at start
+  std::size_t min_limit = 100;        ///< never below (one batch of 100 keeps flowing)
+  std::size_t max_in_flight = 100000; ///< hard cap on events in flight (memory)
+};
+
+/// Why a request is answered 503 at the door.
+enum class shed_reason : std::uint8_t {
+  none,
+  queue_delay,   ///< the adaptive limit is reached: the answer would be late
+  max_in_flight, ///< the hard cap on events in flight
+};
+
+std::string_view to_string(shed_reason r) noexcept;
+
+/// Not thread-safe: the caller serialises (one mutex around it in the service).
+class admission_controller {
+public:
+  admission_controller(admission_settings s, admission_time now);
+
+  /// Before the body is parsed: whether one more request may enter. Cheap, so
+  /// a shed request costs Gavel nothing but reading its bytes.
+  shed_reason check(admission_time now) noexcept;
+  /// After parsing, `n` events of a request that passed check() enter; only
+  /// the hard cap can still refuse them (the adaptive limit was checked
+  /// before: overshoot is at most one request per concurrent parse).
+  shed_reason acquire(admission_time now, std::size_t n) noexcept;
+  /// The `n` events of a request admitted at `admitted` got their answer
+  /// (whatever it was) at `now`.
+  void release(admission_time now, std::size_t n, admission_time admitted) noexcept;
+
+  std::size_t limit() const noexcept { return static_cast<std::size_t>(limit_); }
+  std::size_t in_flight() const noexcept { return in_flight_; }
+  /// The fastest answer of the last interval that had one: the standing queue
+  /// delay (zero when idle).
+  std::chrono::microseconds queue_delay() const noexcept { return delay_; }
+
+private:
+  void roll(admission_time now) noexcept;
+
+  admission_settings s_;
+  double limit_;
+  std::size_t in_flight_ = 0;
+  admission_time interval_end_;
+  /// Only requests admitted after the last change of the limit judge it: the
+  /// older ones waited behind the old limit (one decision per round trip, as
+  /// TCP cuts once per window).
+  admission_time changed_at_;
+  std::chrono::microseconds fastest_ = std::chrono::microseconds::max();
+  std::size_t samples_ = 0;
+  bool binding_ = false; ///< the limit turned a request away this interval
+  std::chrono::microseconds delay_{0};
+};
+
+} // namespace gavel::protocols
