@@ -80,6 +80,8 @@ void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources>
   g->snap.database_up = src->db_healthy && src->db_healthy->load();
   if (src->database)
     g->snap.database_server = src->database();
+  if (src->storage)
+    g->snap.storage = src->storage->get();
   if (src->board)
     g->snap.auctions = src->board->summarize(g->snap.now, src->final_window_ms);
   g->snap.destinations.resize(src->destinations.size());
@@ -173,6 +175,16 @@ std::string pipeline_json(const pipeline_snapshot& s) {
   json::dump_string(db.last_error, out);
   out += R"(,"last_error_at":)";
   iso_or_null(out, db.last_error_ms);
+  out += '}';
+  // The database's storage: whether commits are refused for want of space
+  // (or a read-only file system), which outlasts any restart of the server.
+  out += R"(,"storage":{"state":)";
+  out += s.storage.failing ? "\"refusing_writes\"" : "\"ok\"";
+  out += R"(,"since":)";
+  iso_or_null(out, s.storage.failing ? s.storage.since_ms : 0);
+  out += R"(,"refused_commits":)" + std::to_string(s.storage.failures);
+  out += R"(,"last_error":)";
+  json::dump_string(s.storage.reason, out);
   out += '}';
   // The core: the store and the registry, restarted as one unit.
   out += R"(,"core":{"state":)";
@@ -376,6 +388,13 @@ void export_health_metrics(const pipeline_snapshot& s) {
               "Restarts of the embedded PostgreSQL cluster by its supervisor (0 with "
               "an external database).",
               {}, static_cast<double>(s.database_server.restarts));
+  r.gauge("gavel_storage_writable",
+          "0 while the database refuses the store's commits for want of storage "
+          "(disk full, read-only); 1 otherwise.")
+      .set(s.storage.failing ? 0 : 1);
+  set_counter("gavel_storage_refused_commits_total",
+              "Outbox transactions refused for want of storage (disk full, read-only).",
+              {}, static_cast<double>(s.storage.failures));
   if (s.database_server.embedded)
     r.gauge("gavel_database_server_up",
             "1 while the embedded PostgreSQL cluster runs (its supervisor's view).")

@@ -3,6 +3,7 @@
 #include "actors/auction.hpp"
 #include "actors/board.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/store.hpp"
 #include "adapters/embedded_postgres_supervisor.hpp"
 
 #include <atomic>
@@ -20,6 +21,7 @@ struct health_sources {
   maintenance_actor maintenance;
   std::shared_ptr<auction_board> board;
   std::shared_ptr<std::atomic<bool>> db_healthy;
+  std::shared_ptr<storage_condition> storage; ///< may be null
   /// The embedded cluster's supervisor (null: an external database).
   std::function<adapters::database_status()> database;
   std::int64_t final_window_ms = 300000;
@@ -40,6 +42,7 @@ struct pipeline_snapshot {
   protocols::unix_ms now = 0;
   bool database_up = false;
   adapters::database_status database_server; ///< the embedded cluster, if any
+  storage_condition::view storage;           ///< what the store's commits found
   bool facts_ok = false;                     ///< the outbox facts query answered
   std::int64_t head_position = 0;
   std::vector<destination_health> destinations;
