@@ -118,7 +118,10 @@ void flush(store_ptr self) {
     schedule_flush(self);
 
   auto fail = [&](const protocols::error& e) {
-    st.healthy->store(false);
+    // A server refusing writes still answers: "database unreachable" (and
+    // its alert) would send people looking for the wrong fault.
+    if (e.code != "storage")
+      st.healthy->store(false);
     auto err = make_error(e);
     for (auto& w : batch)
       w.rp.deliver(err);
