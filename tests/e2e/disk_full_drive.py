@@ -53,7 +53,9 @@ def acked_ids(g):
             for line in f:
                 line = line.strip()
                 if line:
-                    ids.append(json.loads(line)["event_id"])
+                    ack = json.loads(line)
+                    if ack["status"] in ("accepted", "duplicate"):
+                        ids.append(ack["event_id"])
     except (OSError, ValueError):
         pass
     return ids
