@@ -70,6 +70,29 @@ void number(std::string& out, double v) {
 
 } // namespace
 
+storage_condition::view storage_state(const storage_condition* store,
+                                      const adapters::database_status& server) {
+  auto v = store ? store->get() : storage_condition::view{};
+  if (v.failing || !server.embedded || server.state == "running" ||
+      !adapters::storage_refused({}, server.last_error))
+    return v;
+  // The line that says so, not the whole log tail.
+  std::string_view text = server.last_error;
+  std::string_view line = text;
+  for (std::size_t at = 0; at < text.size();) {
+    auto end = std::min(text.find('\n', at), text.size());
+    if (adapters::storage_refused({}, text.substr(at, end - at))) {
+      line = text.substr(at, end - at);
+      break;
+    }
+    at = end + 1;
+  }
+  v.failing = true;
+  v.since_ms = server.last_error_ms;
+  v.reason = "embedded PostgreSQL cannot start: " + std::string{line};
+  return v;
+}
+
 void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources> src,
                    std::function<void(pipeline_snapshot&)> done,
                    std::chrono::milliseconds timeout) {
@@ -80,8 +103,7 @@ void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources>
   g->snap.database_up = src->db_healthy && src->db_healthy->load();
   if (src->database)
     g->snap.database_server = src->database();
-  if (src->storage)
-    g->snap.storage = src->storage->get();
+  g->snap.storage = storage_state(src->storage.get(), g->snap.database_server);
   if (src->board)
     g->snap.auctions = src->board->summarize(g->snap.now, src->final_window_ms);
   g->snap.destinations.resize(src->destinations.size());

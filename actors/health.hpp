@@ -52,6 +52,13 @@ struct pipeline_snapshot {
   std::vector<adapters::pg_store::outbox_facts::gap> gaps;
 };
 
+/// The storage condition as people should see it: the store's commits
+/// refused for want of space, or the embedded cluster (not running) failing
+/// to start for the same reason: a PANIC on a WAL write ends in crash
+/// recovery that cannot write either, and then no commit is even tried.
+storage_condition::view storage_state(const storage_condition* store,
+                                      const adapters::database_status& server);
+
 /// Asks every destination and the maintenance actor (bounded by `timeout`),
 /// then calls `done` once, on an actor thread, with the snapshot. Missing
 /// answers degrade the snapshot instead of failing it.

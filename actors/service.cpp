@@ -487,12 +487,13 @@ void service::handle(http_request&& req, http_responder respond) {
   if (path == "/readyz") {
     // The embedded cluster's supervisor knows of a dead server before the
     // store's next commit fails.
-    bool server = !database_status_ || database_status_().state == "running";
+    auto status = database_status_ ? database_status_() : adapters::database_status{};
+    bool server = !database_status_ || status.state == "running";
     bool db = server && db_healthy_->load();
     bool core = core_up_->load();
     // A full or read-only disk outlasts the restarts it may cause (a PANIC
     // on a WAL write) and needs someone to free space: it is told first.
-    if (storage_->get().failing)
+    if (storage_state(storage_.get(), status).failing)
       return respond(
           json_response(503, R"({"status":"database storage refusing writes"})"));
     return respond(json_response(db && core ? 200 : 503,
