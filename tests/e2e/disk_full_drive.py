@@ -74,6 +74,21 @@ def storage_view(g):
     return rst, rtext, storage, value(samples, "gavel_storage_writable")
 
 
+def top_up(path, keep_free=256 << 10):
+    """Grows the ballast by whatever the server freed (an aborted extension,
+    a removed temporary WAL file), so the disk stays full while it is checked."""
+    grow = int(free_mb(os.path.dirname(path)) * (1 << 20)) - keep_free
+    if grow <= 0:
+        return
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        os.posix_fallocate(fd, os.fstat(fd).st_size, grow)
+    except OSError:
+        pass  # the server took it first: full anyway
+    finally:
+        os.close(fd)
+
+
 def alive_or_fail(g):
     if g.gavel.poll() is not None:
         fail(f"gavel exited with {g.gavel.returncode}; log:\n" + g.tail_log(40))
@@ -136,6 +151,7 @@ def run(bin_dir):
         # everywhere; a few seconds so that the alert fires.
         seen = {"readyz": False, "pipeline": False, "metric": False}
         while time.time() < full_at + 8:
+            top_up(ballast)
             alive_or_fail(g)
             n = len(probes) + 1
             st, _, eid = probe(g, n)
@@ -152,6 +168,8 @@ def run(bin_dir):
         wait(lambda: "ALERT: database storage" in open(f"{g.work}/gavel.log").read(),
              "the storage alert", 30)
 
+        rst, rtext, storage, writable = storage_view(g)
+        log(f"before the ballast goes: /readyz {rst} {rtext!r}, storage {storage['state']}")
         os.unlink(ballast)
         freed = time.time()
         log(f"ballast deleted; {free_mb(mnt):.1f} MB free")
