@@ -66,6 +66,8 @@ adapters::health_input to_health_input(const pipeline_snapshot& s) {
   }
   in.database_over_limit = s.database_server.over_limit;
   in.database_error = s.database_server.last_error;
+  in.storage_refusing = s.storage.failing;
+  in.storage_error = s.storage.reason;
   for (const auto& d : s.destinations) {
     adapters::health_input::destination x;
     x.name = d.status.name;

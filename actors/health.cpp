@@ -70,6 +70,29 @@ void number(std::string& out, double v) {
 
 } // namespace
 
+storage_condition::view storage_state(const storage_condition* store,
+                                      const adapters::database_status& server) {
+  auto v = store ? store->get() : storage_condition::view{};
+  if (v.failing || !server.embedded || server.state == "running" ||
+      !adapters::storage_refused({}, server.last_error))
+    return v;
+  // The line that says so, not the whole log tail.
+  std::string_view text = server.last_error;
+  std::string_view line = text;
+  for (std::size_t at = 0; at < text.size();) {
+    auto end = std::min(text.find('\n', at), text.size());
+    if (adapters::storage_refused({}, text.substr(at, end - at))) {
+      line = text.substr(at, end - at);
+      break;
+    }
+    at = end + 1;
+  }
+  v.failing = true;
+  v.since_ms = server.last_error_ms;
+  v.reason = "embedded PostgreSQL cannot start: " + std::string{line};
+  return v;
+}
+
 void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources> src,
                    std::function<void(pipeline_snapshot&)> done,
                    std::chrono::milliseconds timeout) {
@@ -80,6 +103,7 @@ void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources>
   g->snap.database_up = src->db_healthy && src->db_healthy->load();
   if (src->database)
     g->snap.database_server = src->database();
+  g->snap.storage = storage_state(src->storage.get(), g->snap.database_server);
   if (src->board)
     g->snap.auctions = src->board->summarize(g->snap.now, src->final_window_ms);
   g->snap.destinations.resize(src->destinations.size());
@@ -173,6 +197,16 @@ std::string pipeline_json(const pipeline_snapshot& s) {
   json::dump_string(db.last_error, out);
   out += R"(,"last_error_at":)";
   iso_or_null(out, db.last_error_ms);
+  out += '}';
+  // The database's storage: whether commits are refused for want of space
+  // (or a read-only file system), which outlasts any restart of the server.
+  out += R"(,"storage":{"state":)";
+  out += s.storage.failing ? "\"refusing_writes\"" : "\"ok\"";
+  out += R"(,"since":)";
+  iso_or_null(out, s.storage.failing ? s.storage.since_ms : 0);
+  out += R"(,"refused_commits":)" + std::to_string(s.storage.failures);
+  out += R"(,"last_error":)";
+  json::dump_string(s.storage.reason, out);
   out += '}';
   // The core: the store and the registry, restarted as one unit.
   out += R"(,"core":{"state":)";
@@ -376,6 +410,13 @@ void export_health_metrics(const pipeline_snapshot& s) {
               "Restarts of the embedded PostgreSQL cluster by its supervisor (0 with "
               "an external database).",
               {}, static_cast<double>(s.database_server.restarts));
+  r.gauge("gavel_storage_writable",
+          "0 while the database refuses the store's commits for want of storage "
+          "(disk full, read-only); 1 otherwise.")
+      .set(s.storage.failing ? 0 : 1);
+  set_counter("gavel_storage_refused_commits_total",
+              "Outbox transactions refused for want of storage (disk full, read-only).",
+              {}, static_cast<double>(s.storage.failures));
   if (s.database_server.embedded)
     r.gauge("gavel_database_server_up",
             "1 while the embedded PostgreSQL cluster runs (its supervisor's view).")

@@ -3,6 +3,7 @@
 #include "actors/auction.hpp"
 #include "actors/board.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/store.hpp"
 #include "adapters/embedded_postgres_supervisor.hpp"
 
 #include <atomic>
@@ -20,6 +21,7 @@ struct health_sources {
   maintenance_actor maintenance;
   std::shared_ptr<auction_board> board;
   std::shared_ptr<std::atomic<bool>> db_healthy;
+  std::shared_ptr<storage_condition> storage; ///< may be null
   /// The embedded cluster's supervisor (null: an external database).
   std::function<adapters::database_status()> database;
   std::int64_t final_window_ms = 300000;
@@ -40,6 +42,7 @@ struct pipeline_snapshot {
   protocols::unix_ms now = 0;
   bool database_up = false;
   adapters::database_status database_server; ///< the embedded cluster, if any
+  storage_condition::view storage;           ///< what the store's commits found
   bool facts_ok = false;                     ///< the outbox facts query answered
   std::int64_t head_position = 0;
   std::vector<destination_health> destinations;
@@ -48,6 +51,13 @@ struct pipeline_snapshot {
   auction_board::summary auctions;
   std::vector<adapters::pg_store::outbox_facts::gap> gaps;
 };
+
+/// The storage condition as people should see it: the store's commits
+/// refused for want of space, or the embedded cluster (not running) failing
+/// to start for the same reason: a PANIC on a WAL write ends in crash
+/// recovery that cannot write either, and then no commit is even tried.
+storage_condition::view storage_state(const storage_condition* store,
+                                      const adapters::database_status& server);
 
 /// Asks every destination and the maintenance actor (bounded by `timeout`),
 /// then calls `done` once, on an actor thread, with the snapshot. Missing

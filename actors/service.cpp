@@ -319,6 +319,7 @@ protocols::expected<adapters::done> service::start() {
   db.synchronous_commit = cfg_.store.synchronous_commit;
   store_settings ss;
   ss.max_batch_events = cfg_.store.max_batch_events;
+  ss.storage = storage_;
   core_factory make;
   make.make_store = [this, db, ss](std::uint64_t epoch) {
     auto s = ss;
@@ -373,6 +374,7 @@ protocols::expected<adapters::done> service::start() {
   health_->maintenance = maintenance_;
   health_->board = board_;
   health_->db_healthy = db_healthy_;
+  health_->storage = storage_;
   health_->database = database_status_;
   health_->final_window_ms = cfg_.auction.final_window.count();
   health_->clock = deps.clock;
@@ -493,9 +495,15 @@ void service::handle(http_request&& req, http_responder respond) {
   if (path == "/readyz") {
     // The embedded cluster's supervisor knows of a dead server before the
     // store's next commit fails.
-    bool server = !database_status_ || database_status_().state == "running";
+    auto status = database_status_ ? database_status_() : adapters::database_status{};
+    bool server = !database_status_ || status.state == "running";
     bool db = server && db_healthy_->load();
     bool core = core_up_->load();
+    // A full or read-only disk outlasts the restarts it may cause (a PANIC
+    // on a WAL write) and needs someone to free space: it is told first.
+    if (storage_state(storage_.get(), status).failing)
+      return respond(
+          json_response(503, R"({"status":"database storage refusing writes"})"));
     return respond(json_response(db && core ? 200 : 503,
                                  !server ? R"({"status":"database restarting"})"
                                  : !db   ? R"({"status":"database unreachable"})"

@@ -65,6 +65,8 @@ private:
   adapters::config cfg_;
   std::string database_url_;
   std::shared_ptr<std::atomic<bool>> db_healthy_;
+  /// Commits refused for want of storage (disk full, read-only).
+  std::shared_ptr<storage_condition> storage_ = std::make_shared<storage_condition>();
   std::function<adapters::database_status()> database_status_;
   std::shared_ptr<admission_gate> admission_; ///< ADR 0014
   store_actor store_;

@@ -13,9 +13,11 @@ caf::error make_error(errc x, std::string message) {
 }
 
 caf::error make_error(const protocols::error& e) {
-  auto code = e.code == "unavailable" ? errc::unavailable
-              : e.code == "in_doubt"  ? errc::in_doubt
-                                      : errc::internal;
+  // Storage refusing writes is, to a writer, the database unable to make it
+  // durable now (503, retry); the store reports the condition itself.
+  auto code = e.code == "unavailable" || e.code == "storage" ? errc::unavailable
+              : e.code == "in_doubt"                         ? errc::in_doubt
+                                                             : errc::internal;
   return make_error(code, e.message);
 }
 
@@ -54,6 +56,12 @@ struct store_metrics {
     return x;
   }
 };
+
+protocols::unix_ms wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 void schedule_flush(store_ptr self) {
   if (!self->state.flush_scheduled) {
@@ -112,7 +120,10 @@ void flush(store_ptr self) {
     schedule_flush(self);
 
   auto fail = [&](const protocols::error& e) {
-    st.healthy->store(false);
+    // A server refusing writes still answers: "database unreachable" (and
+    // its alert) would send people looking for the wrong fault.
+    if (e.code != "storage")
+      st.healthy->store(false);
     auto err = make_error(e);
     for (auto& w : batch)
       w.rp.deliver(err);
@@ -132,6 +143,12 @@ void flush(store_ptr self) {
   };
 
   auto now = std::chrono::steady_clock::now();
+  if (st.storage_refused && now < st.next_attempt) {
+    fail({"storage", {}, "database storage refusing writes: " + st.storage_reason});
+    if ((!st.positions.empty() || !st.dead_letters.empty()) && st.pending.empty())
+      self->delayed_send(self, st.next_attempt - now, atom::flush_v);
+    return;
+  }
   if (!st.db->connected() && now < st.next_attempt) {
     fail({"unavailable", {}, "database unreachable (waiting before reconnecting)"});
     if ((!st.positions.empty() || !st.dead_letters.empty()) && st.pending.empty())
@@ -207,7 +224,13 @@ void flush(store_ptr self) {
       GAVEL_LOG_ERROR("store: commit of {} events failed: {}", rows.size(), e.message);
     else
       GAVEL_LOG_WARN("store: commit of {} events failed: {}", rows.size(), e.message);
-    if (!st.db->connected()) {
+    st.storage_refused = e.code == "storage";
+    if (st.storage_refused) {
+      st.storage_reason = e.message;
+      if (st.settings.storage)
+        st.settings.storage->fail(e.message, wall_ms());
+    }
+    if (!st.db->connected() || st.storage_refused) {
       st.backoff = std::clamp(st.backoff * 2, st.settings.reconnect_min,
                               st.settings.reconnect_max);
       st.next_attempt = std::chrono::steady_clock::now() + st.backoff;
@@ -220,6 +243,11 @@ void flush(store_ptr self) {
   }
   if (!st.healthy->exchange(true))
     GAVEL_LOG_INFO("store: database reachable");
+  bool was_refused = std::exchange(st.storage_refused, false);
+  if (st.settings.storage && st.settings.storage->clear())
+    was_refused = true;
+  if (was_refused)
+    GAVEL_LOG_INFO("store: database storage accepts writes again");
   st.backoff = std::chrono::milliseconds{0};
   const auto& ids = *committed;
   std::shared_ptr<std::vector<adapters::outbox_record>> republish;
@@ -235,7 +263,13 @@ void flush(store_ptr self) {
     // A commit answered "in doubt" turned out to have landed: its rows are
     // below this batch and were never published. Publish from the outbox
     // (destinations also catch up by themselves on any gap in positions).
-    if (auto late = st.db->read_outbox(st.last_published, 1000000); late) {
+    // Bounded: a read sized by however many rows lie past last_published
+    // could hold every envelope of a long outage in memory at once. Past the
+    // bound, publish only this batch: destinations read any hole in
+    // positions from the outbox themselves (ADR 0009).
+    constexpr std::size_t max_republish = 10000;
+    if (auto late = st.db->read_outbox(st.last_published, max_republish);
+        late && late->size() < max_republish) {
       GAVEL_LOG_WARN("store: {} row(s) of a commit resolved late published from the "
                      "outbox",
                      late->size() > rows.size() ? late->size() - rows.size() : 0);

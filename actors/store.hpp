@@ -5,8 +5,45 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <mutex>
 
 namespace gavel::actors {
+
+/// The database's storage as the store's commits last found it: refusing
+/// writes (disk full, read-only) or not. Written by the store, read by
+/// /readyz, /v1/pipeline, /metrics and the alerts on other threads; a
+/// failing storage is not an outage of the server (it answers, reads work),
+/// and people must free space rather than wait, so it is told apart.
+class storage_condition {
+public:
+  struct view {
+    bool failing = false;
+    std::string reason;              ///< the last failed commit's error
+    protocols::unix_ms since_ms = 0; ///< first failure of this episode
+    std::uint64_t failures = 0;      ///< commits refused, cumulative
+  };
+  void fail(std::string reason, protocols::unix_ms now) {
+    std::lock_guard lock{mutex_};
+    if (!v_.failing)
+      v_.since_ms = now;
+    v_.failing = true;
+    v_.reason = std::move(reason);
+    ++v_.failures;
+  }
+  /// True when this ends an episode.
+  bool clear() {
+    std::lock_guard lock{mutex_};
+    return std::exchange(v_.failing, false);
+  }
+  view get() const {
+    std::lock_guard lock{mutex_};
+    return v_;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  view v_;
+};
 
 struct store_settings {
   std::size_t max_batch_events = 4096; ///< per transaction
@@ -15,6 +52,8 @@ struct store_settings {
   /// The registry incarnation whose auction actors may persist (see
   /// persist_request::epoch); raised later by atom::epoch.
   std::uint64_t epoch = 0;
+  /// Where commits refused for want of storage are reported (may be null).
+  std::shared_ptr<storage_condition> storage;
 };
 
 struct store_state {
@@ -40,6 +79,11 @@ struct store_state {
   std::uint64_t epoch = 0;
   std::chrono::steady_clock::time_point next_attempt{};
   std::chrono::milliseconds backoff{0};
+  /// The last commit was refused for want of storage: later ones wait for
+  /// next_attempt too (answered 503 at once) instead of each asking a
+  /// server that cannot write.
+  bool storage_refused = false;
+  std::string storage_reason;
   std::shared_ptr<std::atomic<bool>> healthy;
   static inline const char* name = "gavel.store";
 };

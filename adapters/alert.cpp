@@ -132,6 +132,17 @@ std::vector<alert_notice> alert_engine::evaluate(const health_input& in) {
           "acknowledged is lost). Threshold: " +
               duration_text(cfg_.database_unreachable_for) + ".",
           out);
+  // No threshold: it does not pass by itself (space must be freed), and
+  // every event meanwhile is refused.
+  observe("storage", in.storage_refusing, 0, now,
+          "database storage refusing writes (disk full or read-only)",
+          "PostgreSQL refuses the outbox's commits for want of storage: ingest "
+          "answers 503 (nothing acknowledged is lost) until space is freed or the "
+          "file system is writable again; Gavel then recovers by itself." +
+              (in.storage_error.empty()
+                   ? std::string{}
+                   : "\nLast error: " + scrub_for_alert(in.storage_error)),
+          out);
   if (cfg_.restart_intensity)
     observe("restart_intensity:core", in.core_state == "failed", 0, now,
             "store and registry stopped (restart intensity exceeded)",

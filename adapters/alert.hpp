@@ -38,6 +38,9 @@ struct health_input {
   /// within database.restart_period.
   bool database_over_limit = false;
   std::string database_error; ///< why it last restarted
+  /// The store's commits are refused for want of storage (disk full, read-only).
+  bool storage_refusing = false;
+  std::string storage_error;
 };
 
 /// One notice to send.

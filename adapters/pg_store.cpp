@@ -240,6 +240,26 @@ error unavailable(const char* what, const std::exception& e) {
 
 } // namespace
 
+bool storage_refused(std::string_view sqlstate, std::string_view message) {
+  // 53100 disk_full; 25006 read_only_sql_transaction (a read-only server or
+  // default_transaction_read_only). PostgreSQL maps EROFS to 42501 and other
+  // write failures to 58030 or XX000, so the errno text is the only sign of
+  // those; it comes from strerror and is not translated (lc_messages = C in
+  // the embedded cluster; a translated server still sends 53100 for ENOSPC).
+  return sqlstate == "53100" || sqlstate == "25006" ||
+         message.find("No space left on device") != std::string_view::npos ||
+         message.find("Read-only file system") != std::string_view::npos ||
+         message.find("Disk quota exceeded") != std::string_view::npos;
+}
+
+namespace {
+
+error storage(const char* what, const std::exception& e) {
+  return error{"storage", {}, std::string{what} + ": " + e.what()};
+}
+
+} // namespace
+
 int latest_schema_version() {
   return migrations[std::size(migrations) - 1].version;
 }
@@ -272,10 +292,17 @@ template <class F> auto pg_store::guarded(const char* what, F&& f) -> decltype(f
     conn_.reset();
     return unavailable(what, e);
   } catch (const pqxx::sql_error& e) {
+    const auto& state = e.sqlstate();
+    if (storage_refused(state, e.what())) {
+      // The connection is fine (reads still work); a read-only server may be
+      // a standby after a failover, which a new connection may not reach.
+      if (state == "25006" || (conn_ && !conn_->is_open()))
+        conn_.reset();
+      return storage(what, e);
+    }
     // Class 08 (connection exception), 57P (operator intervention: shutdown,
     // admin shutdown, cannot connect now) and 53 (insufficient resources) are
     // environment failures that pass; everything else is a bug.
-    const auto& state = e.sqlstate();
     if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 ||
         state.rfind("53", 0) == 0) {
       conn_.reset();
@@ -285,6 +312,11 @@ template <class F> auto pg_store::guarded(const char* what, F&& f) -> decltype(f
       conn_.reset();
     return error{"internal", {}, std::string{what} + ": " + e.what()};
   } catch (const std::exception& e) {
+    if (storage_refused({}, e.what())) {
+      if (conn_ && !conn_->is_open())
+        conn_.reset();
+      return storage(what, e);
+    }
     if (conn_ && !conn_->is_open()) {
       conn_.reset();
       return unavailable(what, e);
@@ -328,7 +360,10 @@ expected<done> pg_store::ensure_connected() {
     return done{};
   } catch (const std::exception& e) {
     conn_.reset();
-    return unavailable("connect", e);
+    // A server that cannot write may refuse connections with the errno text
+    // (e.g. "could not write init file: No space left on device").
+    return storage_refused({}, e.what()) ? storage("connect", e)
+                                         : unavailable("connect", e);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -22,6 +23,9 @@ class transaction_base;
 /// here and come out as protocols::error with code:
 /// - "unavailable": the server is unreachable or the connection broke (retry later);
 /// - "in_doubt": the connection broke during COMMIT (the outcome is unknown);
+/// - "storage": the server refused to write: disk full (SQLSTATE 53100),
+///   read-only (25006) or a file system error saying so (ENOSPC, EROFS);
+///   nothing was written, retry later, but people must act;
 /// - "internal": anything else (a bug or a broken schema).
 namespace gavel::adapters {
 
@@ -103,6 +107,10 @@ struct delivery_progress {
 
 /// The latest schema version this build knows.
 int latest_schema_version();
+
+/// Whether an error (its SQLSTATE, empty when there is none, and its text)
+/// says the server cannot write: the "storage" code above.
+bool storage_refused(std::string_view sqlstate, std::string_view message);
 
 class pg_store {
 public:

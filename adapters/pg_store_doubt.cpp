@@ -64,16 +64,30 @@ expected<bool> pg_store::resolve_doubt() {
   try {
     pqxx::connection probe{connection_url()};
     pqxx::nontransaction tx{probe};
-    auto r = tx.exec_params("select pg_xact_status($1::xid8)", doubt_->xid);
-    std::string status = r[0][0].is_null() ? "" : r[0][0].c_str();
+    std::string status;
+    try {
+      auto r = tx.exec_params("select pg_xact_status($1::xid8)", doubt_->xid);
+      status = r[0][0].is_null() ? "" : r[0][0].c_str();
+    } catch (const pqxx::sql_error& e) {
+      // "transaction ID ... is in the future" (22023): the server restarted
+      // (crash recovery after a PANIC, e.g. a WAL write on a full disk) and
+      // its next xid comes from a WAL that never held this transaction's
+      // commit record. Asking again cannot change that answer; the rows
+      // below can, and do not lie (seen: the store waiting forever on it).
+      if (e.sqlstate() != "22023")
+        throw;
+      GAVEL_LOG_WARN("pg_store: transaction {} unknown to the server ({}); looking for "
+                     "its rows",
+                     doubt_->xid, e.what());
+    }
     if (status == "in progress")
       return error{"unavailable",
                    {},
                    "commit of transaction " + doubt_->xid + " still in progress"};
     bool committed = status == "committed";
     if (status.empty()) {
-      // Too old for the commit log (cannot happen within a resolve window,
-      // but then the rows themselves are the answer).
+      // Too old for the commit log (cannot happen within a resolve window),
+      // or in the future (above): the rows themselves are the answer.
       committed = false;
       if (!doubt_->event_ids.empty()) {
         auto found = tx.exec_params("select count(*) from outbox where event_id = $1",

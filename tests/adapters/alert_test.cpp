@@ -132,6 +132,21 @@ CAF_TEST(an embedded database restarted past its limit alerts once and recovers)
   CAF_CHECK(n[0].recovery);
 }
 
+CAF_TEST(storage refusing writes alerts at once and recovers once) {
+  in.storage_refusing = true;
+  in.storage_error = "commit: ERROR:  could not extend file: No space left on device";
+  auto n = run(5s);
+  CAF_REQUIRE_EQUAL(n.size(), 1u);
+  CAF_CHECK_EQUAL(n[0].key, "storage");
+  CAF_CHECK(!n[0].recovery);
+  CAF_CHECK(n[0].text.find("No space left on device") != std::string::npos);
+  CAF_CHECK(run(60s).empty()); // one alert per incident
+  in.storage_refusing = false;
+  n = run(30s);
+  CAF_REQUIRE_EQUAL(n.size(), 1u);
+  CAF_CHECK(n[0].recovery);
+}
+
 CAF_TEST(lag above the threshold alerts once) {
   in.destinations[1].lag_seconds = 45;
   auto n = run(5s);
