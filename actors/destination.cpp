@@ -601,6 +601,8 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
                    reader_actor reader) {
   auto& st = self->state;
   st.settings = std::move(settings);
+  if (st.settings.jitter_seed != 0)
+    st.rng.seed(st.settings.jitter_seed);
   st.client = std::move(client);
   st.counters = counters ? std::move(counters) : std::make_shared<destination_counters>();
   st.store = store;

@@ -27,6 +27,9 @@ struct destination_settings {
   std::chrono::milliseconds position_interval{200};
   unsigned restart_limit = 5;
   std::chrono::milliseconds restart_period{60000};
+  /// Seeds the backoff jitter; 0 draws one from std::random_device. A test
+  /// that replays a seed sets it so that the timers fire in the same order.
+  std::uint32_t jitter_seed = 0;
 };
 
 /// Builds settings from configuration.

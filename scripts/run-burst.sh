@@ -4,13 +4,15 @@
 #
 #   scripts/run-burst.sh BIN_DIR WORK_DIR [--auctions N] [--events N]
 #                        [--connections N] [--batch N] [--kill9]
-#                        [--max-redeliveries N]
+#                        [--max-redeliveries N] [--receiver-arg ARG ...]
 #                        [--replay BIDLOG [--speed X]] [-- SIM_BURST_ARGS...]
 #
 # --kill9: kill -9 Gavel in the middle of the burst, restart it, and let the
 # burst finish (it retries what was not acknowledged).
 # --max-redeliveries: fail when the receiver got more than N events again
 # (the bound of docs/adr/0012-delivery-progress.md for the run's rate).
+# --receiver-arg: one more argument for `sim receive` (repeatable), e.g. its
+# faults: --receiver-arg --outage --receiver-arg 0s+10s.
 # --replay: send a recorded bid log with `sim replay` instead of a generated
 # burst (sim/README.md, "Bid log"), at --speed (default 0: as fast as acked).
 # Arguments after -- go to `sim burst` as they are (e.g. -- --rate 2000).
@@ -21,7 +23,7 @@ work=$2
 shift 2
 auctions=100 events=20000 connections=16 batch=1 kill9=0 replay="" speed=0
 max_redeliveries=
-extra=()
+extra=() recv_extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --replay) replay=$2; shift 2 ;;
@@ -33,6 +35,7 @@ while [ $# -gt 0 ]; do
     --batch) batch=$2; shift 2 ;;
     --kill9) kill9=1; shift ;;
     --max-redeliveries) max_redeliveries=$2; shift 2 ;;
+    --receiver-arg) recv_extra+=("$2"); shift 2 ;;
     *) echo "run-burst: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -88,7 +91,7 @@ wait_for_line() { # file pattern seconds
 }
 
 "$bin/sim" receive --listen 127.0.0.1:0 --secret "$secret" --out "$work/arrivals.jsonl" \
-  > "$work/receive.out" 2> "$work/receive.err" &
+  "${recv_extra[@]}" > "$work/receive.out" 2> "$work/receive.err" &
 recv_pid=$!
 wait_for_line "$work/receive.out" "listening on" 10
 recv_addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$work/receive.out" | head -1)

@@ -30,10 +30,13 @@ struct receive_args {
   std::string outage_mode = "503";
   double drop_after_accept = 0;
   std::vector<std::string> poison_event_ids;
+  /// Outages apply only to events of these auctions (empty: to every request).
+  std::vector<std::int64_t> outage_auctions;
 };
 int run_receive(const receive_args& args);
 /// Adds --tls-cert, --tls-key, --fail-status, --latency, --outage,
-/// --outage-mode, --poison-event-id and --drop-after-accept to the receive
+/// --outage-mode, --outage-auction, --poison-event-id and --drop-after-accept
+/// to the receive
 /// subcommand.
 void add_receive_fault_options(CLI::App& cmd, receive_args& args);
 
