@@ -143,7 +143,7 @@ burst_pid=$!
 if [ "$kill9" -eq 1 ]; then
   target=$((events / 3))
   for i in $(seq 1 600); do
-    n=$(wc -l < "$work/acks.jsonl" 2>/dev/null || echo 0)
+    n=$( { wc -l < "$work/acks.jsonl"; } 2>/dev/null || echo 0)
     [ "$n" -ge "$target" ] && break
     kill -0 "$burst_pid" 2>/dev/null || break
     sleep 0.05
