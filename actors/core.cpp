@@ -50,13 +50,11 @@ void adopt_registry(core_ptr self, registry_actor registry) {
 /// Records a crash; restarts after a backoff, or gives up over the limit.
 void crashed(core_ptr self, std::string what) {
   auto& st = self->state;
-  auto now = std::chrono::steady_clock::now();
-  st.crashes.push_back(now);
-  while (!st.crashes.empty() && st.crashes.front() < now - st.settings.restart_period)
-    st.crashes.pop_front();
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  auto d = st.policy.on_crash(std::chrono::steady_clock::now(), unit(st.rng));
   st.status.last_error = std::move(what);
   st.status.last_error_ms = wall_ms();
-  if (st.crashes.size() > st.settings.restart_limit) {
+  if (d.over_limit) {
     st.status.state = "failed";
     ++st.generation; // cancels a restart that was due
     st.restart_pending = false;
@@ -65,17 +63,13 @@ void crashed(core_ptr self, std::string what) {
         "core: {} crashes within {} ms (limit {}): marked failed, not "
         "restarting; ingest answers 503 until POST /v1/components/core/restart "
         "(last: {})",
-        st.crashes.size(), st.settings.restart_period.count(), st.settings.restart_limit,
-        st.status.last_error);
+        d.crashes, st.policy.period().count(), st.policy.limit(), st.status.last_error);
     return;
   }
   set_up(self);
   if (st.restart_pending)
     return;
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  auto delay =
-      protocols::backoff_delay(st.settings.backoff_min, st.settings.backoff_max, 2.0,
-                               static_cast<unsigned>(st.crashes.size()), unit(st.rng));
+  auto delay = d.delay;
   GAVEL_LOG_WARN("core: {}; restarting in {} ms", st.status.last_error, delay.count());
   st.restart_pending = true;
   self->delayed_send(self, delay, atom::retry_v, ++st.generation);
@@ -133,6 +127,8 @@ core_actor::behavior_type core_supervisor(core_actor::stateful_pointer<core_stat
                                           registry_actor registry) {
   auto& st = self->state;
   st.settings = settings;
+  st.policy = protocols::restart_policy{settings.restart_limit, settings.restart_period,
+                                        settings.backoff_min, settings.backoff_max};
   st.make = std::move(make);
   st.dependents = std::move(dependents);
   st.store = std::move(store);
@@ -190,7 +186,7 @@ core_actor::behavior_type core_supervisor(core_actor::stateful_pointer<core_stat
           return;
         GAVEL_LOG_INFO("core: restart requested by an operator");
         st.status.state = "restarting";
-        st.crashes.clear();
+        st.policy.reset();
         ++st.generation;
         restart(self);
       },

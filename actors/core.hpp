@@ -5,6 +5,7 @@
 /// like the destinations are by their own supervisors.
 
 #include "actors/interfaces.hpp"
+#include "protocols/resilience.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -54,7 +55,9 @@ struct core_state {
   std::shared_ptr<std::pair<store_actor, registry_actor>> current =
       std::make_shared<std::pair<store_actor, registry_actor>>();
   core_status status;
-  std::deque<std::chrono::steady_clock::time_point> crashes;
+  protocols::restart_policy policy{5, std::chrono::milliseconds{60000},
+                                   std::chrono::milliseconds{100},
+                                   std::chrono::milliseconds{30000}};
   std::uint64_t generation = 0; ///< of the restart that is due (stale retries ignored)
   bool restart_pending = false;
   bool bumping = false; ///< waiting for the store to fence the old epoch off

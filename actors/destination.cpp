@@ -46,21 +46,7 @@ void make_ready(destination_state& st, std::int64_t auction, lane_t& l) {
 }
 
 void mark_done(self_ptr self, std::int64_t pos) {
-  auto& st = self->state;
-  auto it =
-      std::lower_bound(st.order.begin(), st.order.end(), pos,
-                       [](const auto& e, std::int64_t p) { return e.position < p; });
-  if (it != st.order.end() && it->position == pos) {
-    it->done = true;
-    auto& p = st.progress_unsaved[it->auction_id];
-    p = std::max(p, pos);
-  }
-  while (!st.order.empty() && st.order.front().done) {
-    st.delivered_through = st.order.front().position;
-    st.order.pop_front();
-  }
-  if (st.order.empty())
-    st.delivered_through = std::max(st.delivered_through, st.loaded_through);
+  self->state.marks.done(pos);
   read_more(self);
 }
 
@@ -119,25 +105,17 @@ void park(self_ptr self, std::int64_t auction, lane_t& l, std::string reason,
 
 void enqueue(self_ptr self, outbox_record rec) {
   auto& st = self->state;
-  st.loaded_through = rec.position;
   auto auction = rec.auction_id;
-  bool done_already = false;
-  if (rec.position <= st.done_before_max) {
-    // Delivered (or dead-lettered) before a restart, though the prefix
-    // position had not passed it: not sent again.
-    auto it = st.done_before.find(auction);
-    done_already = it != st.done_before.end() && rec.position <= it->second;
-    if (done_already)
-      ++st.counters->skipped_after_restart;
-  } else if (!st.done_before.empty()) {
-    st.done_before.clear();
+  if (st.marks.load(rec.position, auction, rec.created_ms)) {
+    // Delivered (or dead-lettered) before a restart: not sent again.
+    ++st.counters->skipped_after_restart;
+    read_more(self);
+    return;
   }
-  if (done_already || !st.settings.event_types.count(rec.type)) {
-    st.order.push_back({rec.position, true, rec.created_ms, auction});
+  if (!st.settings.event_types.count(rec.type)) {
     mark_done(self, rec.position);
     return;
   }
-  st.order.push_back({rec.position, false, rec.created_ms, auction});
   auto& l = st.lanes[auction];
   if (l.parked && !l.redriving) {
     destination_state::item it{std::move(rec), false};
@@ -359,26 +337,25 @@ void on_delivered(self_ptr self, std::uint64_t id, adapters::delivery_result& r)
 void read_more(self_ptr self) {
   auto& st = self->state;
   if (st.m != destination_state::mode::catching_up || st.reading ||
-      st.order.size() + st.settings.page > st.settings.window)
+      st.marks.held() + st.settings.page > st.settings.window)
     return;
   st.reading = true;
-  self->request(st.reader, std::chrono::seconds{30}, atom::read_v, st.loaded_through,
-                static_cast<std::uint64_t>(st.settings.page))
+  self->request(st.reader, std::chrono::seconds{30}, atom::read_v,
+                st.marks.loaded_through(), static_cast<std::uint64_t>(st.settings.page))
       .then(
           [self](std::vector<outbox_record>& rows) {
             auto& st = self->state;
             st.reading = false;
             auto n = rows.size();
             for (auto& r : rows)
-              if (r.position > st.loaded_through)
+              if (r.position > st.marks.loaded_through())
                 enqueue(self, std::move(r));
-            if (n < st.settings.page && st.loaded_through >= st.max_seen_live) {
+            if (n < st.settings.page && st.marks.loaded_through() >= st.max_seen_live) {
               if (st.m != destination_state::mode::live)
                 GAVEL_LOG_INFO("destination {}: caught up at position {}, live",
-                               st.settings.name, st.loaded_through);
+                               st.settings.name, st.marks.loaded_through());
               st.m = destination_state::mode::live;
-              if (st.order.empty())
-                st.delivered_through = std::max(st.delivered_through, st.loaded_through);
+              st.marks.settle();
             } else {
               read_more(self);
             }
@@ -417,13 +394,7 @@ void start_up(self_ptr self) {
                   .then(
                       [self, pos](auction_progress& done) {
                         auto& st = self->state;
-                        st.delivered_through = st.saved_through = st.loaded_through = pos;
-                        st.done_before.clear();
-                        st.done_before_max = 0;
-                        for (auto& [auction, at] : done) {
-                          st.done_before[auction] = at;
-                          st.done_before_max = std::max(st.done_before_max, at);
-                        }
+                        st.marks.resume(pos, done);
                         st.m = destination_state::mode::catching_up;
                         auto parked = std::count_if(
                             st.lanes.begin(), st.lanes.end(),
@@ -529,9 +500,9 @@ destination_status make_status(destination_state& st) {
             : retrying                                           ? "retrying"
             : st.m != destination_state::mode::live              ? "catching-up"
                                                                  : "ok";
-  s.delivered_through = st.delivered_through;
-  s.loaded_through = st.loaded_through;
-  s.head_position = std::max(st.loaded_through, st.max_seen_live);
+  s.delivered_through = st.marks.delivered_through();
+  s.loaded_through = st.marks.loaded_through();
+  s.head_position = std::max(st.marks.loaded_through(), st.max_seen_live);
   const auto& c = *st.counters;
   s.delivered = c.delivered;
   s.requests = c.requests;
@@ -547,12 +518,8 @@ destination_status make_status(destination_state& st) {
       ++(dead ? s.dead_letters_5m : s.retries_5m);
   s.parked_auctions = static_cast<std::size_t>(std::count_if(
       st.lanes.begin(), st.lanes.end(), [](const auto& kv) { return kv.second.parked; }));
-  s.in_memory = st.order.size();
-  for (const auto& o : st.order)
-    if (!o.done) {
-      s.oldest_undelivered_ms = o.created_ms;
-      break;
-    }
+  s.in_memory = st.marks.held();
+  s.oldest_undelivered_ms = st.marks.oldest_pending_ms().value_or(0);
   s.last_error = st.last_error;
   s.last_error_ms = st.last_error_ms;
   if (!c.latencies_ms.empty()) {
@@ -624,24 +591,25 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
         }
         st.max_seen_live = std::max(st.max_seen_live, batch->back().position);
         for (const auto& rec : *batch) {
-          if (rec.position <= st.loaded_through)
+          if (rec.position <= st.marks.loaded_through())
             continue;
-          if (rec.position > st.loaded_through + 1) {
+          if (rec.position > st.marks.loaded_through() + 1) {
             // A hole below this batch: positions the live feed never showed
             // (a commit resolved late, or numbers an aborted commit used).
             // Only the outbox can say which: never move past it unread.
             GAVEL_LOG_INFO("destination {}: positions {}..{} not seen live, reading "
                            "them from the outbox",
-                           st.settings.name, st.loaded_through + 1, rec.position - 1);
+                           st.settings.name, st.marks.loaded_through() + 1,
+                           rec.position - 1);
             st.m = destination_state::mode::catching_up;
             st.max_seen_live = batch->back().position;
             read_more(self);
             break;
           }
-          if (st.order.size() >= st.settings.window) {
+          if (st.marks.held() >= st.settings.window) {
             // Behind: stop holding envelopes; the outbox is the buffer.
             GAVEL_LOG_INFO("destination {}: {} in memory, catching up from the outbox",
-                           st.settings.name, st.order.size());
+                           st.settings.name, st.marks.held());
             st.m = destination_state::mode::catching_up;
             st.max_seen_live = batch->back().position;
             read_more(self);
@@ -696,15 +664,10 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
       },
       [self](atom::flush) {
         auto& st = self->state;
-        if (st.delivered_through > st.saved_through || !st.progress_unsaved.empty()) {
-          auction_progress progress;
-          for (auto& [auction, pos] : st.progress_unsaved)
-            if (pos > st.delivered_through)
-              progress.emplace_back(auction, pos);
-          st.progress_unsaved.clear();
-          self->send(st.store, atom::position_v, st.settings.name, st.delivered_through,
+        if (st.marks.save_due()) {
+          auto [through, progress] = st.marks.take_save();
+          self->send(st.store, atom::position_v, st.settings.name, through,
                      std::move(progress));
-          st.saved_through = st.delivered_through;
         }
         self->delayed_send(self, st.settings.position_interval, atom::flush_v);
       },
@@ -758,6 +721,9 @@ destination_actor::behavior_type destination_supervisor(
   st.counters = std::make_shared<destination_counters>();
   st.store = store;
   st.reader = reader;
+  st.policy = protocols::restart_policy{
+      st.settings.restart_limit, st.settings.restart_period,
+      std::chrono::milliseconds{100}, std::chrono::milliseconds{30000}};
   spawn_worker(self);
   self->attach_functor([current = st.current] {
     if (*current)
@@ -777,26 +743,19 @@ destination_actor::behavior_type destination_supervisor(
     }
     if (!msg.reason || self->getf(caf::abstract_actor::is_shutting_down_flag))
       return; // a normal exit (shutdown)
-    auto now = std::chrono::steady_clock::now();
-    st.crashes.push_back(now);
-    while (!st.crashes.empty() && st.crashes.front() < now - st.settings.restart_period)
-      st.crashes.pop_front();
     st.failure = "worker failed: " + caf::to_string(msg.reason);
-    if (st.crashes.size() > st.settings.restart_limit) {
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    auto d = st.policy.on_crash(std::chrono::steady_clock::now(), unit(st.rng));
+    if (d.over_limit) {
       st.failed = true;
       GAVEL_LOG_ERROR(
           "destination {}: {} crashes within {} ms (limit {}): marked failed, "
           "not restarting; delivery stops until `restart` (nothing is lost: "
           "the outbox keeps everything)",
-          st.settings.name, st.crashes.size(), st.settings.restart_period.count(),
-          st.settings.restart_limit);
+          st.settings.name, d.crashes, st.policy.period().count(), st.policy.limit());
       return;
     }
-    st.consecutive = static_cast<unsigned>(st.crashes.size());
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    auto delay = protocols::backoff_delay(std::chrono::milliseconds{100},
-                                          std::chrono::milliseconds{30000}, 2.0,
-                                          st.consecutive, unit(st.rng));
+    auto delay = d.delay;
     GAVEL_LOG_WARN("destination {}: {}; restart {} in {} ms", st.settings.name,
                    st.failure, st.restarts + 1, delay.count());
     st.restart_pending = true;
@@ -842,8 +801,7 @@ destination_actor::behavior_type destination_supervisor(
         if (st.failed) {
           // An operator's restart: a clean slate.
           st.failed = false;
-          st.crashes.clear();
-          st.consecutive = 0;
+          st.policy.reset();
         }
         ++st.restarts;
         spawn_worker(self);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "actors/delivery_watermark.hpp"
 #include "actors/destination_batch.hpp"
 #include "actors/interfaces.hpp"
 #include "adapters/config.hpp"
@@ -83,23 +84,8 @@ struct destination_state {
       0; ///< halves on a batch-wide rejection to isolate the bad record
   protocols::circuit_breaker circuit;
   bool dispatch_scheduled = false;
-  /// Positions held in memory, ascending: (position, done, committed ms).
-  struct slot {
-    std::int64_t position;
-    bool done;
-    std::int64_t created_ms;
-    std::int64_t auction_id;
-  };
-  std::deque<slot> order;
-  std::int64_t delivered_through = 0;
-  std::int64_t saved_through = 0;
-  /// Per-auction progress beyond delivered_through not yet sent to the store
-  /// (auction → highest position done), and what the store held at start-up
-  /// (records at or below it for their auction are not sent again; ADR 0012).
-  std::unordered_map<std::int64_t, std::int64_t> progress_unsaved;
-  std::unordered_map<std::int64_t, std::int64_t> done_before;
-  std::int64_t done_before_max = 0;
-  std::int64_t loaded_through = 0;
+  /// Delivered-through position and per-auction progress (what is saved).
+  delivery_watermark marks;
   std::int64_t max_seen_live = 0;
   mode m = mode::starting;
   bool reading = false;
@@ -143,9 +129,10 @@ struct destination_supervisor_state {
   /// Shared with a cleanup functor: the worker goes down with its supervisor.
   std::shared_ptr<destination_worker_actor> current =
       std::make_shared<destination_worker_actor>();
-  std::deque<std::chrono::steady_clock::time_point> crashes;
+  protocols::restart_policy policy{5, std::chrono::milliseconds{60000},
+                                   std::chrono::milliseconds{100},
+                                   std::chrono::milliseconds{30000}};
   std::uint64_t restarts = 0;
-  unsigned consecutive = 0;
   bool failed = false;
   bool replacing = false;       ///< the worker is stopping for a new store
   bool restart_pending = false; ///< a restart waits for its backoff

@@ -33,7 +33,8 @@ int pidfd_open(pid_t pid) {
 
 embedded_postgres_supervisor::embedded_postgres_supervisor(embedded_postgres& pg,
                                                            options opts)
-    : pg_(pg), opts_(opts), intensity_(opts.restart_limit, opts.restart_period) {
+    : pg_(pg), opts_(opts), policy_(opts.restart_limit, opts.restart_period,
+                                    opts.backoff_min, opts.backoff_max) {
   status_.embedded = true;
   status_.state = "running";
 }
@@ -72,7 +73,7 @@ void embedded_postgres_supervisor::stop() {
 database_status embedded_postgres_supervisor::status() const {
   std::lock_guard guard{mutex_};
   auto s = status_;
-  s.over_limit = intensity_.exceeded(std::chrono::steady_clock::now());
+  s.over_limit = policy_.exceeded(std::chrono::steady_clock::now());
   return s;
 }
 
@@ -176,24 +177,17 @@ void embedded_postgres_supervisor::run() {
     // Restart attempts until one brings the cluster back; each counts toward
     // the intensity limit, a failed start as much as a death.
     for (;;) {
-      std::size_t recent = 0;
-      bool over = false;
-      {
+      auto d = [&] {
         std::lock_guard guard{mutex_};
-        recent = intensity_.record(std::chrono::steady_clock::now());
-        over = recent > intensity_.limit();
-      }
-      auto delay =
-          over ? opts_.backoff_max
-               : protocols::backoff_delay(opts_.backoff_min, opts_.backoff_max, 2.0,
-                                          static_cast<unsigned>(recent), unit(rng));
-      if (over)
+        return policy_.on_crash(std::chrono::steady_clock::now(), unit(rng));
+      }();
+      if (d.over_limit)
         GAVEL_LOG_ERROR("embedded PostgreSQL: {} restarts within {} ms (limit {}); "
                         "retrying every {} ms",
-                        recent, opts_.restart_period.count(), opts_.restart_limit,
-                        delay.count());
+                        d.crashes, opts_.restart_period.count(), opts_.restart_limit,
+                        d.delay.count());
       set_state("restarting");
-      if (pause(delay))
+      if (pause(d.delay))
         return;
       set_state("starting");
       auto started = pg_.start(/*create_if_missing=*/false);

@@ -82,9 +82,9 @@ private:
   int wake_fd_ = -1; ///< eventfd: stop() makes it readable
   std::atomic<bool> stopping_{false};
   std::thread thread_;
-  mutable std::mutex mutex_; ///< guards status_ and intensity_
+  mutable std::mutex mutex_; ///< guards status_ and policy_
   database_status status_;
-  mutable protocols::restart_intensity intensity_;
+  mutable protocols::restart_policy policy_;
 };
 
 } // namespace gavel::adapters

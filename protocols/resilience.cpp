@@ -48,6 +48,14 @@ std::size_t restart_intensity::recent(steady_time now) {
   return restarts_.size();
 }
 
+restart_policy::decision restart_policy::on_crash(steady_time now, double unit) {
+  auto crashes = intensity_.record(now);
+  bool over = crashes > intensity_.limit();
+  auto delay =
+      over ? max_ : backoff_delay(min_, max_, 2.0, static_cast<unsigned>(crashes), unit);
+  return {crashes, over, delay};
+}
+
 circuit_breaker::circuit_breaker(unsigned threshold, milliseconds open_for,
                                  milliseconds max_open_for)
     : threshold_(std::max(1u, threshold)), base_open_(open_for),

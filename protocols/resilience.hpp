@@ -60,6 +60,39 @@ private:
   std::deque<steady_time> restarts_;
 };
 
+/// One supervisor's restart decision, the same for every supervisor in the
+/// tree (destination worker, core, embedded PostgreSQL): the crash counts
+/// toward the restart intensity, and the restart waits an exponential
+/// backoff with jitter over the crashes within the period. What to do over
+/// the limit is the supervisor's call (the destination and core supervisors
+/// give up until an operator restarts them; the database's keeps trying at
+/// the backoff's maximum, because nothing works without it).
+class restart_policy {
+public:
+  struct decision {
+    std::size_t crashes; ///< within the period, this one included
+    bool over_limit;     ///< more than `limit` of them
+    milliseconds delay;  ///< before restarting; the maximum when over the limit
+  };
+
+  restart_policy(unsigned limit, milliseconds period, milliseconds backoff_min,
+                 milliseconds backoff_max) noexcept
+      : intensity_(limit, period), min_(backoff_min), max_(backoff_max) {}
+
+  /// A crash (or a failed restart) at `now`; `unit` in [0, 1) draws the jitter.
+  decision on_crash(steady_time now, double unit);
+  /// Whether the crashes within the period, as of `now`, are over the limit.
+  bool exceeded(steady_time now) { return intensity_.exceeded(now); }
+  /// An operator's restart: a clean slate.
+  void reset() noexcept { intensity_.clear(); }
+  unsigned limit() const noexcept { return intensity_.limit(); }
+  milliseconds period() const noexcept { return intensity_.period(); }
+
+private:
+  restart_intensity intensity_;
+  milliseconds min_, max_;
+};
+
 /// Closed → (threshold consecutive failures) → open → (open_for elapsed) →
 /// half-open: one probe at a time; a probe's success closes it, its failure
 /// opens it again for twice as long (up to max_open_for).

@@ -47,6 +47,32 @@ CAF_TEST(restart intensity counts the restarts within its period only) {
   CAF_CHECK_EQUAL(ri.recent(t0 + 13s), 0u);
 }
 
+CAF_TEST(the restart policy backs off over the crashes in its period and gives up past the
+             limit) {
+  steady_time t0{};
+  restart_policy p{2, 10s, 100ms, 30s};
+  auto d1 = p.on_crash(t0, 0.0);
+  CAF_CHECK_EQUAL(d1.crashes, 1u);
+  CAF_CHECK(!d1.over_limit);
+  CAF_CHECK_EQUAL(d1.delay.count(), 50); // equal jitter: half of 100 ms at unit 0
+  auto d2 = p.on_crash(t0 + 1s, 1.0);
+  CAF_CHECK_EQUAL(d2.crashes, 2u);
+  CAF_CHECK(!d2.over_limit);
+  CAF_CHECK_EQUAL(d2.delay.count(), 200);
+  auto d3 = p.on_crash(t0 + 2s, 0.0);
+  CAF_CHECK(d3.over_limit);
+  CAF_CHECK_EQUAL(d3.delay.count(), 30000); // over the limit: the maximum
+  CAF_CHECK(p.exceeded(t0 + 2s));
+  // The window forgets: 10 s after the first crash only two remain.
+  CAF_CHECK(!p.exceeded(t0 + 10s));
+  auto d4 = p.on_crash(t0 + 15s, 0.0);
+  CAF_CHECK_EQUAL(d4.crashes, 1u); // t0+1s and t0+2s fell out too
+  CAF_CHECK(!d4.over_limit);
+  p.reset();
+  CAF_CHECK(!p.exceeded(t0 + 15s));
+  CAF_CHECK_EQUAL(p.on_crash(t0 + 15s, 0.0).crashes, 1u);
+}
+
 CAF_TEST(the circuit opens after the threshold and probes once when half open) {
   steady_time t0{};
   circuit_breaker cb{3, 1000ms, 8000ms};
