@@ -14,7 +14,6 @@ namespace {
 using self_ptr = destination_worker_actor::stateful_pointer<destination_state>;
 using adapters::outbox_record;
 using protocols::failure_class;
-using lane_t = destination_state::lane;
 
 std::int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -37,14 +36,6 @@ void set_error(destination_state& st, std::string e) {
 void read_more(self_ptr self);
 void dispatch(self_ptr self);
 
-void make_ready(destination_state& st, std::int64_t auction, lane_t& l) {
-  if (!l.ready && !l.waiting && !l.parked && !l.redriving && l.in_flight == 0 &&
-      !l.queue.empty()) {
-    l.ready = true;
-    st.ready.push_back(auction);
-  }
-}
-
 void mark_done(self_ptr self, std::int64_t pos) {
   self->state.marks.done(pos);
   read_more(self);
@@ -52,7 +43,7 @@ void mark_done(self_ptr self, std::int64_t pos) {
 
 /// Records a dead (or parked) letter with the store; it is then done as far
 /// as the delivered-through position is concerned.
-void record_dead(self_ptr self, const destination_state::item& it, std::string status,
+void record_dead(self_ptr self, const destination_lanes::item& it, std::string status,
                  std::string reason, int attempts, int http_status) {
   auto& st = self->state;
   adapters::dead_letter d;
@@ -81,32 +72,24 @@ void record_dead(self_ptr self, const destination_state::item& it, std::string s
 
 /// Dead-letters the head of an auction's queue and parks the auction: what
 /// queues behind it is parked in the table too (its order is kept there).
-void park(self_ptr self, std::int64_t auction, lane_t& l, std::string reason,
+void park(self_ptr self, destination_lanes::settled& s, std::string reason,
           int http_status) {
   auto& st = self->state;
-  auto head = std::move(l.queue.front());
-  l.queue.pop_front();
+  auto& head = *s.dead_item;
   GAVEL_LOG_ERROR("destination {}: {} (auction {}, position {}) dead-lettered after {} "
                   "attempt(s): {}; auction parked",
-                  st.settings.name, head.rec.event_id, auction, head.rec.position,
-                  l.attempts + 1, reason);
+                  st.settings.name, head.rec.event_id, s.auction, head.rec.position,
+                  s.attempts, reason);
   set_error(st, "dead letter " + head.rec.event_id + ": " + reason);
-  record_dead(self, head, "dead", reason, static_cast<int>(l.attempts + 1), http_status);
+  record_dead(self, head, "dead", reason, static_cast<int>(s.attempts), http_status);
   auto behind = "parked behind " + head.rec.event_id;
-  l.parked = true;
-  l.attempts = 0;
-  l.waiting = false;
-  ++l.token;
-  auto rest = std::move(l.queue);
-  l.queue.clear();
-  for (auto& it : rest)
+  for (auto& it : s.behind)
     record_dead(self, it, "parked", behind, 0, 0);
 }
 
 void enqueue(self_ptr self, outbox_record rec) {
   auto& st = self->state;
-  auto auction = rec.auction_id;
-  if (st.marks.load(rec.position, auction, rec.created_ms)) {
+  if (st.marks.load(rec.position, rec.auction_id, rec.created_ms)) {
     // Delivered (or dead-lettered) before a restart: not sent again.
     ++st.counters->skipped_after_restart;
     read_more(self);
@@ -116,15 +99,11 @@ void enqueue(self_ptr self, outbox_record rec) {
     mark_done(self, rec.position);
     return;
   }
-  auto& l = st.lanes[auction];
-  if (l.parked && !l.redriving) {
-    destination_state::item it{std::move(rec), false};
+  if (!st.lanes.push(rec)) {
+    destination_lanes::item it{std::move(rec), false};
     record_dead(self, it, "parked", "auction parked (an earlier event is dead-lettered)",
                 0, 0);
-    return;
   }
-  l.queue.push_back({std::move(rec), false});
-  make_ready(st, auction, l);
 }
 
 void schedule_dispatch(self_ptr self, std::chrono::milliseconds after) {
@@ -140,10 +119,7 @@ void schedule_dispatch(self_ptr self, std::chrono::milliseconds after) {
 
 void dispatch(self_ptr self) {
   auto& st = self->state;
-  auto limits = st.client->limits();
-  if (st.batch_cap == 0)
-    st.batch_cap = limits.max_records;
-  while (st.requests.size() < st.settings.concurrency && !st.ready.empty()) {
+  while (st.lanes.in_flight() < st.settings.concurrency && st.lanes.has_ready()) {
     auto now = std::chrono::steady_clock::now();
     if (!st.circuit.allow(now)) {
       auto wait =
@@ -159,79 +135,33 @@ void dispatch(self_ptr self) {
       schedule_dispatch(self, wait);
       return;
     }
-    // Fill the request from the ready auctions, each contributing a prefix
-    // of its queue (many records of one auction, in order, when the kind
-    // allows it); an auction that could not join keeps its place in line.
-    request_builder builder{limits, st.batch_cap};
-    std::vector<outbox_record> batch;
-    std::vector<std::int64_t> deferred;
-    while (!st.ready.empty() && !builder.full()) {
-      auto auction = st.ready.front();
-      auto it = st.lanes.find(auction);
-      if (it == st.lanes.end()) {
-        st.ready.pop_front();
-        continue;
-      }
-      auto& l = it->second;
-      if (!l.ready || l.parked || l.redriving || l.waiting || l.in_flight > 0 ||
-          l.queue.empty()) {
-        l.ready = false;
-        st.ready.pop_front();
-        continue;
-      }
-      if (!builder.open(auction, st.client->size_of(l.queue.front().rec)))
-        break;
-      st.ready.pop_front();
-      std::size_t n = 0;
-      while (n < l.queue.size() && builder.add(st.client->size_of(l.queue[n].rec),
-                                               st.client->batch_key(l.queue[n].rec))) {
-        batch.push_back(l.queue[n].rec);
-        ++n;
-      }
-      builder.close();
-      if (n == 0) {
-        // Its head clashes with a record already in the request (same id):
-        // it goes first in the next one.
-        deferred.push_back(auction);
-        continue;
-      }
-      l.ready = false;
-      l.in_flight = n;
-    }
-    for (auto a = deferred.rbegin(); a != deferred.rend(); ++a)
-      st.ready.push_front(*a);
-    if (batch.empty())
+    auto req = st.lanes.next(*st.client);
+    if (!req)
       return;
-    destination_state::request req;
-    req.parts = builder.parts();
-    req.records = batch.size();
-    auto id = ++st.next_request;
-    st.requests.emplace(id, std::move(req));
     ++st.counters->requests;
     auto handle = caf::actor_cast<destination_worker_actor>(self);
-    st.client->send(std::move(batch), [handle, id](adapters::delivery_result r) {
-      caf::anon_send(handle, atom::delivered_v, id, std::move(r));
-    });
+    st.client->send(std::move(req->batch),
+                    [handle, id = req->id](adapters::delivery_result r) {
+                      caf::anon_send(handle, atom::delivered_v, id, std::move(r));
+                    });
   }
 }
 
-void back_off(self_ptr self, std::int64_t auction, lane_t& l,
+void back_off(self_ptr self, const destination_lanes::settled& s,
               std::chrono::milliseconds at_least) {
   auto& st = self->state;
-  ++l.attempts;
   ++st.counters->retries;
   note_recent(*st.counters, false);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto delay =
       protocols::backoff_delay(st.settings.retry.initial, st.settings.retry.max,
-                               st.settings.retry.multiplier, l.attempts, unit(st.rng));
+                               st.settings.retry.multiplier, s.attempts, unit(st.rng));
   delay = std::max(delay, at_least);
-  if (l.attempts == 1 || l.attempts % 10 == 0)
+  if (s.attempts == 1 || s.attempts % 10 == 0)
     GAVEL_LOG_WARN(
         "destination {}: auction {} failed ({}), attempt {}, retrying in {} ms",
-        st.settings.name, auction, st.last_error, l.attempts, delay.count());
-  l.waiting = true;
-  self->delayed_send(self, delay, atom::retry_v, auction, ++l.token);
+        st.settings.name, s.auction, st.last_error, s.attempts, delay.count());
+  self->delayed_send(self, delay, atom::retry_v, s.auction, s.token);
 }
 
 void observe_latency(destination_state& st, const outbox_record& rec) {
@@ -253,11 +183,9 @@ void observe_latency(destination_state& st, const outbox_record& rec) {
 
 void on_delivered(self_ptr self, std::uint64_t id, adapters::delivery_result& r) {
   auto& st = self->state;
-  auto found = st.requests.find(id);
-  if (found == st.requests.end())
+  auto answered = st.lanes.answer(id, r, st.client->limits().max_records);
+  if (!answered)
     return;
-  auto req = std::move(found->second);
-  st.requests.erase(found);
   auto now = std::chrono::steady_clock::now();
   if (r.overall == failure_class::transient) {
     ++st.counters->failures_transient;
@@ -278,32 +206,14 @@ void on_delivered(self_ptr self, std::uint64_t id, adapters::delivery_result& r)
       GAVEL_LOG_INFO("destination {}: circuit closed", st.settings.name);
     st.circuit.on_success();
   }
-  bool batch_rejected = r.overall == failure_class::permanent && req.records > 1;
-  if (batch_rejected) {
-    // Split: the next requests carry half as many records, until the one
-    // the server rejects travels alone.
+  if (answered->batch_rejected) {
     ++st.counters->failures_permanent;
-    st.batch_cap = std::max<std::size_t>(1, req.records / 2);
-    set_error(st, "batch of " + std::to_string(req.records) + " rejected (" + r.error +
-                      "); retrying in batches of " + std::to_string(st.batch_cap));
-  } else if (r.overall == failure_class::none && r.records.empty()) {
-    st.batch_cap = std::min(st.client->limits().max_records, st.batch_cap * 2);
+    set_error(st, "batch of " + std::to_string(answered->records) + " rejected (" +
+                      r.error + "); retrying in batches of " +
+                      std::to_string(st.lanes.batch_cap()));
   }
-  for (auto& v : split_verdicts(req.parts, r)) {
-    auto auction = v.auction;
-    auto it = st.lanes.find(auction);
-    if (it == st.lanes.end())
-      continue;
-    auto& l = it->second;
-    l.in_flight = 0;
-    if (batch_rejected) {
-      make_ready(st, auction, l);
-      continue;
-    }
-    for (std::size_t k = 0; k < v.delivered && !l.queue.empty(); ++k) {
-      auto done = std::move(l.queue.front());
-      l.queue.pop_front();
-      l.attempts = 0;
+  for (auto& s : answered->auctions) {
+    for (auto& done : s.delivered) {
       ++st.counters->delivered;
       observe_latency(st, done.rec);
       if (done.redriven)
@@ -311,25 +221,17 @@ void on_delivered(self_ptr self, std::uint64_t id, adapters::delivery_result& r)
       else
         mark_done(self, done.rec.position);
     }
-    // The first record not delivered stays at the head; the v.resent records
-    // behind it stay queued after it, so none of them overtakes it.
-    if (v.failed && !l.queue.empty()) {
-      const auto& o = *v.failed;
-      if (o.outcome == failure_class::transient) {
-        if (r.overall == failure_class::none) {
-          ++st.counters->failures_transient;
-          set_error(st, o.reason);
-        }
-        back_off(self, auction, l, r.retry_after);
-      } else {
-        ++st.counters->failures_permanent;
-        park(self, auction, l, o.reason.empty() ? r.error : o.reason,
-             o.status ? o.status : r.status);
+    if (s.backoff) {
+      if (r.overall == failure_class::none) {
+        ++st.counters->failures_transient;
+        set_error(st, s.backoff->reason);
       }
+      back_off(self, s, r.retry_after);
+    } else if (s.dead) {
+      ++st.counters->failures_permanent;
+      park(self, s, s.dead->reason.empty() ? r.error : s.dead->reason,
+           s.dead->status ? s.dead->status : r.status);
     }
-    make_ready(st, auction, l);
-    if (l.queue.empty() && !l.parked && !l.redriving && !l.waiting && l.in_flight == 0)
-      st.lanes.erase(it);
   }
   dispatch(self);
 }
@@ -396,9 +298,7 @@ void start_up(self_ptr self) {
                         auto& st = self->state;
                         st.marks.resume(pos, done);
                         st.m = destination_state::mode::catching_up;
-                        auto parked = std::count_if(
-                            st.lanes.begin(), st.lanes.end(),
-                            [](const auto& kv) { return kv.second.parked; });
+                        auto parked = st.lanes.parked();
                         GAVEL_LOG_INFO(
                             "destination {}: resuming after position {} ({} auction(s) "
                             "parked, {} delivered further), catching up to at least {}",
@@ -415,7 +315,7 @@ void start_up(self_ptr self) {
         .then(
             [self, load_position](std::vector<std::int64_t>& parked) {
               for (auto a : parked)
-                self->state.lanes[a].parked = true;
+                self->state.lanes.park(a);
               load_position();
             },
             retry("load parked auctions"));
@@ -436,22 +336,16 @@ void start_up(self_ptr self) {
           retry("subscribe"));
 }
 
+/// Loads an auction's dead letters (the lanes marked it as redriving) and
+/// sends them first, in position order.
 void redrive_one(self_ptr self, std::int64_t auction) {
   auto& st = self->state;
-  auto& l = st.lanes[auction];
-  if (!l.parked || l.redriving)
-    return;
-  l.redriving = true;
   self->request(st.store, std::chrono::seconds{60}, atom::take_dead_v, st.settings.name,
                 auction)
       .then(
           [self, auction](std::vector<adapters::dead_letter>& rows) {
             auto& st = self->state;
-            auto& l = st.lanes[auction];
-            l.redriving = false;
-            // Dead letters first (position order), then what arrived while
-            // they loaded.
-            std::deque<destination_state::item> q;
+            std::vector<outbox_record> letters;
             for (auto& d : rows) {
               outbox_record rec;
               rec.position = d.position;
@@ -460,27 +354,18 @@ void redrive_one(self_ptr self, std::int64_t auction) {
               rec.bid_sequence = d.bid_sequence;
               rec.event_id = std::move(d.event_id);
               rec.envelope = std::move(d.envelope);
-              q.push_back({std::move(rec), true});
+              letters.push_back(std::move(rec));
             }
-            for (auto& it : l.queue)
-              q.push_back(std::move(it));
-            l.queue = std::move(q);
-            l.parked = false;
-            l.attempts = 0;
+            st.lanes.redriven(auction, std::move(letters));
             GAVEL_LOG_INFO("destination {}: redriving {} dead letter(s) of auction {}",
                            st.settings.name, rows.size(), auction);
-            make_ready(st, auction, l);
             dispatch(self);
           },
           [self, auction](caf::error& err) {
             auto& st = self->state;
-            auto& l = st.lanes[auction];
-            l.redriving = false;
             set_error(st, "redrive: " + caf::to_string(err));
             // Still parked: what queued meanwhile joins the parked letters.
-            auto rest = std::move(l.queue);
-            l.queue.clear();
-            for (auto& it : rest)
+            for (auto& it : st.lanes.redrive_failed(auction))
               record_dead(self, it, "parked", "auction parked (redrive failed)", 0, 0);
           });
 }
@@ -494,8 +379,7 @@ destination_status make_status(destination_state& st) {
   s.circuit = circuit == protocols::circuit_breaker::state::closed ? "closed"
               : circuit == protocols::circuit_breaker::state::open ? "open"
                                                                    : "half-open";
-  bool retrying = std::any_of(st.lanes.begin(), st.lanes.end(),
-                              [](const auto& kv) { return kv.second.attempts > 0; });
+  bool retrying = st.lanes.retrying();
   s.state = circuit != protocols::circuit_breaker::state::closed ? "circuit-open"
             : retrying                                           ? "retrying"
             : st.m != destination_state::mode::live              ? "catching-up"
@@ -516,8 +400,7 @@ destination_status make_status(destination_state& st) {
   for (auto& [t, dead] : c.recent)
     if (t >= cutoff)
       ++(dead ? s.dead_letters_5m : s.retries_5m);
-  s.parked_auctions = static_cast<std::size_t>(std::count_if(
-      st.lanes.begin(), st.lanes.end(), [](const auto& kv) { return kv.second.parked; }));
+  s.parked_auctions = st.lanes.parked();
   s.in_memory = st.marks.held();
   s.oldest_undelivered_ms = st.marks.oldest_pending_ms().value_or(0);
   s.last_error = st.last_error;
@@ -621,11 +504,7 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
       },
       [self](atom::status) { return make_status(self->state); },
       [self](atom::redrive, std::int64_t auction) -> std::uint64_t {
-        auto& st = self->state;
-        std::vector<std::int64_t> targets;
-        for (auto& [a, l] : st.lanes)
-          if (l.parked && !l.redriving && (auction == 0 || a == auction))
-            targets.push_back(a);
+        auto targets = self->state.lanes.start_redrive(auction);
         for (auto a : targets)
           redrive_one(self, a);
         return targets.size();
@@ -643,13 +522,8 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
         on_delivered(self, id, r);
       },
       [self](atom::retry, std::int64_t auction, std::uint64_t token) {
-        auto& st = self->state;
-        auto it = st.lanes.find(auction);
-        if (it == st.lanes.end() || it->second.token != token)
-          return;
-        it->second.waiting = false;
-        make_ready(st, auction, it->second);
-        dispatch(self);
+        if (self->state.lanes.retry_due(auction, token))
+          dispatch(self);
       },
       [self](atom::dispatch) {
         self->state.dispatch_scheduled = false;

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "actors/delivery_watermark.hpp"
-#include "actors/destination_batch.hpp"
+#include "actors/destination_lanes.hpp"
 #include "actors/interfaces.hpp"
 #include "adapters/config.hpp"
 #include "adapters/metrics.hpp"
@@ -50,25 +50,6 @@ struct destination_counters {
 };
 
 struct destination_state {
-  /// One auction's records on this destination, in sequence order.
-  struct item {
-    adapters::outbox_record rec;
-    bool redriven = false; ///< came from the dead-letter table
-  };
-  struct lane {
-    std::deque<item> queue;
-    std::size_t in_flight = 0; ///< records at the queue's head in the request in flight
-    unsigned attempts = 0;     ///< consecutive failures of the head
-    std::uint64_t token = 0;   ///< guards retry timers
-    bool waiting = false;      ///< backing off
-    bool ready = false;        ///< listed in `ready`
-    bool parked = false;       ///< a dead letter holds the auction
-    bool redriving = false;    ///< its dead letters are being loaded
-  };
-  struct request {
-    std::vector<batch_part> parts; ///< per auction, in request order
-    std::size_t records = 0;
-  };
   enum class mode { starting, catching_up, live };
 
   destination_settings settings;
@@ -76,12 +57,8 @@ struct destination_state {
   std::shared_ptr<destination_counters> counters;
   store_actor store;
   reader_actor reader;
-  std::unordered_map<std::int64_t, lane> lanes;
-  std::deque<std::int64_t> ready; ///< auctions with something to send, FIFO
-  std::map<std::uint64_t, request> requests;
-  std::uint64_t next_request = 0;
-  std::size_t batch_cap =
-      0; ///< halves on a batch-wide rejection to isolate the bad record
+  /// Per-auction queues, the ready line and the requests in flight.
+  destination_lanes lanes;
   protocols::circuit_breaker circuit;
   bool dispatch_scheduled = false;
   /// Delivered-through position and per-auction progress (what is saved).
