@@ -5,6 +5,7 @@
 #include "protocols/json.hpp"
 #include "protocols/time.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
