@@ -37,19 +37,19 @@ namespace {
 
 using self_ptr = auction_actor::stateful_pointer<auction_state>;
 
-ingest_result rejected(std::string event_id, int http, std::string field,
-                       std::string message) {
+ingest_result rejected(std::string event_id, protocols::ingest_error why,
+                       std::string field, std::string message) {
   ingest_result r;
   r.st = status::rejected;
   r.event_id = std::move(event_id);
-  r.http_status = http;
+  r.error = why;
   r.error_field = std::move(field);
   r.error_message = std::move(message);
   return r;
 }
 
 ingest_result unavailable_result(std::string event_id) {
-  return rejected(std::move(event_id), 503, {},
+  return rejected(std::move(event_id), protocols::ingest_error::unavailable, {},
                   "cannot make the event durable now; retry");
 }
 
@@ -190,10 +190,9 @@ void on_taken(self_ptr self,
       GAVEL_LOG_WARN("auction {}: {} is already stored for another auction (a producer "
                      "bug): rejected",
                      st.id, o.result.event_id);
-      auto r = rejected(o.result.event_id, 409, "event_id",
-                        o.result.event_id + " is already stored for another auction");
-      r.error_code = "event_id_conflict";
-      o.rp.deliver(std::move(r));
+      o.rp.deliver(rejected(
+          o.result.event_id, protocols::ingest_error::event_id_conflict, "event_id",
+          o.result.event_id + " is already stored for another auction"));
     } else if (o.depends_on_batch && o.ev) {
       again.push_back({std::move(*o.ev), std::move(o.rp), false});
     } else {
@@ -312,7 +311,7 @@ void process(self_ptr self) {
         if (auto pt = new_prints.find(ev.bid_id); pt != new_prints.end())
           check_duplicate_content(self, ev, pt->second);
       } else if (row.closed) {
-        r = rejected(r.event_id, 409, "data.auction_id",
+        r = rejected(r.event_id, protocols::ingest_error::closed, "data.auction_id",
                      "auction " + std::to_string(st.id) + " is closed");
         o.depends_on_batch = !st.row.closed;
       } else {
@@ -363,7 +362,7 @@ void process(self_ptr self) {
       }
       break;
     case event_type::producer_heartbeat:
-      r = rejected(r.event_id, 422, "event_type",
+      r = rejected(r.event_id, protocols::ingest_error::invalid, "event_type",
                    "producer.heartbeat is produced by Gavel");
       break;
     }

@@ -1,7 +1,6 @@
 #include "actors/health.hpp"
 
 #include "adapters/metrics.hpp"
-#include "protocols/json.hpp"
 #include "protocols/time.hpp"
 
 #include <map>
@@ -10,8 +9,6 @@
 namespace gavel::actors {
 
 namespace {
-
-namespace json = protocols::json;
 
 struct gathering {
   std::shared_ptr<const health_sources> src;
@@ -50,22 +47,6 @@ void finish(std::shared_ptr<gathering> g, const adapters::pg_store::outbox_facts
     d.lag_seconds = oldest > 0 ? std::max<double>(0, (s.now - oldest) / 1000.0) : 0;
   }
   g->done(s);
-}
-
-void iso_or_null(std::string& out, protocols::unix_ms t) {
-  if (t <= 0) {
-    out += "null";
-    return;
-  }
-  out += '"';
-  protocols::format_iso8601_ms(t, out);
-  out += '"';
-}
-
-void number(std::string& out, double v) {
-  char buf[32];
-  auto n = std::snprintf(buf, sizeof buf, "%.3f", v);
-  out.append(buf, static_cast<std::size_t>(n));
 }
 
 } // namespace
@@ -174,137 +155,6 @@ void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources>
                   ask_facts();
               });
   });
-}
-
-std::string pipeline_json(const pipeline_snapshot& s) {
-  std::string out = R"({"at":)";
-  iso_or_null(out, s.now);
-  out += R"(,"database":)";
-  out += s.database_up ? "\"ok\"" : "\"unreachable\"";
-  // The server behind it: the embedded cluster and its supervisor ("database"
-  // above stays a string: what the store last saw, which consumers read).
-  const auto& db = s.database_server;
-  out += R"(,"database_server":{"embedded":)";
-  out += db.embedded ? "true" : "false";
-  out += R"(,"state":)";
-  json::dump_string(db.state, out);
-  out += R"(,"pid":)" + std::to_string(db.pid);
-  out += R"(,"restarts":)" + std::to_string(db.restarts);
-  out += R"(,"deaths":)" + std::to_string(db.deaths);
-  out += R"(,"over_limit":)";
-  out += db.over_limit ? "true" : "false";
-  out += R"(,"last_error":)";
-  json::dump_string(db.last_error, out);
-  out += R"(,"last_error_at":)";
-  iso_or_null(out, db.last_error_ms);
-  out += '}';
-  // The database's storage: whether commits are refused for want of space
-  // (or a read-only file system), which outlasts any restart of the server.
-  out += R"(,"storage":{"state":)";
-  out += s.storage.failing ? "\"refusing_writes\"" : "\"ok\"";
-  out += R"(,"since":)";
-  iso_or_null(out, s.storage.failing ? s.storage.since_ms : 0);
-  out += R"(,"refused_commits":)" + std::to_string(s.storage.failures);
-  out += R"(,"last_error":)";
-  json::dump_string(s.storage.reason, out);
-  out += '}';
-  // The core: the store and the registry, restarted as one unit.
-  out += R"(,"core":{"state":)";
-  json::dump_string(s.core_answered ? s.core.state : std::string{"unknown"}, out);
-  out += R"(,"epoch":)" + std::to_string(s.core.epoch);
-  out += R"(,"store_restarts":)" + std::to_string(s.core.store_restarts);
-  out += R"(,"registry_restarts":)" + std::to_string(s.core.registry_restarts);
-  out += R"(,"last_error":)";
-  json::dump_string(s.core.last_error, out);
-  out += R"(,"last_error_at":)";
-  iso_or_null(out, s.core.last_error_ms);
-  out += '}';
-  out += R"(,"head_position":)" + std::to_string(s.head_position);
-  out += R"(,"active_auctions":)" + std::to_string(s.auctions.active);
-  out += R"(,"destinations":[)";
-  for (std::size_t i = 0; i < s.destinations.size(); ++i) {
-    const auto& h = s.destinations[i];
-    const auto& d = h.status;
-    if (i > 0)
-      out += ',';
-    out += R"({"name":)";
-    json::dump_string(d.name, out);
-    out += R"(,"kind":)";
-    json::dump_string(d.kind, out);
-    out += R"(,"state":)";
-    json::dump_string(d.state, out);
-    out += R"(,"circuit":)";
-    json::dump_string(d.circuit, out);
-    out += R"(,"delivered_through":)" + std::to_string(d.delivered_through);
-    out += R"(,"head_position":)" + std::to_string(s.head_position);
-    out += R"(,"lag_events":)" + std::to_string(h.lag_events);
-    out += R"(,"lag_seconds":)";
-    number(out, h.lag_seconds);
-    out += R"(,"oldest_undelivered_at":)";
-    iso_or_null(out, h.oldest_undelivered_ms);
-    out += R"(,"oldest_undelivered_age_seconds":)";
-    number(out, h.lag_seconds);
-    out += R"(,"retries_5m":)" + std::to_string(d.retries_5m);
-    out += R"(,"dead_letters_5m":)" + std::to_string(d.dead_letters_5m);
-    out += R"(,"dead_letters":)" + std::to_string(d.dead_letters);
-    out += R"(,"dead_letters_total":)" + std::to_string(d.dead_letters);
-    out += R"(,"parked":)" + std::to_string(d.parked);
-    out += R"(,"parked_auctions":)" + std::to_string(d.parked_auctions);
-    out += R"(,"delivered":)" + std::to_string(d.delivered);
-    out += R"(,"requests":)" + std::to_string(d.requests);
-    out += R"(,"retries":)" + std::to_string(d.retries);
-    out += R"(,"failures_transient":)" + std::to_string(d.failures_transient);
-    out += R"(,"failures_permanent":)" + std::to_string(d.failures_permanent);
-    out += R"(,"circuit_opens":)" + std::to_string(d.circuit_opens);
-    out += R"(,"restarts":)" + std::to_string(d.restarts);
-    out += R"(,"loaded_through":)" + std::to_string(d.loaded_through);
-    out += R"(,"in_memory":)" + std::to_string(d.in_memory);
-    out += R"(,"latency_ms":{"p50":)";
-    number(out, d.latency_p50_ms);
-    out += R"(,"p99":)";
-    number(out, d.latency_p99_ms);
-    out += R"(,"max":)";
-    number(out, d.latency_max_ms);
-    out += R"(},"last_error":)";
-    json::dump_string(d.last_error, out);
-    out += R"(,"last_error_at":)";
-    iso_or_null(out, d.last_error_ms);
-    out += "}";
-  }
-  out += R"(],"auctions":{"active":)" + std::to_string(s.auctions.active);
-  out += R"(,"closed_held":)" + std::to_string(s.auctions.closed);
-  out += R"(,"in_final_window":)" + std::to_string(s.auctions.final_window.size());
-  out += R"(,"final_window":[)";
-  for (std::size_t i = 0; i < s.auctions.final_window.size(); ++i) {
-    const auto& a = s.auctions.final_window[i];
-    if (i > 0)
-      out += ',';
-    out += R"({"auction_id":)" + std::to_string(a.auction_id);
-    out += R"(,"end_date":)";
-    iso_or_null(out, a.end_date.value_or(0));
-    out += R"(,"last_sequence":)" + std::to_string(a.last_sequence);
-    out += R"(,"heartbeats":)" + std::to_string(a.heartbeat_count);
-    out += R"(,"last_heartbeat_at":)";
-    iso_or_null(out, a.last_heartbeat_ms);
-    out += "}";
-  }
-  out += R"(]},"sequence_gaps":)";
-  if (!s.facts_ok) {
-    out += "null"; // unknown without the database
-  } else {
-    out += '[';
-    for (std::size_t i = 0; i < s.gaps.size(); ++i) {
-      const auto& g = s.gaps[i];
-      if (i > 0)
-        out += ',';
-      out += R"({"auction_id":)" + std::to_string(g.auction_id);
-      out += R"(,"last_sequence":)" + std::to_string(g.last_sequence);
-      out += R"(,"stored":)" + std::to_string(g.counted) + "}";
-    }
-    out += ']';
-  }
-  out += "}";
-  return out;
 }
 
 namespace {

@@ -66,9 +66,6 @@ void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources>
                    std::function<void(pipeline_snapshot&)> done,
                    std::chrono::milliseconds timeout = std::chrono::seconds{5});
 
-/// The /v1/pipeline body.
-std::string pipeline_json(const pipeline_snapshot& s);
-
 /// Sets the scrape-time gauges (lag, delivered-through, states, auctions).
 void export_health_metrics(const pipeline_snapshot& s);
 

@@ -7,6 +7,7 @@
 #include "adapters/http.hpp"
 #include "adapters/pg_store.hpp"
 #include "protocols/event.hpp"
+#include "protocols/outcome.hpp"
 
 #include <caf/all.hpp>
 #include <cstdint>
@@ -48,6 +49,7 @@ CAF_ADD_ATOM(gavel, gavel::atom, prune, "prune")
 CAF_ADD_ATOM(gavel, gavel::atom, tick, "tick")
 CAF_ADD_ATOM(gavel, gavel::atom, epoch, "epoch")
 CAF_ADD_ATOM(gavel, gavel::atom, progress, "progress")
+CAF_ADD_ATOM(gavel, gavel::atom, expire, "expire")
 CAF_END_TYPE_ID_BLOCK(gavel)
 
 namespace gavel::actors {
@@ -59,7 +61,6 @@ enum class errc : std::uint8_t {
   unavailable = 1, ///< the database cannot make it durable now (retry)
   in_doubt,        ///< the commit outcome is unknown (retry; idempotent)
   internal,        ///< a bug; logged loudly
-  overloaded,      ///< shed: too much in flight
 };
 
 caf::error make_error(errc x, std::string message = {});
@@ -68,16 +69,16 @@ caf::error make_error(const protocols::error& e);
 
 // -- value types ---------------------------------------------------------------
 
-/// The outcome of one ingested event (what the ingest API reports).
+/// The outcome of one ingested event (what the ingest API reports; its HTTP
+/// status and error code are chosen in actors/api/).
 struct ingest_result {
   enum class status : std::uint8_t { accepted, duplicate, rejected };
   status st = status::rejected;
   std::string event_id;
   std::int64_t bid_sequence = 0;
-  int http_status = 202;     ///< 202, 409, 422, 503
-  std::string error_code;    ///< when rejected and more precise than the status
-  std::string error_field;   ///< when rejected
-  std::string error_message; ///< when rejected
+  protocols::ingest_error error = protocols::ingest_error::none; ///< when rejected
+  std::string error_field;                                       ///< when rejected
+  std::string error_message;                                     ///< when rejected
 };
 
 /// Everything one auction asks the store to commit at once.
@@ -163,7 +164,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::record_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::destination_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::core_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::auction_snapshot)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::http_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::delivery_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::dead_letter)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::dead_letter>)

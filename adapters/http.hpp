@@ -25,6 +25,10 @@ using header_list = std::vector<std::pair<std::string, std::string>>;
 /// Case-insensitive header lookup; empty when absent.
 std::string_view find_header(const header_list& headers, std::string_view name);
 
+/// The percent-decoded value (`%XX`, `+` a space) of `name` in the query of
+/// `target` (path and query, as sent); empty when absent or without a value.
+std::string query_param(std::string_view target, std::string_view name);
+
 struct http_request {
   std::string method; ///< "GET", "POST", ...
   std::string target; ///< path and query, as sent

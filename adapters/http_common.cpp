@@ -1,6 +1,7 @@
 // Parts of the HTTP adapter shared by server and client: the I/O runtime,
-// header lookup, URL parsing and the blocking request wrapper.
+// header lookup, query and URL parsing and the blocking request wrapper.
 #include "adapters/http.hpp"
+#include "protocols/crypto.hpp"
 
 #include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
@@ -61,6 +62,27 @@ net::io_context& io_runtime::context() {
 
 void io_runtime::stop() {
   impl_->stop();
+}
+
+// -- query --------------------------------------------------------------------
+
+std::string query_param(std::string_view target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos)
+    return {};
+  auto rest = target.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto part = rest.substr(0, amp);
+    auto eq = part.find('=');
+    if (part.substr(0, eq) == name)
+      return eq == std::string_view::npos ? std::string{}
+                                          : protocols::url_decode(part.substr(eq + 1));
+    if (amp == std::string_view::npos)
+      break;
+    rest.remove_prefix(amp + 1);
+  }
+  return {};
 }
 
 // -- headers ------------------------------------------------------------------

@@ -17,6 +17,9 @@ std::string hmac_sha256(std::string_view key, std::string_view message);
 /// RFC 3986 percent-encoding of everything but unreserved characters
 /// (what Azure expects in SAS tokens).
 std::string url_encode(std::string_view s);
+/// Percent-decoding as HTML forms (and Azure's form decoder) do it: `%XX`
+/// and `+` (a space). A stray or malformed `%` is kept as is.
+std::string url_decode(std::string_view s);
 
 /// Standard Webhooks (standardwebhooks.com): `v1,<base64 HMAC-SHA256 of
 /// "<id>.<timestamp>.<body>">` with the key being the base64 part of

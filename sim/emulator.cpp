@@ -17,31 +17,11 @@ namespace gavel::sim {
 using adapters::http_request;
 using adapters::http_responder;
 using adapters::http_response;
+using adapters::query_param;
 
 namespace {
 
 constexpr std::int64_t forever = std::numeric_limits<std::int64_t>::max();
-
-/// The value of `name` in a query string (not decoded; the control endpoints
-/// only take durations and plain words).
-std::string query_param(std::string_view target, std::string_view name) {
-  auto q = target.find('?');
-  if (q == std::string_view::npos)
-    return {};
-  auto rest = target.substr(q + 1);
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    auto part = rest.substr(0, amp);
-    auto eq = part.find('=');
-    if (part.substr(0, eq) == name)
-      return eq == std::string_view::npos ? std::string{}
-                                          : url_decode(part.substr(eq + 1));
-    if (amp == std::string_view::npos)
-      break;
-    rest = rest.substr(amp + 1);
-  }
-  return {};
-}
 
 http_response json_response(int status, std::string body) {
   return http_response{status, "application/json", {}, std::move(body)};

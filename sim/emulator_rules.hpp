@@ -6,6 +6,7 @@
 // the arrival line format. No I/O, so tests/sim/emulator_rules_test.cpp can
 // cover them with fixed clocks.
 
+#include "protocols/crypto.hpp"
 #include "protocols/expected.hpp"
 
 #include <cstdint>
@@ -22,9 +23,7 @@ using protocols::expected;
 
 // -- SAS tokens (Azure Event Hubs / Service Bus) ------------------------------
 
-/// Percent-decoding as Azure's form decoder does it: `%XX` and `+` (a space).
-/// A stray `%` is kept as is.
-std::string url_decode(std::string_view s);
+using protocols::url_decode;
 
 /// The fields of `SharedAccessSignature sr=..&sig=..&se=..&skn=..` as they
 /// appear in the header (still percent-encoded), in any order.

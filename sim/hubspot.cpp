@@ -196,23 +196,8 @@ public:
       return rate_control(req, path, respond);
     if (path != "/_sim/poison")
       return false;
-    auto param = [&](std::string_view name) -> std::string {
-      auto q = req.target.find('?');
-      if (q == std::string::npos)
-        return {};
-      std::string_view rest{req.target};
-      rest = rest.substr(q + 1);
-      while (!rest.empty()) {
-        auto amp = rest.find('&');
-        auto part = rest.substr(0, amp);
-        auto eq = part.find('=');
-        if (part.substr(0, eq) == name && eq != std::string_view::npos)
-          return url_decode(part.substr(eq + 1));
-        if (amp == std::string_view::npos)
-          break;
-        rest = rest.substr(amp + 1);
-      }
-      return {};
+    auto param = [&](std::string_view name) {
+      return adapters::query_param(req.target, name);
     };
     std::lock_guard lock{mtx_};
     if (req.method == "DELETE") {
@@ -255,22 +240,8 @@ public:
   /// (`DELETE` ends it); `POST /_sim/rate_limit?limit=50/10s` changes the limit.
   bool rate_control(const http_request& req, std::string_view path,
                     http_responder& respond) {
-    auto q = req.target.find('?');
-    std::string_view query = q == std::string::npos
-                                 ? std::string_view{}
-                                 : std::string_view{req.target}.substr(q + 1);
-    auto value = [&](std::string_view name) -> std::string {
-      for (std::string_view rest = query; !rest.empty();) {
-        auto amp = rest.find('&');
-        auto part = rest.substr(0, amp);
-        auto eq = part.find('=');
-        if (eq != std::string_view::npos && part.substr(0, eq) == name)
-          return url_decode(part.substr(eq + 1));
-        if (amp == std::string_view::npos)
-          break;
-        rest = rest.substr(amp + 1);
-      }
-      return {};
+    auto value = [&](std::string_view name) {
+      return adapters::query_param(req.target, name);
     };
     auto bad = [&](const char* what) {
       respond(http_response{

@@ -1,5 +1,5 @@
 // gavel: the service and its admin subcommands.
-#include "actors/service.hpp"
+#include "actors/cmd/service.hpp"
 #include "adapters/config.hpp"
 #include "adapters/embedded_postgres.hpp"
 #include "adapters/embedded_postgres_supervisor.hpp"
@@ -170,96 +170,90 @@ int serve(const adapters::config& cfg) {
       db->embedded->stop();
   };
   int rc = 0;
-  {
-    caf::actor_system_config caf_cfg;
-    caf_cfg.set("scheduler.max-threads", 2);
-    // Work sharing (one queue, workers block on a condition variable) instead
-    // of CAF's default work stealing, whose idle workers poll and nanosleep:
-    // with two workers on a shared two-core machine the polling cost about
-    // half of Gavel's CPU time (docs/adr/0007-hot-path.md). Work stealing
-    // with its polling phases turned off was tried in session 3: no
-    // difference that the shared machine's noise would let us see.
-    caf_cfg.set("scheduler.policy", caf::atom("sharing"));
-    caf_cfg.set("logger.verbosity", caf::atom("quiet"));
-    caf::actor_system sys{caf_cfg};
-    adapters::io_runtime io{cfg.server.io_threads};
-    actors::service svc{sys, io, cfg, db->url};
-    if (supervisor)
-      svc.watch_database([s = supervisor.get()] { return s->status(); });
-    if (auto ok = svc.start(); !ok) {
-      GAVEL_LOG_ERROR("{}", ok.err().message);
+  caf::actor_system_config caf_cfg;
+  caf_cfg.set("scheduler.max-threads", 2);
+  // Work sharing (one queue, workers block on a condition variable) instead
+  // of CAF's default work stealing, whose idle workers poll and nanosleep:
+  // with two workers on a shared two-core machine the polling cost about
+  // half of Gavel's CPU time (docs/adr/0007-hot-path.md). Work stealing
+  // with its polling phases turned off made no difference the shared
+  // machine's noise would let us see.
+  caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+  caf_cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{caf_cfg};
+  adapters::io_runtime io{cfg.server.io_threads};
+  actors::service svc{sys, io, cfg, db->url};
+  if (supervisor)
+    svc.watch_database([s = supervisor.get()] { return s->status(); });
+  if (auto ok = svc.start(); !ok) {
+    GAVEL_LOG_ERROR("{}", ok.err().message);
+    rc = 1;
+  } else {
+    adapters::http_server_options opts;
+    opts.listen = cfg.server.listen;
+    opts.max_body_bytes = cfg.server.max_body_bytes;
+    opts.header_timeout = cfg.server.header_timeout;
+    opts.body_timeout = cfg.server.body_timeout;
+    opts.idle_timeout = cfg.server.idle_timeout;
+    opts.max_connections = cfg.server.max_connections;
+    adapters::http_server server{
+        io, opts, [&svc](adapters::http_request&& req, adapters::http_responder respond) {
+          svc.handle(std::move(req), std::move(respond));
+        }};
+    auto port = server.start();
+    if (!port) {
+      GAVEL_LOG_ERROR("listen on {}: {}", cfg.server.listen, port.err().message);
       rc = 1;
     } else {
-      adapters::http_server_options opts;
-      opts.listen = cfg.server.listen;
-      opts.max_body_bytes = cfg.server.max_body_bytes;
-      opts.header_timeout = cfg.server.header_timeout;
-      opts.body_timeout = cfg.server.body_timeout;
-      opts.idle_timeout = cfg.server.idle_timeout;
-      opts.max_connections = cfg.server.max_connections;
-      adapters::http_server server{
-          io, opts,
-          [&svc](adapters::http_request&& req, adapters::http_responder respond) {
-            svc.handle(std::move(req), std::move(respond));
-          }};
-      auto port = server.start();
-      if (!port) {
-        GAVEL_LOG_ERROR("listen on {}: {}", cfg.server.listen, port.err().message);
-        rc = 1;
-      } else {
-        register_server_metrics(server);
-        GAVEL_LOG_INFO("gavel listening on {} (port {}), {} destination(s)",
-                       cfg.server.listen, *port, cfg.destinations.size());
-        std::cout << "gavel ready on port " << *port << std::endl;
-        int sig = 0;
-        sigwait(&signals, &sig);
-        GAVEL_LOG_INFO("signal {}: shutting down (a second signal exits at once)", sig);
-        // No restart of the database from here on: the drain may fail on a
-        // dead one, and the cluster is stopped below.
-        if (supervisor)
-          supervisor->stop();
-        // A second signal ends the process without waiting.
-        std::thread([signals]() mutable {
-          int s = 0;
-          sigwait(&signals, &s);
-          std::_Exit(130);
-        }).detach();
-        // A shutdown that does not finish in time must not keep the process
-        // (and a supervisor waiting on it) forever: everything acknowledged
-        // is already durable, so exiting is safe.
-        std::thread([] {
-          std::this_thread::sleep_for(std::chrono::seconds{30});
-          GAVEL_LOG_ERROR("shutdown did not finish within 30 s; exiting");
-          spdlog::default_logger()->flush();
-          std::_Exit(3);
-        }).detach();
-        // No new connections; requests already read are answered (their
-        // events commit), then destinations finish what is committed and
-        // store their positions.
-        server.stop_accepting();
-        auto summary = svc.drain(cfg.server.drain_timeout);
-        GAVEL_LOG_INFO("drained: {}", summary);
-        server.stop();
-      }
+      register_server_metrics(server);
+      GAVEL_LOG_INFO("gavel listening on {} (port {}), {} destination(s)",
+                     cfg.server.listen, *port, cfg.destinations.size());
+      std::cout << "gavel ready on port " << *port << std::endl;
+      int sig = 0;
+      sigwait(&signals, &sig);
+      GAVEL_LOG_INFO("signal {}: shutting down (a second signal exits at once)", sig);
+      // No restart of the database from here on: the drain may fail on a
+      // dead one, and the cluster is stopped below.
+      if (supervisor)
+        supervisor->stop();
+      // A second signal ends the process without waiting.
+      std::thread([signals]() mutable {
+        int s = 0;
+        sigwait(&signals, &s);
+        std::_Exit(130);
+      }).detach();
+      // A shutdown that does not finish in time must not keep the process
+      // (and a supervisor waiting on it) forever: everything acknowledged
+      // is already durable, so exiting is safe.
+      std::thread([] {
+        std::this_thread::sleep_for(std::chrono::seconds{30});
+        GAVEL_LOG_ERROR("shutdown did not finish within 30 s; exiting");
+        spdlog::default_logger()->flush();
+        std::_Exit(3);
+      }).detach();
+      // No new connections; requests already read are answered (their
+      // events commit), then destinations finish what is committed and
+      // store their positions.
+      server.stop_accepting();
+      auto summary = svc.drain(cfg.server.drain_timeout);
+      GAVEL_LOG_INFO("drained: {}", summary);
+      server.stop();
     }
-    svc.stop();
-    // Give the actors a moment to take their exit messages (the store ends
-    // its current transaction first).
-    std::this_thread::sleep_for(std::chrono::milliseconds{200});
-    stop_database();
-    GAVEL_LOG_INFO("gavel stopped");
-    spdlog::default_logger()->flush();
-    // CAF 0.17's actor clock can deadlock when destroying the actor system
-    // drops the last reference to an actor that still has a pending timer
-    // (the actor's cleanup pushes to the clock from the clock's own thread).
-    // Everything acknowledged is durable and positions are stored by now, so
-    // the process ends here instead of running those destructors.
-    std::cout.flush();
-    std::_Exit(rc);
   }
+  svc.stop();
+  // Give the actors a moment to take their exit messages (the store ends
+  // its current transaction first).
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
   stop_database();
   GAVEL_LOG_INFO("gavel stopped");
-  return rc;
+  spdlog::default_logger()->flush();
+  // CAF 0.17's actor clock can deadlock when destroying the actor system
+  // drops the last reference to an actor that still has a pending timer
+  // (the actor's cleanup pushes to the clock from the clock's own thread).
+  // Everything acknowledged is durable and positions are stored by now, so
+  // the process ends here instead of running those destructors.
+  std::cout.flush();
+  std::_Exit(rc);
 }
 
 } // namespace

@@ -243,7 +243,8 @@ struct fixture : test_coordinator_fixture<> {
                       caf::after(std::chrono::seconds{0}) >> [&] { more = false; });
         answers += results.size();
         for (auto& r : results) {
-          if (r.st == ingest_result::status::rejected && r.http_status == 503) {
+          if (r.st == ingest_result::status::rejected &&
+              r.error == protocols::ingest_error::unavailable) {
             again.push_back({a, "", r.event_id});
             continue;
           }

@@ -166,6 +166,18 @@ CAF_TEST(find_header ignores case and returns empty when absent) {
 
 CAF_TEST_FIXTURE_SCOPE(http_tests, fixture)
 
+CAF_TEST(query_param percent decodes the value of the first matching name) {
+  CAF_CHECK_EQUAL(
+      query_param("/v1/dead-letters?destination=web%20hook&limit=5", "destination"),
+      "web hook");
+  CAF_CHECK_EQUAL(query_param("/x?a=1&b=two+words&a=3", "b"), "two words");
+  CAF_CHECK_EQUAL(query_param("/x?a=1&a=3", "a"), "1");
+  CAF_CHECK_EQUAL(query_param("/x?ab=1", "a"), "");
+  CAF_CHECK_EQUAL(query_param("/x?flag&b=2", "flag"), "");
+  CAF_CHECK_EQUAL(query_param("/x?b=%zz", "b"), "%zz");
+  CAF_CHECK_EQUAL(query_param("/x", "a"), "");
+}
+
 CAF_TEST(listen errors are reported with code listen) {
   http_server_options opts;
   opts.listen = "127.0.0.1:0";

@@ -1,5 +1,5 @@
 // libFuzzer target: an ingest body as POST /v1/events treats it
-// (actors/service.cpp): parse + validate with the configured limits, then,
+// (actors/api/ingest.cpp): parse + validate with the configured limits, then,
 // for every accepted item, what the store does with it (event id, envelope,
 // synthesised auction.opened).
 #include "protocols/event.hpp"

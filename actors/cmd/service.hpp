@@ -2,6 +2,7 @@
 
 #include "actors/admission.hpp"
 #include "actors/alerts.hpp"
+#include "actors/api/router.hpp"
 #include "actors/auction.hpp"
 #include "actors/core.hpp"
 #include "actors/destination.hpp"
@@ -16,9 +17,10 @@
 
 namespace gavel::actors {
 
-/// The running service: the actor tree behind the HTTP API. Owns nothing of
-/// the process (actor system, io runtime, database) — main() does — so tests
-/// can assemble it on their own.
+/// The running service: spawns and connects the actor tree and puts the HTTP
+/// API (actors/api/) in front of it. Owns nothing of the process (actor
+/// system, io runtime, database) — main() does — so tests can assemble it on
+/// their own.
 class service {
 public:
   service(caf::actor_system& sys, adapters::io_runtime& io, adapters::config cfg,
@@ -34,7 +36,7 @@ public:
     database_status_ = std::move(status);
   }
 
-  /// The HTTP entry point (ingest and operations routes).
+  /// The HTTP entry point (ingest and operations routes); after start().
   void handle(adapters::http_request&& req, adapters::http_responder respond);
 
   /// Events accepted but not yet answered.
@@ -54,12 +56,6 @@ public:
   std::shared_ptr<const health_sources> health() const { return health_; }
 
 private:
-  void ingest(adapters::http_request&& req, adapters::http_responder respond);
-  void pipeline(adapters::http_responder respond);
-  void metrics(adapters::http_responder respond);
-  /// Dead letters (list, redrive) and destination control (restart, crash).
-  void operations(adapters::http_request&& req, adapters::http_responder respond);
-
   caf::actor_system& sys_;
   adapters::io_runtime& io_;
   adapters::config cfg_;
@@ -82,8 +78,7 @@ private:
   std::shared_ptr<auction_board> board_;
   std::shared_ptr<health_sources> health_;
   std::vector<caf::actor> gateways_;
-  std::atomic<std::size_t> next_gateway_{0};
-  std::atomic<bool> draining_{false}; ///< shutting down: ingest answers 503
+  std::unique_ptr<api::router> router_; ///< valid after start()
 };
 
 } // namespace gavel::actors

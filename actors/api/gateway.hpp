@@ -1,0 +1,55 @@
+#pragma once
+
+#include "actors/interfaces.hpp"
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace gavel::actors::api {
+
+/// One ingest request in flight: the events that passed validation go to the
+/// registry; answers are collected in request order.
+struct submission {
+  std::vector<protocols::ingest_event> events;
+  std::vector<std::size_t> slots; ///< index in `results` of each event
+  std::vector<ingest_result> results;
+  std::vector<std::string> ids; ///< event id of each event (for a 503 answer)
+  std::vector<bool> answered;   ///< per event, in `events` order
+  std::size_t remaining = 0;
+  bool finished = false; ///< `done` ran (all answered, or the deadline passed)
+  std::function<void(std::vector<ingest_result>&)> done;
+};
+
+using submission_ptr = std::shared_ptr<submission>;
+
+} // namespace gavel::actors::api
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::api::submission_ptr)
+
+namespace gavel::actors::api {
+
+/// The submissions a gateway waits on, oldest first, for the request deadline.
+struct gateway_state {
+  struct entry {
+    std::chrono::steady_clock::time_point deadline;
+    std::weak_ptr<submission> sub;
+  };
+  std::deque<entry> waiting;
+  bool timer_armed = false;
+  /// Null while the core supervisor restarts the registry (ingest: 503).
+  registry_actor registry;
+};
+
+/// A GATEWAY actor: turns a submission (atom::submit) into one
+/// (atom::ingest, ingest_event) request per event to the registry and
+/// completes it when every event has its answer, or answers `unavailable`
+/// for what is still missing once the request deadline passes. Takes
+/// (atom::subscribe, registry_actor) from the core supervisor when the
+/// registry is replaced.
+caf::behavior gateway(caf::stateful_actor<gateway_state>* self, registry_actor registry,
+                      std::chrono::milliseconds timeout);
+
+} // namespace gavel::actors::api

@@ -1,0 +1,41 @@
+#pragma once
+
+#include "actors/admission.hpp"
+#include "adapters/config.hpp"
+#include "adapters/http.hpp"
+
+#include <atomic>
+#include <caf/actor.hpp>
+#include <memory>
+#include <vector>
+
+namespace gavel::actors::api {
+
+/// `POST /v1/events` (DESIGN §1.2): authenticates, sheds at admission,
+/// validates, hands the events to a gateway actor and answers once they are
+/// committed (or refused). Called on the HTTP I/O threads; never blocks.
+class ingest_endpoint {
+public:
+  /// `cfg` must outlive the endpoint; `gateways` are spawned by the wiring
+  /// (one is picked per request, round robin).
+  ingest_endpoint(const adapters::config& cfg, std::shared_ptr<admission_gate> admission,
+                  std::vector<caf::actor> gateways);
+
+  void handle(adapters::http_request&& req, adapters::http_responder respond);
+
+  /// From now on every request is answered 503 `shutting_down` and its
+  /// connection closed (graceful shutdown).
+  void refuse_new() noexcept { draining_ = true; }
+
+  /// Creates the ingest series at zero, so they exist before the first event.
+  static void register_metrics();
+
+private:
+  const adapters::config& cfg_;
+  std::shared_ptr<admission_gate> admission_; ///< ADR 0014
+  std::vector<caf::actor> gateways_;
+  std::atomic<std::size_t> next_gateway_{0};
+  std::atomic<bool> draining_{false};
+};
+
+} // namespace gavel::actors::api

@@ -1,0 +1,53 @@
+#pragma once
+
+#include "actors/health.hpp"
+#include "actors/interfaces.hpp"
+#include "adapters/config.hpp"
+#include "adapters/http.hpp"
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace gavel::actors::api {
+
+/// What the operations API reads and commands (filled in by the wiring).
+struct operations_targets {
+  caf::actor_system* sys = nullptr;
+  /// Destinations, core supervisor, database and storage health (and the
+  /// configured destination names, in the order of `health->destinations`).
+  std::shared_ptr<const health_sources> health;
+  reader_actor reader; ///< dead-letter listing
+  std::shared_ptr<std::atomic<bool>> core_up;
+};
+
+/// The operations API (DESIGN §1.4): /healthz, /readyz, /v1/pipeline,
+/// /metrics, dead letters (list, redrive) and component control (restart,
+/// fault injection). Called on the HTTP I/O threads; never blocks.
+class operations_api {
+public:
+  /// `cfg` must outlive the API.
+  operations_api(const adapters::config& cfg, operations_targets targets);
+
+  void healthz(adapters::http_responder respond);
+  void readyz(adapters::http_responder respond);
+  void pipeline(adapters::http_responder respond);
+  void metrics(adapters::http_responder respond);
+  /// /v1/dead-letters, /v1/dead-letters/redrive.
+  void dead_letters(adapters::http_request&& req, adapters::http_responder respond);
+  /// /v1/components/<core|store|registry>/<action> and
+  /// /v1/destinations/<name>/<action>.
+  void control(adapters::http_request&& req, adapters::http_responder respond);
+
+private:
+  std::optional<std::size_t> find_destination(std::string_view name) const;
+
+  const adapters::config& cfg_;
+  operations_targets t_;
+};
+
+/// The /v1/pipeline body.
+std::string pipeline_json(const pipeline_snapshot& s);
+
+} // namespace gavel::actors::api
