@@ -12,8 +12,8 @@ namespace gavel::actors {
 namespace {
 
 using self_ptr = destination_worker_actor::stateful_pointer<destination_state>;
-using adapters::outbox_record;
 using protocols::failure_class;
+using protocols::outbox_record;
 using lane_t = destination_state::lane;
 
 std::int64_t unix_ms_now() {
@@ -69,7 +69,7 @@ void mark_done(self_ptr self, std::int64_t pos) {
 void record_dead(self_ptr self, const destination_state::item& it, std::string status,
                  std::string reason, int attempts, int http_status) {
   auto& st = self->state;
-  adapters::dead_letter d;
+  protocols::dead_letter d;
   d.destination = st.settings.name;
   d.position = it.rec.position;
   d.auction_id = it.rec.auction_id;
@@ -474,7 +474,7 @@ void redrive_one(self_ptr self, std::int64_t auction) {
   self->request(st.store, std::chrono::seconds{60}, atom::take_dead_v, st.settings.name,
                 auction)
       .then(
-          [self, auction](std::vector<adapters::dead_letter>& rows) {
+          [self, auction](std::vector<protocols::dead_letter>& rows) {
             auto& st = self->state;
             auto& l = st.lanes[auction];
             l.redriving = false;

@@ -51,7 +51,7 @@ struct destination_counters {
 struct destination_state {
   /// One auction's records on this destination, in sequence order.
   struct item {
-    adapters::outbox_record rec;
+    protocols::outbox_record rec;
     bool redriven = false; ///< came from the dead-letter table
   };
   struct lane {

@@ -673,7 +673,7 @@ std::optional<std::int64_t> to_int(std::string_view s) {
   return x;
 }
 
-void append_dead_letter(std::string& out, const adapters::dead_letter& d) {
+void append_dead_letter(std::string& out, const protocols::dead_letter& d) {
   out += R"({"destination":)";
   json::dump_string(d.destination, out);
   out += R"(,"position":)" + std::to_string(d.position);
@@ -734,7 +734,7 @@ void service::operations(http_request&& req, http_responder respond) {
       self->request(reader_, std::chrono::seconds{10}, atom::dead_list_v, dest, auction,
                     after, static_cast<std::uint64_t>(limit))
           .then(
-              [respond, limit](std::vector<adapters::dead_letter>& rows) {
+              [respond, limit](std::vector<protocols::dead_letter>& rows) {
                 std::string out = R"({"dead_letters":[)";
                 for (std::size_t i = 0; i < rows.size(); ++i) {
                   if (i > 0)
