@@ -7,6 +7,8 @@
 
 using namespace gavel;
 using namespace gavel::adapters;
+using gavel::protocols::auction_row;
+using gavel::protocols::new_event;
 using namespace std::chrono_literals;
 
 namespace {
