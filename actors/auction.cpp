@@ -104,7 +104,7 @@ void fail_queue(self_ptr self) {
   self->state.queue.clear();
 }
 
-void apply_snapshot(self_ptr self, adapters::auction_snapshot& snap) {
+void apply_snapshot(self_ptr self, protocols::auction_snapshot& snap) {
   auto& st = self->state;
   st.exists = snap.exists;
   st.row = snap.row;
@@ -127,7 +127,7 @@ void load(self_ptr self) {
   st.loading = true;
   self->request(st.deps->reader, st.deps->settings.store_timeout, atom::load_v, st.id)
       .then(
-          [self](adapters::auction_snapshot& snap) {
+          [self](protocols::auction_snapshot& snap) {
             self->state.loading = false;
             apply_snapshot(self, snap);
             if (self->state.exists)
@@ -239,7 +239,7 @@ void process(self_ptr self) {
                   const protocols::json::value& data, std::int64_t bid_id,
                   std::string bidder) {
     protocols::envelope_metadata meta{event_id, type, now, seq};
-    adapters::new_event e;
+    protocols::new_event e;
     e.event_id = std::move(event_id);
     e.auction_id = st.id;
     e.type = type;

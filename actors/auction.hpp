@@ -61,7 +61,7 @@ struct auction_state {
   std::shared_ptr<const auction_deps> deps;
   // Durable state (as committed).
   bool exists = false;
-  adapters::auction_row row;
+  protocols::auction_row row;
   std::unordered_map<std::int64_t, std::int64_t> bids; ///< bid_id → bid_sequence
   /// bid_id → fingerprint of its stored data (protocols/fingerprint.hpp).
   std::unordered_map<std::int64_t, std::uint64_t> bid_prints;

@@ -12,8 +12,8 @@ namespace gavel::actors {
 namespace {
 
 using self_ptr = destination_worker_actor::stateful_pointer<destination_state>;
-using adapters::outbox_record;
 using protocols::failure_class;
+using protocols::outbox_record;
 
 std::int64_t unix_ms_now() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -46,7 +46,7 @@ void mark_done(self_ptr self, std::int64_t pos) {
 void record_dead(self_ptr self, const destination_lanes::item& it, std::string status,
                  std::string reason, int attempts, int http_status) {
   auto& st = self->state;
-  adapters::dead_letter d;
+  protocols::dead_letter d;
   d.destination = st.settings.name;
   d.position = it.rec.position;
   d.auction_id = it.rec.auction_id;
@@ -343,7 +343,7 @@ void redrive_one(self_ptr self, std::int64_t auction) {
   self->request(st.store, std::chrono::seconds{60}, atom::take_dead_v, st.settings.name,
                 auction)
       .then(
-          [self, auction](std::vector<adapters::dead_letter>& rows) {
+          [self, auction](std::vector<protocols::dead_letter>& rows) {
             auto& st = self->state;
             std::vector<outbox_record> letters;
             for (auto& d : rows) {

@@ -4,8 +4,8 @@
 
 namespace gavel::actors {
 
-using adapters::outbox_record;
 using protocols::failure_class;
+using protocols::outbox_record;
 
 void destination_lanes::make_ready(std::int64_t auction, lane& l) {
   if (!l.ready && !l.waiting && !l.parked && !l.redriving && l.in_flight == 0 &&

@@ -21,7 +21,7 @@ namespace gavel::actors {
 class destination_lanes {
 public:
   struct item {
-    adapters::outbox_record rec;
+    protocols::outbox_record rec;
     bool redriven = false; ///< came from the dead-letter table
   };
   struct lane {
@@ -36,7 +36,7 @@ public:
   };
   struct request {
     std::uint64_t id = 0;
-    std::vector<adapters::outbox_record> batch;
+    std::vector<protocols::outbox_record> batch;
     std::vector<batch_part> parts; ///< per auction, in request order
   };
 
@@ -58,7 +58,7 @@ public:
 
   /// Queues a record behind its auction's others. False when the auction is
   /// parked: the caller records it as a parked letter instead.
-  bool push(adapters::outbox_record rec);
+  bool push(protocols::outbox_record rec);
 
   /// Fills the next request from the ready auctions, in their order, each
   /// contributing a prefix of its queue. Nullopt when nothing could join.
@@ -88,7 +88,7 @@ public:
   std::vector<std::int64_t> start_redrive(std::int64_t auction);
   /// A redrive's dead letters arrived: they go first, then what queued
   /// meanwhile; the auction is unparked.
-  void redriven(std::int64_t auction, std::vector<adapters::outbox_record> letters);
+  void redriven(std::int64_t auction, std::vector<protocols::outbox_record> letters);
   /// A redrive failed: the auction stays parked; what queued meanwhile is
   /// returned, to be recorded as parked letters.
   std::vector<item> redrive_failed(std::int64_t auction);

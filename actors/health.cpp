@@ -17,7 +17,7 @@ struct gathering {
   std::function<void(pipeline_snapshot&)> done;
 };
 
-void finish(std::shared_ptr<gathering> g, const adapters::pg_store::outbox_facts* facts) {
+void finish(std::shared_ptr<gathering> g, const protocols::outbox_facts* facts) {
   auto& s = g->snap;
   if (facts) {
     s.facts_ok = true;
@@ -111,7 +111,7 @@ void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources>
       self->request(g->src->maintenance, timeout, atom::health_v, std::move(positions),
                     std::move(auctions))
           .then(
-              [self, g](adapters::pg_store::outbox_facts& f) {
+              [self, g](protocols::outbox_facts& f) {
                 finish(g, &f);
                 self->quit();
               },

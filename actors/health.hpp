@@ -4,7 +4,7 @@
 #include "actors/board.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/store.hpp"
-#include "adapters/embedded_postgres_supervisor.hpp"
+#include "adapters/postgres/embedded_postgres_supervisor.hpp"
 
 #include <atomic>
 #include <functional>
@@ -49,7 +49,7 @@ struct pipeline_snapshot {
   core_status core;
   bool core_answered = false; ///< false: state "unknown"
   auction_board::summary auctions;
-  std::vector<adapters::pg_store::outbox_facts::gap> gaps;
+  std::vector<protocols::outbox_facts::gap> gaps;
 };
 
 /// The storage condition as people should see it: the store's commits

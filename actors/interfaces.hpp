@@ -5,9 +5,9 @@
 
 #include "adapters/destination_client.hpp"
 #include "adapters/http.hpp"
-#include "adapters/pg_store.hpp"
 #include "protocols/event.hpp"
 #include "protocols/outcome.hpp"
+#include "protocols/records.hpp"
 
 #include <caf/all.hpp>
 #include <cstdint>
@@ -83,8 +83,8 @@ struct ingest_result {
 
 /// Everything one auction asks the store to commit at once.
 struct persist_request {
-  std::vector<adapters::new_event> events;
-  adapters::auction_row auction;
+  std::vector<protocols::new_event> events;
+  protocols::auction_row auction;
   /// The registry incarnation of the sending auction actor: the store refuses
   /// requests of an older one (a fence, so that an auction actor left over
   /// from a failed registry never commits after its successor loaded state).
@@ -105,7 +105,7 @@ struct persist_reply {
 using auction_progress = std::vector<std::pair<std::int64_t, std::int64_t>>;
 
 /// A committed batch, in position order, as published to destinations.
-using record_batch = std::shared_ptr<const std::vector<adapters::outbox_record>>;
+using record_batch = std::shared_ptr<const std::vector<protocols::outbox_record>>;
 
 /// One destination's health, for /v1/pipeline, /metrics and alerts. Counters
 /// are cumulative since the process started (they survive actor restarts).
@@ -163,15 +163,15 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::persist_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::record_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::destination_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::core_status)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::auction_snapshot)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::auction_snapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::delivery_result)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::dead_letter)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::dead_letter>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::outbox_record>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::dead_letter)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::protocols::dead_letter>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::protocols::outbox_record>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<std::int64_t>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::auction_progress)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::pg_store::outbox_facts)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::adapters::pg_store::outbox_partition>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::outbox_facts)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::protocols::outbox_partition>)
 
 namespace gavel::actors {
 
@@ -227,13 +227,13 @@ using store_actor = caf::typed_actor<
     caf::replies_to<atom::health>::with<bool>,
     /// Records a dead (or parked) letter, in the same transaction as or
     /// before any later position of its destination.
-    caf::reacts_to<atom::dead, adapters::dead_letter>,
+    caf::reacts_to<atom::dead, protocols::dead_letter>,
     /// A redriven dead letter (destination, position) was delivered: delete it.
     caf::reacts_to<atom::resolve, std::string, std::int64_t>,
     /// Commits what is pending, then returns the dead letters of one auction
     /// on one destination in position order (what a redrive sends).
     caf::replies_to<atom::take_dead, std::string,
-                    std::int64_t>::with<std::vector<adapters::dead_letter>>,
+                    std::int64_t>::with<std::vector<protocols::dead_letter>>,
     /// Supervisor: a new registry incarnation begins. Commits or fails what
     /// is pending, then refuses persist requests of older epochs; replies
     /// once that holds.
@@ -244,19 +244,19 @@ using store_actor = caf::typed_actor<
 /// The READER actor interface: blocking reads on a connection of its own.
 using reader_actor = caf::typed_actor<
     /// An auction's durable state and its accepted bids.
-    caf::replies_to<atom::load, std::int64_t>::with<adapters::auction_snapshot>,
+    caf::replies_to<atom::load, std::int64_t>::with<protocols::auction_snapshot>,
     /// Ids of auctions that are still open.
     caf::replies_to<atom::open_list>::with<std::vector<std::int64_t>>,
     /// Outbox rows after a position (position order, at most `limit`).
     caf::replies_to<atom::read, std::int64_t,
-                    std::uint64_t>::with<std::vector<adapters::outbox_record>>,
+                    std::uint64_t>::with<std::vector<protocols::outbox_record>>,
     /// A destination's stored delivered-through position.
     caf::replies_to<atom::position, std::string>::with<std::int64_t>,
     /// A destination's stored per-auction progress above a position.
     caf::replies_to<atom::progress, std::string, std::int64_t>::with<auction_progress>,
     /// Dead letters (destination or "" for all, auction_id or 0, after, limit).
     caf::replies_to<atom::dead_list, std::string, std::int64_t, std::int64_t,
-                    std::uint64_t>::with<std::vector<adapters::dead_letter>>,
+                    std::uint64_t>::with<std::vector<protocols::dead_letter>>,
     /// Auctions parked on a destination (those with dead letters).
     caf::replies_to<atom::parked, std::string>::with<std::vector<std::int64_t>>,
     /// Gathers pending loads into one query (sent to itself).
@@ -294,11 +294,10 @@ using maintenance_actor = caf::typed_actor<
     /// Outbox facts: the head, the commit time of the first row after each
     /// delivered-through position, sequence gaps of these auctions.
     caf::replies_to<atom::health, std::vector<std::int64_t>,
-                    std::vector<std::int64_t>>::with<adapters::pg_store::outbox_facts>,
+                    std::vector<std::int64_t>>::with<protocols::outbox_facts>,
     /// Retention: creates the coming days' partitions, then plans (false) or
     /// runs (true) the prune; replies with every partition and its fate.
-    caf::replies_to<atom::prune,
-                    bool>::with<std::vector<adapters::pg_store::outbox_partition>>,
+    caf::replies_to<atom::prune, bool>::with<std::vector<protocols::outbox_partition>>,
     /// Periodic retention (sent to itself every retention interval).
     caf::reacts_to<atom::tick>>;
 

@@ -26,7 +26,7 @@ maintenance_settings make_maintenance_settings(const adapters::config& cfg) {
   return s;
 }
 
-protocols::expected<std::vector<adapters::pg_store::outbox_partition>>
+protocols::expected<std::vector<protocols::outbox_partition>>
 run_retention(adapters::pg_store& db, const maintenance_settings& settings,
               bool execute) {
   auto now = wall_now();
@@ -46,16 +46,16 @@ maintenance(maintenance_actor::stateful_pointer<maintenance_state> self,
   self->state.settings = std::move(settings);
   self->send(self, atom::tick_v);
   return {
-      [self](atom::health, std::vector<std::int64_t>& positions,
-             std::vector<std::int64_t>& auctions)
-          -> caf::result<adapters::pg_store::outbox_facts> {
+      [self](
+          atom::health, std::vector<std::int64_t>& positions,
+          std::vector<std::int64_t>& auctions) -> caf::result<protocols::outbox_facts> {
         auto f = self->state.db->facts(positions, auctions);
         if (!f)
           return make_error(f.err());
         return std::move(*f);
       },
-      [self](atom::prune, bool execute)
-          -> caf::result<std::vector<adapters::pg_store::outbox_partition>> {
+      [self](atom::prune,
+             bool execute) -> caf::result<std::vector<protocols::outbox_partition>> {
         auto r = run_retention(*self->state.db, self->state.settings, execute);
         if (!r)
           return make_error(r.err());

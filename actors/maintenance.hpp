@@ -2,6 +2,7 @@
 
 #include "actors/interfaces.hpp"
 #include "adapters/config.hpp"
+#include "adapters/postgres/store.hpp"
 
 #include <memory>
 
@@ -32,7 +33,7 @@ maintenance(maintenance_actor::stateful_pointer<maintenance_state> self,
 
 /// One retention run on `db` (create partitions ahead, then prune or plan);
 /// shared by the actor and `gavel prune`.
-protocols::expected<std::vector<adapters::pg_store::outbox_partition>>
+protocols::expected<std::vector<protocols::outbox_partition>>
 run_retention(adapters::pg_store& db, const maintenance_settings& settings, bool execute);
 
 } // namespace gavel::actors

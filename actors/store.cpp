@@ -156,8 +156,8 @@ void flush(store_ptr self) {
     return;
   }
 
-  std::vector<adapters::new_event> rows;
-  std::vector<adapters::auction_row> auctions;
+  std::vector<protocols::new_event> rows;
+  std::vector<protocols::auction_row> auctions;
   auto gather = [&] {
     rows.clear();
     auctions.clear();
@@ -209,7 +209,7 @@ void flush(store_ptr self) {
                                                         positions.end());
   auto& metrics = store_metrics::get();
   auto started = std::chrono::steady_clock::now();
-  std::vector<adapters::delivery_progress> prog;
+  std::vector<protocols::delivery_progress> prog;
   prog.reserve(progress.size());
   for (auto& [k, v] : progress)
     prog.push_back({k.first, k.second, v});
@@ -250,7 +250,7 @@ void flush(store_ptr self) {
     GAVEL_LOG_INFO("store: database storage accepts writes again");
   st.backoff = std::chrono::milliseconds{0};
   const auto& ids = *committed;
-  std::shared_ptr<std::vector<adapters::outbox_record>> republish;
+  std::shared_ptr<std::vector<protocols::outbox_record>> republish;
   if (!rows.empty()) {
     metrics.batch_events.observe(static_cast<double>(rows.size()));
     metrics.events.inc(rows.size());
@@ -274,10 +274,10 @@ void flush(store_ptr self) {
                      "outbox",
                      late->size() > rows.size() ? late->size() - rows.size() : 0);
       republish =
-          std::make_shared<std::vector<adapters::outbox_record>>(std::move(*late));
+          std::make_shared<std::vector<protocols::outbox_record>>(std::move(*late));
     }
   }
-  auto published = std::make_shared<std::vector<adapters::outbox_record>>();
+  auto published = std::make_shared<std::vector<protocols::outbox_record>>();
   published->reserve(rows.size());
   std::size_t i = 0;
   for (auto& w : batch) {
@@ -285,7 +285,7 @@ void flush(store_ptr self) {
     reply.positions.reserve(w.req.events.size());
     for (auto& e : w.req.events) {
       reply.positions.push_back(ids[i]);
-      adapters::outbox_record rec;
+      protocols::outbox_record rec;
       rec.position = ids[i];
       rec.auction_id = e.auction_id;
       rec.type = e.type;
@@ -367,7 +367,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         return self->state.last_published;
       },
       [self](atom::flush) { flush(self); },
-      [self](atom::dead, adapters::dead_letter& d) {
+      [self](atom::dead, protocols::dead_letter& d) {
         self->state.dead_letters.push_back(std::move(d));
         schedule_flush(self);
       },
@@ -376,7 +376,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         schedule_flush(self);
       },
       [self](atom::take_dead, std::string& dest,
-             std::int64_t auction) -> caf::result<std::vector<adapters::dead_letter>> {
+             std::int64_t auction) -> caf::result<std::vector<protocols::dead_letter>> {
         auto& st = self->state;
         // What this destination recorded before asking must be visible.
         if (!st.dead_letters.empty() || !st.resolved.empty())
@@ -414,9 +414,9 @@ reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> 
                                    adapters::pg_store::options db) {
   self->state.db = std::make_unique<adapters::pg_store>(std::move(db));
   return {
-      [self](atom::load, std::int64_t id) -> caf::result<adapters::auction_snapshot> {
+      [self](atom::load, std::int64_t id) -> caf::result<protocols::auction_snapshot> {
         auto& st = self->state;
-        auto rp = self->make_response_promise<adapters::auction_snapshot>();
+        auto rp = self->make_response_promise<protocols::auction_snapshot>();
         st.loads.push_back({id, rp});
         if (!st.flush_scheduled) {
           st.flush_scheduled = true;
@@ -452,14 +452,14 @@ reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> 
         return std::move(*ids);
       },
       [self](atom::read, std::int64_t after,
-             std::uint64_t limit) -> caf::result<std::vector<adapters::outbox_record>> {
+             std::uint64_t limit) -> caf::result<std::vector<protocols::outbox_record>> {
         auto rows = self->state.db->read_outbox(after, limit);
         if (!rows)
           return make_error(rows.err());
         return std::move(*rows);
       },
       [self](atom::dead_list, std::string& dest, std::int64_t auction, std::int64_t after,
-             std::uint64_t limit) -> caf::result<std::vector<adapters::dead_letter>> {
+             std::uint64_t limit) -> caf::result<std::vector<protocols::dead_letter>> {
         auto rows = self->state.db->dead_letters(dest, auction, after, limit);
         if (!rows)
           return make_error(rows.err());

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
+#include "adapters/postgres/store.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -68,7 +69,7 @@ struct store_state {
   std::map<std::string, std::int64_t> positions;
   /// (destination, auction) → highest position done there (ADR 0012).
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> progress;
-  std::vector<adapters::dead_letter> dead_letters;
+  std::vector<protocols::dead_letter> dead_letters;
   std::vector<std::pair<std::string, std::int64_t>> resolved;
   bool flush_scheduled = false;
   std::vector<destination_actor> subscribers;
@@ -100,7 +101,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
 struct reader_state {
   struct waiting {
     std::int64_t auction_id;
-    caf::typed_response_promise<adapters::auction_snapshot> rp;
+    caf::typed_response_promise<protocols::auction_snapshot> rp;
   };
   std::unique_ptr<adapters::pg_store> db;
   std::vector<waiting> loads;

@@ -2,7 +2,7 @@
 
 #include "adapters/config.hpp"
 #include "adapters/http.hpp"
-#include "adapters/pg_store.hpp"
+#include "protocols/records.hpp"
 #include "protocols/resilience.hpp"
 
 #include <chrono>
@@ -16,6 +16,8 @@
 /// each record. Clients own their connections and their rate limit; the
 /// destination actor owns order, retries, dead letters and the circuit.
 namespace gavel::adapters {
+
+using protocols::outbox_record;
 
 /// The outcome of one record of a batch.
 struct record_outcome {

@@ -16,6 +16,9 @@ struct error {
   std::string message;
 };
 
+/// Marker for an expected<> without a value.
+struct done {};
+
 /// The value or the error of a pure computation (protocols/ has no CAF, so it
 /// cannot use caf::expected; C++20 has no std::expected).
 template <class T> class expected {

@@ -3,7 +3,7 @@
 // A fresh, migrated database per test on the suite's throwaway cluster
 // (started by the CTest fixture scripts/test-pg.sh).
 
-#include "adapters/pg_store.hpp"
+#include "adapters/postgres/store.hpp"
 
 #include <atomic>
 #include <cstdlib>

@@ -31,7 +31,7 @@ std::optional<std::int64_t> to_int(std::string_view s) {
   return x;
 }
 
-ojson dead_letter_json(const adapters::dead_letter& d) {
+ojson dead_letter_json(const protocols::dead_letter& d) {
   ojson j;
   j["destination"] = d.destination;
   j["position"] = d.position;
@@ -136,7 +136,7 @@ void operations_api::dead_letters(http_request&& req, http_responder respond) {
       self->request(reader, std::chrono::seconds{10}, atom::dead_list_v, dest, auction,
                     after, static_cast<std::uint64_t>(limit))
           .then(
-              [respond, limit](std::vector<adapters::dead_letter>& rows) {
+              [respond, limit](std::vector<protocols::dead_letter>& rows) {
                 ojson list = ojson::array();
                 for (const auto& d : rows)
                   list.push_back(dead_letter_json(d));

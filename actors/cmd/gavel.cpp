@@ -1,11 +1,11 @@
 // gavel: the service and its admin subcommands.
 #include "actors/cmd/service.hpp"
 #include "adapters/config.hpp"
-#include "adapters/embedded_postgres.hpp"
-#include "adapters/embedded_postgres_supervisor.hpp"
 #include "adapters/log.hpp"
 #include "adapters/metrics.hpp"
-#include "adapters/pg_store.hpp"
+#include "adapters/postgres/embedded_postgres.hpp"
+#include "adapters/postgres/embedded_postgres_supervisor.hpp"
+#include "adapters/postgres/store.hpp"
 #include "protocols/time.hpp"
 
 #include <CLI/CLI.hpp>

@@ -17,12 +17,12 @@ namespace {
 
 /// Records every batch the store publishes, like a destination would.
 struct recorder_state {
-  std::vector<adapters::outbox_record> records;
+  std::vector<protocols::outbox_record> records;
 };
 
 destination_actor::behavior_type
 recorder(destination_actor::stateful_pointer<recorder_state> self,
-         std::shared_ptr<std::vector<adapters::outbox_record>> sink) {
+         std::shared_ptr<std::vector<protocols::outbox_record>> sink) {
   return {
       [sink](atom::committed, record_batch& b) {
         sink->insert(sink->end(), b->begin(), b->end());
@@ -46,8 +46,8 @@ struct fixture : test_coordinator_fixture<> {
   test::fresh_database db;
   store_actor st;
   reader_actor rd;
-  std::shared_ptr<std::vector<adapters::outbox_record>> published =
-      std::make_shared<std::vector<adapters::outbox_record>>();
+  std::shared_ptr<std::vector<protocols::outbox_record>> published =
+      std::make_shared<std::vector<protocols::outbox_record>>();
   std::shared_ptr<auction_deps> deps = std::make_shared<auction_deps>();
   caf::actor_clock::time_point start = sched.clock().now();
   protocols::unix_ms base = 1'780'000'000'000; // 2026-05-28T20:26:40Z
@@ -129,8 +129,8 @@ struct fixture : test_coordinator_fixture<> {
            std::to_string(auction) + "}}";
   }
 
-  std::vector<adapters::outbox_record> of_type(event_type t) const {
-    std::vector<adapters::outbox_record> out;
+  std::vector<protocols::outbox_record> of_type(event_type t) const {
+    std::vector<protocols::outbox_record> out;
     for (auto& r : *published)
       if (r.type == t)
         out.push_back(r);

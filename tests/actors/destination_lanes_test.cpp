@@ -9,8 +9,8 @@
 using namespace gavel;
 using actors::destination_lanes;
 using adapters::delivery_result;
-using adapters::outbox_record;
 using protocols::failure_class;
+using protocols::outbox_record;
 
 namespace {
 

@@ -42,7 +42,7 @@ using test::mem_store;
 namespace {
 
 destination_actor::behavior_type
-recorder(std::shared_ptr<std::vector<adapters::outbox_record>> sink) {
+recorder(std::shared_ptr<std::vector<protocols::outbox_record>> sink) {
   return {
       [sink](atom::committed, record_batch& b) {
         sink->insert(sink->end(), b->begin(), b->end());
@@ -168,7 +168,7 @@ struct fixture : test_coordinator_fixture<> {
       wire->limits.max_records = 2 + rng() % 9;
       break;
     }
-    auto sink = std::make_shared<std::vector<adapters::outbox_record>>();
+    auto sink = std::make_shared<std::vector<protocols::outbox_record>>();
     auto st = sys.spawn(mem_store, db);
     auto rd = sys.spawn(mem_reader, db);
     auto rec = sys.spawn(recorder, sink);

@@ -22,15 +22,15 @@ namespace gavel::test {
 /// One request the destination received and answered with success.
 struct arrival {
   int incarnation; ///< which worker sent it (a restart starts a new one)
-  adapters::outbox_record rec;
+  protocols::outbox_record rec;
 };
 
 /// The outbox, the auction rows and what the destination holds, as the
 /// in-memory store keeps them.
 struct mem_db {
-  std::vector<adapters::outbox_record> outbox; ///< ascending positions, with holes
-  std::int64_t next_position = 1;              ///< aborted commits use numbers too
-  std::map<std::int64_t, adapters::auction_row> auctions;
+  std::vector<protocols::outbox_record> outbox; ///< ascending positions, with holes
+  std::int64_t next_position = 1;               ///< aborted commits use numbers too
+  std::map<std::int64_t, protocols::auction_row> auctions;
   std::map<std::string, std::int64_t> owner; ///< event_id → auction
   std::vector<actors::destination_actor> subscribers;
   std::int64_t last_published = 0;
@@ -94,9 +94,9 @@ inline actors::store_actor::behavior_type mem_store(std::shared_ptr<mem_db> db) 
             reply.taken.emplace_back(e.event_id, it->second);
         if (!reply.taken.empty())
           return reply;
-        auto batch = std::make_shared<std::vector<adapters::outbox_record>>();
+        auto batch = std::make_shared<std::vector<protocols::outbox_record>>();
         for (auto& e : req.events) {
-          adapters::outbox_record r;
+          protocols::outbox_record r;
           r.position = db->next_position++;
           r.auction_id = e.auction_id;
           r.type = e.type;
@@ -135,14 +135,14 @@ inline actors::store_actor::behavior_type mem_store(std::shared_ptr<mem_db> db) 
       },
       [](atom::flush) {},
       [](atom::health) { return true; },
-      [db](atom::dead, adapters::dead_letter& d) {
+      [db](atom::dead, protocols::dead_letter& d) {
         if (db->problem.empty())
           db->problem =
               "dead letter for " + d.event_id + " (only transient failures occur)";
       },
       [](atom::resolve, std::string&, std::int64_t) {},
       [](atom::take_dead, std::string&, std::int64_t) {
-        return std::vector<adapters::dead_letter>{};
+        return std::vector<protocols::dead_letter>{};
       },
       [](atom::epoch, std::uint64_t e) { return e; },
       [](atom::crash) {},
@@ -153,7 +153,7 @@ inline actors::reader_actor::behavior_type mem_reader(std::shared_ptr<mem_db> db
   using namespace actors;
   return {
       [db](atom::load, std::int64_t id) {
-        adapters::auction_snapshot s;
+        protocols::auction_snapshot s;
         if (auto it = db->auctions.find(id); it != db->auctions.end()) {
           s.exists = true;
           s.row = it->second;
@@ -165,7 +165,7 @@ inline actors::reader_actor::behavior_type mem_reader(std::shared_ptr<mem_db> db
       },
       [](atom::open_list) { return std::vector<std::int64_t>{}; },
       [db](atom::read, std::int64_t after, std::uint64_t limit) {
-        std::vector<adapters::outbox_record> rows;
+        std::vector<protocols::outbox_record> rows;
         for (auto& r : db->outbox)
           if (r.position > after && rows.size() < limit)
             rows.push_back(r);
@@ -180,7 +180,7 @@ inline actors::reader_actor::behavior_type mem_reader(std::shared_ptr<mem_db> db
         return p;
       },
       [](atom::dead_list, std::string&, std::int64_t, std::int64_t, std::uint64_t) {
-        return std::vector<adapters::dead_letter>{};
+        return std::vector<protocols::dead_letter>{};
       },
       [](atom::parked, std::string&) { return std::vector<std::int64_t>{}; },
       [](atom::flush) {},
@@ -190,7 +190,7 @@ inline actors::reader_actor::behavior_type mem_reader(std::shared_ptr<mem_db> db
 /// A request the worker sent, not answered yet.
 struct pending_send {
   int incarnation;
-  std::vector<adapters::outbox_record> batch;
+  std::vector<protocols::outbox_record> batch;
   std::function<void(adapters::delivery_result)> done;
 };
 
@@ -223,7 +223,7 @@ public:
   mem_client(std::shared_ptr<mem_wire> wire, int incarnation)
       : wire_(std::move(wire)), incarnation_(incarnation) {}
   adapters::batch_limits limits() const override { return wire_->limits; }
-  void send(std::vector<adapters::outbox_record> batch,
+  void send(std::vector<protocols::outbox_record> batch,
             std::function<void(adapters::delivery_result)> done) override {
     wire_->pending.push_back({incarnation_, std::move(batch), std::move(done)});
   }

@@ -35,7 +35,7 @@ struct fixture : test_coordinator_fixture<> {
 
   static persist_request request_for(std::int64_t auction, std::int64_t seq) {
     persist_request req;
-    adapters::new_event e;
+    protocols::new_event e;
     e.auction_id = auction;
     e.type = protocols::event_type::bid_placed;
     e.bid_id = auction * 1000 + seq;

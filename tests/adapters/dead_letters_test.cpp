@@ -1,16 +1,16 @@
 #define CAF_SUITE adapters.dead_letters
-#include "adapters/pg_store.hpp"
+#include "adapters/postgres/store.hpp"
 #include "pg_fixture.hpp"
 
 #include <caf/test/unit_test.hpp>
 
 using namespace gavel;
-using adapters::dead_letter;
+using protocols::dead_letter;
 
 namespace {
 
-adapters::new_event event(std::int64_t auction, std::int64_t seq, std::string body) {
-  adapters::new_event e;
+protocols::new_event event(std::int64_t auction, std::int64_t seq, std::string body) {
+  protocols::new_event e;
   e.event_id = "bid.placed-" + std::to_string(auction * 1000 + seq);
   e.auction_id = auction;
   e.type = protocols::event_type::bid_placed;
@@ -21,7 +21,7 @@ adapters::new_event event(std::int64_t auction, std::int64_t seq, std::string bo
   return e;
 }
 
-dead_letter letter(const adapters::new_event& e, std::int64_t position,
+dead_letter letter(const protocols::new_event& e, std::int64_t position,
                    std::string status, std::string reason) {
   dead_letter d;
   d.destination = "crm";
@@ -49,8 +49,8 @@ CAF_TEST_FIXTURE_SCOPE(dead_letter_tests, fixture)
 
 CAF_TEST(
     dead letters are stored with the exact bytes in the transaction of the position) {
-  std::vector<adapters::new_event> evs{event(7, 1, R"({"a":"€ 875.10 \"q\""})"),
-                                       event(7, 2, "{}"), event(8, 1, "{}")};
+  std::vector<protocols::new_event> evs{event(7, 1, R"({"a":"€ 875.10 \"q\""})"),
+                                        event(7, 2, "{}"), event(8, 1, "{}")};
   auto pos = store.commit(evs, {}, {});
   CAF_REQUIRE(pos);
   auto& p = *pos;
@@ -81,7 +81,7 @@ CAF_TEST(
 }
 
 CAF_TEST(recording the same dead letter again updates it and resolving deletes it) {
-  std::vector<adapters::new_event> evs{event(9, 1, "{}"), event(9, 2, "{}")};
+  std::vector<protocols::new_event> evs{event(9, 1, "{}"), event(9, 2, "{}")};
   auto p = *store.commit(evs, {}, {});
   CAF_REQUIRE(store.commit({}, {}, {}, {letter(evs[0], p[0], "dead", "first")}, {}));
   auto again = letter(evs[0], p[0], "dead", "second");

@@ -1,6 +1,6 @@
 #define CAF_SUITE adapters.embedded_postgres
-#include "adapters/embedded_postgres.hpp"
-#include "adapters/embedded_postgres_supervisor.hpp"
+#include "adapters/postgres/embedded_postgres.hpp"
+#include "adapters/postgres/embedded_postgres_supervisor.hpp"
 
 #include <caf/test/unit_test.hpp>
 #include <chrono>

@@ -1,5 +1,5 @@
 #define CAF_SUITE adapters.pg_store_errors
-#include "adapters/pg_store.hpp"
+#include "adapters/postgres/store.hpp"
 
 #include <caf/test/unit_test.hpp>
 

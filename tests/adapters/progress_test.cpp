@@ -1,12 +1,12 @@
 #define CAF_SUITE adapters.progress
-#include "adapters/pg_store.hpp"
+#include "adapters/postgres/store.hpp"
 #include "pg_fixture.hpp"
 
 #include <algorithm>
 #include <caf/test/unit_test.hpp>
 
 using namespace gavel;
-using adapters::delivery_progress;
+using protocols::delivery_progress;
 
 namespace {
 
@@ -51,7 +51,7 @@ CAF_TEST(rows the position passes are deleted with it) {
 }
 
 CAF_TEST(progress also travels with dead letters in the longer transaction) {
-  adapters::dead_letter d;
+  protocols::dead_letter d;
   d.destination = "hub";
   d.position = 3;
   d.auction_id = 5;

@@ -1,5 +1,5 @@
 #define CAF_SUITE adapters.retention
-#include "adapters/pg_store.hpp"
+#include "adapters/postgres/store.hpp"
 #include "pg_fixture.hpp"
 
 #include <caf/test/unit_test.hpp>
@@ -7,6 +7,8 @@
 
 using namespace gavel;
 using namespace gavel::adapters;
+using gavel::protocols::auction_row;
+using gavel::protocols::new_event;
 using namespace std::chrono_literals;
 
 namespace {
@@ -65,7 +67,7 @@ struct fixture {
                                 std::to_string(auction)));
   }
 
-  std::vector<pg_store::outbox_partition> prune(bool execute) {
+  std::vector<protocols::outbox_partition> prune(bool execute) {
     auto r = store.prune(now_ms(), 30 * 24h, {"warehouse", "crm"}, execute);
     if (!r)
       CAF_FAIL("prune: " << r.err().message);

@@ -98,8 +98,9 @@ def run(bin_dir):
         killed = time.time()
         log(f"postmaster {pid} killed with -9 after {n_before} acks")
 
-        # Probe ingest until it answers 202 again. A probe is sent after the
-        # kill, so its 202 means a commit on the restarted server; when the
+        # Probe ingest until a 202 comes from the restarted server. A backend
+        # of the killed postmaster can still commit for a moment after the
+        # kill, so a 202 counts only once a new postmaster is up; when the
         # restart is quicker than the store's wait for an in-doubt commit,
         # ingest never answers 503 at all (then there is nothing to check
         # about the 503s).
@@ -116,8 +117,10 @@ def run(bin_dir):
                 except (OSError, ValueError, KeyError):
                     pass
             elif st == 202:
-                back = time.time()
-                break
+                now_pid = postmaster_pid(g)
+                if now_pid not in (0, pid) and alive(now_pid):
+                    back = time.time()
+                    break
             time.sleep(0.1)
         if back is None:
             fail(f"ingest did not come back within {DEADLINE}s of the kill "

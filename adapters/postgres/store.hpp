@@ -1,7 +1,7 @@
 #pragma once
 
-#include "protocols/event.hpp"
 #include "protocols/expected.hpp"
+#include "protocols/records.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -29,81 +29,8 @@ class transaction_base;
 /// - "internal": anything else (a bug or a broken schema).
 namespace gavel::adapters {
 
+using protocols::done;
 using protocols::expected;
-
-/// Marker for an expected<> without a value.
-struct done {};
-
-/// One event to append to the outbox.
-struct new_event {
-  std::string event_id;
-  std::int64_t auction_id = 0;
-  protocols::event_type type = protocols::event_type::bid_placed;
-  std::int64_t bid_sequence = 0;
-  std::int64_t bid_id = 0; ///< 0 unless bid.placed
-  std::string bidder_user_id;
-  protocols::unix_ms producer_ms = 0;
-  std::shared_ptr<const std::string> envelope;
-};
-
-/// The durable per-auction state (what an auction actor restores).
-struct auction_row {
-  std::int64_t auction_id = 0;
-  std::int64_t last_sequence = 0;
-  std::int64_t total_bid_count = 0;
-  std::int64_t heartbeat_count = 0;
-  std::optional<protocols::unix_ms> end_date;
-  bool closed = false;
-  std::string current_price;
-};
-
-/// An auction_row plus its accepted bids (bid_id, bid_sequence), for dedup,
-/// with the fingerprint of each bid's stored `data` (same order).
-struct auction_snapshot {
-  bool exists = false;
-  auction_row row;
-  std::vector<std::pair<std::int64_t, std::int64_t>> bids;
-  std::vector<std::uint64_t> bid_prints;
-};
-
-/// An outbox row as destinations see it.
-struct outbox_record {
-  std::int64_t position = 0;
-  std::int64_t auction_id = 0;
-  protocols::event_type type = protocols::event_type::bid_placed;
-  std::int64_t bid_sequence = 0;
-  std::string event_id;
-  std::shared_ptr<const std::string> envelope;
-  protocols::unix_ms producer_ms = 0;
-  protocols::unix_ms created_ms = 0; ///< when it was committed (lag, latency)
-};
-
-/// An event a destination could not deliver: `dead` (a permanent failure) or
-/// `parked` (a later event of the same auction, held behind a dead one so the
-/// auction's order holds). Keyed by (destination, position).
-struct dead_letter {
-  std::string destination;
-  std::int64_t position = 0;
-  std::int64_t auction_id = 0;
-  std::string event_id;
-  protocols::event_type type = protocols::event_type::bid_placed;
-  std::int64_t bid_sequence = 0;
-  std::string status = "dead"; ///< dead | parked
-  std::string reason;
-  int attempts = 0;
-  int http_status = 0;
-  std::shared_ptr<const std::string> envelope; ///< the exact bytes
-  protocols::unix_ms created_ms = 0;
-};
-
-/// One auction's highest position a destination has delivered (or
-/// dead-lettered): with per-auction order, every earlier one of that auction
-/// is done too.
-struct delivery_progress {
-  std::string destination;
-  std::int64_t auction_id = 0;
-  std::int64_t position = 0;
-};
 
 /// The latest schema version this build knows.
 int latest_schema_version();
@@ -144,7 +71,8 @@ public:
     std::size_t index = 0;  ///< into `events`
     std::int64_t owner = 0; ///< the auction that holds the event_id or sequence
   };
-  expected<std::vector<taken>> find_taken(const std::vector<new_event>& events);
+  expected<std::vector<taken>>
+  find_taken(const std::vector<protocols::new_event>& events);
   bool connected() const noexcept;
   void disconnect();
 
@@ -154,7 +82,8 @@ public:
   /// One transaction: appends `events` (returning their positions in input
   /// order), upserts `auctions` and raises `positions` (destination, position).
   expected<std::vector<std::int64_t>>
-  commit(const std::vector<new_event>& events, const std::vector<auction_row>& auctions,
+  commit(const std::vector<protocols::new_event>& events,
+         const std::vector<protocols::auction_row>& auctions,
          const std::vector<std::pair<std::string, std::int64_t>>& positions);
 
   /// As above, plus dead letters to record (inserted, or updated when the
@@ -163,11 +92,12 @@ public:
   /// (raised; rows at or below a destination's new position go), all in the
   /// same transaction.
   expected<std::vector<std::int64_t>>
-  commit(const std::vector<new_event>& events, const std::vector<auction_row>& auctions,
+  commit(const std::vector<protocols::new_event>& events,
+         const std::vector<protocols::auction_row>& auctions,
          const std::vector<std::pair<std::string, std::int64_t>>& positions,
-         const std::vector<dead_letter>& dead_letters,
+         const std::vector<protocols::dead_letter>& dead_letters,
          const std::vector<std::pair<std::string, std::int64_t>>& resolved,
-         const std::vector<delivery_progress>& progress = {});
+         const std::vector<protocols::delivery_progress>& progress = {});
 
   /// A destination's per-auction progress above its delivered-through
   /// position: (auction_id, position).
@@ -176,22 +106,23 @@ public:
 
   /// Dead letters in (destination, position) order; an empty destination and
   /// auction_id 0 match all; keyset pagination on position (`after`).
-  expected<std::vector<dead_letter>> dead_letters(const std::string& destination,
-                                                  std::int64_t auction_id,
-                                                  std::int64_t after, std::size_t limit);
+  expected<std::vector<protocols::dead_letter>>
+  dead_letters(const std::string& destination, std::int64_t auction_id,
+               std::int64_t after, std::size_t limit);
 
   /// Auctions with at least one dead letter on this destination (parked).
   expected<std::vector<std::int64_t>> parked_auctions(const std::string& destination);
 
   /// Snapshots for these auctions, in the order asked (exists=false when new).
-  expected<std::vector<auction_snapshot>>
+  expected<std::vector<protocols::auction_snapshot>>
   load_auctions(const std::vector<std::int64_t>& auction_ids);
 
   /// Ids of auctions that are open (not closed).
   expected<std::vector<std::int64_t>> open_auctions();
 
   /// Up to `limit` outbox rows with position > after, in position order.
-  expected<std::vector<outbox_record>> read_outbox(std::int64_t after, std::size_t limit);
+  expected<std::vector<protocols::outbox_record>> read_outbox(std::int64_t after,
+                                                              std::size_t limit);
 
   /// A destination's delivered-through position (0 when never stored).
   expected<std::int64_t> load_position(const std::string& destination);
@@ -205,37 +136,13 @@ public:
   // -- operations: health facts and retention --------------------------------
 
   /// Outbox facts for /v1/pipeline, /metrics and alerts.
-  struct outbox_facts {
-    std::int64_t head_position = 0;
-    /// Per position asked: commit time (Unix ms) of the first row after it; 0: none.
-    std::vector<protocols::unix_ms> first_after_ms;
-    /// Auctions (of those asked) whose stored sequence numbers are not
-    /// exactly 1..last_sequence: (auction_id, last_sequence, rows counted).
-    struct gap {
-      std::int64_t auction_id = 0;
-      std::int64_t last_sequence = 0;
-      std::int64_t counted = 0;
-    };
-    std::vector<gap> gaps;
-  };
-  expected<outbox_facts> facts(const std::vector<std::int64_t>& positions,
-                               const std::vector<std::int64_t>& auctions);
+  expected<protocols::outbox_facts> facts(const std::vector<std::int64_t>& positions,
+                                          const std::vector<std::int64_t>& auctions);
 
   /// Creates the daily outbox partitions from the day of `now` to `days_ahead`
   /// days later (UTC) that do not exist yet; returns how many were created.
   expected<int> ensure_partitions(protocols::unix_ms now, int days_ahead);
 
-  /// One outbox partition and what retention decides about it.
-  struct outbox_partition {
-    std::string name;
-    bool is_default = false;
-    protocols::unix_ms from_ms = 0; ///< range start; 0 for MINVALUE
-    protocols::unix_ms to_ms = 0;   ///< range end (exclusive); 0 for the default
-    std::int64_t rows = 0;          ///< estimate (planner statistics) or exact when small
-    std::int64_t max_position = 0;  ///< 0 when empty
-    bool drop = false;              ///< retention removes it (the default: its old rows)
-    std::string reason;             ///< why it stays, or what goes
-  };
   /// Retention plan: a partition goes when its whole range is older than
   /// `now - max_age`, every row in it is delivered to every destination in
   /// `destinations` (position ≤ the smallest stored delivered-through; a
@@ -244,7 +151,7 @@ public:
   /// With `execute`, drops those partitions (each under a short lock_timeout:
   /// a busy table is retried next time, never waited on) and deletes the
   /// default partition's eligible rows.
-  expected<std::vector<outbox_partition>>
+  expected<std::vector<protocols::outbox_partition>>
   prune(protocols::unix_ms now, std::chrono::milliseconds max_age,
         const std::vector<std::string>& destinations, bool execute);
 
@@ -255,7 +162,12 @@ private:
     void operator()(pqxx::connection_base* c) const noexcept;
   };
 
+  /// Runs `f` on a connected store; a libpqxx exception thrown by it comes
+  /// out as the error its SQLSTATE means (defined in postgres/guarded.hpp).
   template <class F> auto guarded(const char* what, F&& f) -> decltype(f());
+  /// Called inside a catch block: the error the exception in flight means,
+  /// dropping the connection when it cannot serve the next call.
+  protocols::error failed(const char* what);
   void prepare_statements();
   std::string connection_url() const;
   /// The transaction's id, asked before anything that could commit.
@@ -264,7 +176,7 @@ private:
   /// asks the server (pg_xact_status on a new connection) until it knows or
   /// resolve_timeout passes. done: committed.
   expected<done> commit_or_resolve(pqxx::transaction_base& tx, const std::string& xid,
-                                   const std::vector<new_event>& events);
+                                   const std::vector<protocols::new_event>& events);
   /// One attempt: true committed, false aborted; an error while unknown.
   expected<bool> resolve_doubt();
 

@@ -1,7 +1,7 @@
 // Supervision of the embedded cluster's postmaster: a pidfd tells its death
 // at once (not the first failed query), the cluster is started again with
 // backoff and jitter, and a connection proves it back.
-#include "adapters/embedded_postgres_supervisor.hpp"
+#include "adapters/postgres/embedded_postgres_supervisor.hpp"
 
 #include "adapters/log.hpp"
 

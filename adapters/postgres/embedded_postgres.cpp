@@ -1,7 +1,7 @@
 // The embedded PostgreSQL cluster: initdb on first use, pg_ctl to start and
 // stop. Tools run through fork/execv with argument vectors (no shell of ours);
 // as root they run as the unprivileged `run_as` user through runuser.
-#include "adapters/embedded_postgres.hpp"
+#include "adapters/postgres/embedded_postgres.hpp"
 
 #include <algorithm>
 #include <cerrno>

@@ -1,9 +1,7 @@
-// The outbox writer's two safety nets around COMMIT: resolving a commit whose
-// outcome the client could not see (docs/adr/0009-ambiguous-commits.md), and
-// finding, before a group commit, the events that would make it fail for
-// everyone (an event_id or a sequence number already taken).
+// The outbox writer's safety net around COMMIT: resolving a commit whose
+// outcome the client could not see (docs/adr/0009-ambiguous-commits.md).
 #include "adapters/log.hpp"
-#include "adapters/pg_store.hpp"
+#include "adapters/postgres/store.hpp"
 
 #include <pqxx/pqxx>
 #include <thread>
@@ -16,9 +14,9 @@ std::string pg_store::current_xid(pqxx::transaction_base& tx) {
   return tx.exec("select pg_current_xact_id()::text")[0][0].c_str();
 }
 
-expected<done> pg_store::commit_or_resolve(pqxx::transaction_base& tx,
-                                           const std::string& xid,
-                                           const std::vector<new_event>& events) {
+expected<done>
+pg_store::commit_or_resolve(pqxx::transaction_base& tx, const std::string& xid,
+                            const std::vector<protocols::new_event>& events) {
   try {
     tx.commit();
     return done{};
@@ -107,80 +105,6 @@ expected<bool> pg_store::resolve_doubt() {
 
 bool pg_store::take_late_commit() noexcept {
   return std::exchange(late_commit_, false);
-}
-
-expected<std::vector<pg_store::taken>>
-pg_store::find_taken(const std::vector<new_event>& events) {
-  std::vector<taken> out;
-  if (events.empty())
-    return out;
-  if (auto ok = ensure_connected(); !ok)
-    return ok.err();
-  try {
-    // One probe per event of each partition's unique indexes (event_id and
-    // (auction_id, bid_sequence)); uniqueness is per partition, so this is
-    // also what keeps an event_id unique across days.
-    std::string ids = "{", auctions = "{", sequences = "{", types = "{";
-    for (std::size_t i = 0; i < events.size(); ++i) {
-      const auto& e = events[i];
-      if (i) {
-        ids += ',';
-        auctions += ',';
-        sequences += ',';
-        types += ',';
-      }
-      // event_ids are [a-z.]+-[0-9-]+ (protocols/event.cpp): no quoting needed,
-      // but quote anyway so that the array literal is never ambiguous.
-      ids += '"';
-      for (char c : e.event_id) {
-        if (c == '"' || c == '\\')
-          ids += '\\';
-        ids += c;
-      }
-      ids += '"';
-      auctions += std::to_string(e.auction_id);
-      sequences += std::to_string(e.bid_sequence);
-      types += e.type == protocols::event_type::auction_opened ||
-                       e.type == protocols::event_type::bid_placed
-                   ? 't'
-                   : 'f';
-    }
-    ids += '}';
-    auctions += '}';
-    sequences += '}';
-    types += '}';
-    pqxx::nontransaction tx{*conn_};
-    auto r = tx.exec_params(R"sql(
-select u.ord, o.auction_id
-from unnest($1::text[]) with ordinality as u(event_id, ord)
-join outbox o on o.event_id = u.event_id
-union all
-select u.ord, o.auction_id
-from unnest($2::bigint[], $3::bigint[], $4::boolean[]) with ordinality
-     as u(auction_id, bid_sequence, takes, ord)
-join outbox o on o.auction_id = u.auction_id and o.bid_sequence = u.bid_sequence
- and o.event_type in ('auction.opened', 'bid.placed')
-where u.takes)sql",
-                            ids, auctions, sequences, types);
-    out.reserve(r.size());
-    for (const auto& row : r)
-      out.push_back({static_cast<std::size_t>(row[0].as<std::int64_t>() - 1),
-                     row[1].as<std::int64_t>()});
-    return out;
-  } catch (const pqxx::sql_error& e) {
-    const auto& state = e.sqlstate();
-    bool environment = state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 ||
-                       state.rfind("53", 0) == 0 || !conn_->is_open();
-    if (environment)
-      conn_.reset();
-    return error{environment ? "unavailable" : "internal",
-                 {},
-                 std::string{"find taken: "} + e.what()};
-  } catch (const std::exception& e) {
-    // A read: nothing is in doubt. The next use reconnects.
-    conn_.reset();
-    return error{"unavailable", {}, std::string{"find taken: "} + e.what()};
-  }
 }
 
 } // namespace gavel::adapters

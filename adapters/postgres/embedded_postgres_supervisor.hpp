@@ -1,6 +1,6 @@
 #pragma once
 
-#include "adapters/embedded_postgres.hpp"
+#include "adapters/postgres/embedded_postgres.hpp"
 #include "protocols/resilience.hpp"
 
 #include <atomic>

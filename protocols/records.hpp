@@ -1,0 +1,117 @@
+#pragma once
+
+#include "protocols/event.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+/// The outbox's records as the rest of Gavel sees them: what an auction
+/// appends, what it restores, what destinations read, dead-letter and
+/// record. Plain values: the PostgreSQL adapter stores them, the actors carry
+/// them in messages, destination clients put them on the wire, and none of
+/// those needs the others to name them.
+namespace gavel::protocols {
+
+/// One event to append to the outbox.
+struct new_event {
+  std::string event_id;
+  std::int64_t auction_id = 0;
+  event_type type = event_type::bid_placed;
+  std::int64_t bid_sequence = 0;
+  std::int64_t bid_id = 0; ///< 0 unless bid.placed
+  std::string bidder_user_id;
+  unix_ms producer_ms = 0;
+  std::shared_ptr<const std::string> envelope;
+};
+
+/// The durable per-auction state (what an auction actor restores).
+struct auction_row {
+  std::int64_t auction_id = 0;
+  std::int64_t last_sequence = 0;
+  std::int64_t total_bid_count = 0;
+  std::int64_t heartbeat_count = 0;
+  std::optional<unix_ms> end_date;
+  bool closed = false;
+  std::string current_price;
+};
+
+/// An auction_row plus its accepted bids (bid_id, bid_sequence), for dedup,
+/// with the fingerprint of each bid's stored `data` (same order).
+struct auction_snapshot {
+  bool exists = false;
+  auction_row row;
+  std::vector<std::pair<std::int64_t, std::int64_t>> bids;
+  std::vector<std::uint64_t> bid_prints;
+};
+
+/// An outbox row as destinations see it.
+struct outbox_record {
+  std::int64_t position = 0;
+  std::int64_t auction_id = 0;
+  event_type type = event_type::bid_placed;
+  std::int64_t bid_sequence = 0;
+  std::string event_id;
+  std::shared_ptr<const std::string> envelope;
+  unix_ms producer_ms = 0;
+  unix_ms created_ms = 0; ///< when it was committed (lag, latency)
+};
+
+/// An event a destination could not deliver: `dead` (a permanent failure) or
+/// `parked` (a later event of the same auction, held behind a dead one so the
+/// auction's order holds). Keyed by (destination, position).
+struct dead_letter {
+  std::string destination;
+  std::int64_t position = 0;
+  std::int64_t auction_id = 0;
+  std::string event_id;
+  event_type type = event_type::bid_placed;
+  std::int64_t bid_sequence = 0;
+  std::string status = "dead"; ///< dead | parked
+  std::string reason;
+  int attempts = 0;
+  int http_status = 0;
+  std::shared_ptr<const std::string> envelope; ///< the exact bytes
+  unix_ms created_ms = 0;
+};
+
+/// One auction's highest position a destination has delivered (or
+/// dead-lettered): with per-auction order, every earlier one of that auction
+/// is done too.
+struct delivery_progress {
+  std::string destination;
+  std::int64_t auction_id = 0;
+  std::int64_t position = 0;
+};
+
+/// Outbox facts for /v1/pipeline, /metrics and alerts.
+struct outbox_facts {
+  std::int64_t head_position = 0;
+  /// Per position asked: commit time (Unix ms) of the first row after it; 0: none.
+  std::vector<unix_ms> first_after_ms;
+  /// Auctions (of those asked) whose stored sequence numbers are not
+  /// exactly 1..last_sequence: (auction_id, last_sequence, rows counted).
+  struct gap {
+    std::int64_t auction_id = 0;
+    std::int64_t last_sequence = 0;
+    std::int64_t counted = 0;
+  };
+  std::vector<gap> gaps;
+};
+
+/// One outbox partition and what retention decides about it.
+struct outbox_partition {
+  std::string name;
+  bool is_default = false;
+  unix_ms from_ms = 0;           ///< range start; 0 for MINVALUE
+  unix_ms to_ms = 0;             ///< range end (exclusive); 0 for the default
+  std::int64_t rows = 0;         ///< estimate (planner statistics) or exact when small
+  std::int64_t max_position = 0; ///< 0 when empty
+  bool drop = false;             ///< retention removes it (the default: its old rows)
+  std::string reason;            ///< why it stays, or what goes
+};
+
+} // namespace gavel::protocols
