@@ -42,9 +42,9 @@ done
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 py=/usr/bin/python3
-free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+log_prefix=run-burst
+source "$(dirname "$0")/lib/webhook-run.sh"
 gavel_port=$(free_port)
-secret="whsec_$(head -c 24 /dev/urandom | base64)"
 token="burst-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 rm -f "$work"/arrivals.jsonl "$work"/acks.jsonl
 gavel_pid="" recv_pid=""
@@ -79,54 +79,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_for_line() { # file pattern seconds
-  local i
-  for i in $(seq 1 $(($3 * 10))); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "run-burst: timed out waiting for '$2' in $1" >&2
-  cat "$1" >&2 || true
-  return 1
-}
-
-"$bin/sim" receive --listen 127.0.0.1:0 --secret "$secret" --out "$work/arrivals.jsonl" \
-  "${recv_extra[@]}" > "$work/receive.out" 2> "$work/receive.err" &
-recv_pid=$!
-wait_for_line "$work/receive.out" "listening on" 10
-recv_addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$work/receive.out" | head -1)
-
-cat > "$work/gavel.toml" <<TOML
-[server]
-listen = "127.0.0.1:$gavel_port"
-[database]
-data_dir = "$work/pg"
-[ingest]
-tokens = ["$token"]
-[log]
-level = "info"
-[[destination]]
-name = "webhook"
-kind = "webhook"
-url = "http://$recv_addr/hook"
-secret = "$secret"
-retry_initial = "50ms"
-retry_max = "2s"
-TOML
-
-start_gavel() {
-  "$bin/gavel" serve --config "$work/gavel.toml" >> "$work/gavel.out" 2>> "$work/gavel.log" &
-  gavel_pid=$!
-  local i
-  for i in $(seq 1 600); do
-    curl -sf --max-time 2 "http://127.0.0.1:$gavel_port/readyz" >/dev/null 2>&1 && return 0
-    kill -0 "$gavel_pid" 2>/dev/null || { echo "run-burst: gavel exited" >&2; tail -20 "$work/gavel.log" >&2; return 1; }
-    sleep 0.1
-  done
-  echo "run-burst: gavel not ready" >&2
-  return 1
-}
-start_gavel
+start_receiver "${recv_extra[@]}"
+write_gavel_toml "$gavel_port" "data_dir = \"$work/pg\"" "$token"
+start_gavel "$gavel_port"
 echo "gavel on 127.0.0.1:$gavel_port, receiver on $recv_addr, work dir $work"
 
 if [ -n "$replay" ]; then
@@ -153,7 +108,7 @@ if [ "$kill9" -eq 1 ]; then
   wait "$gavel_pid" 2>/dev/null || true
   gavel_pid=""
   sleep 1
-  start_gavel
+  start_gavel "$gavel_port"
   echo "gavel restarted"
 fi
 

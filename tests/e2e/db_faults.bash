@@ -26,18 +26,8 @@ py=/usr/bin/python3
 events=${GAVEL_FAULT_EVENTS:-6000}
 auctions=${GAVEL_FAULT_AUCTIONS:-60}
 
-free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-wait_for_line() { # file pattern seconds
-  local i
-  for i in $(seq 1 $(($3 * 10))); do
-    grep -q "$2" "$1" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "db_faults: timed out waiting for '$2' in $1" >&2
-  cat "$1" >&2 || true
-  return 1
-}
+log_prefix=db_faults
+source "$src/scripts/lib/webhook-run.sh"
 
 one_round() {
   local round=$1
@@ -67,41 +57,12 @@ one_round() {
     url="postgresql://postgres@127.0.0.1:$proxy_port/postgres?sslmode=disable&gssencmode=disable"
   fi
 
-  secret="whsec_$(head -c 24 /dev/urandom | base64)"
   token="faults-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  "$bin/sim" receive --listen 127.0.0.1:0 --secret "$secret" --out "$work/arrivals.jsonl" \
-    > "$work/receive.out" 2> "$work/receive.err" &
-  recv_pid=$!
+  start_receiver
   pids+=($recv_pid)
-  wait_for_line "$work/receive.out" "listening on" 10
-  recv_addr=$(sed -n 's/.*listening on \([^ ]*\).*/\1/p' "$work/receive.out" | head -1)
-
-  cat > "$work/gavel.toml" <<TOML
-[server]
-listen = "127.0.0.1:$gavel_port"
-[database]
-url = "$url"
-[ingest]
-tokens = ["$token"]
-[log]
-level = "info"
-[[destination]]
-name = "webhook"
-kind = "webhook"
-url = "http://$recv_addr/hook"
-secret = "$secret"
-retry_initial = "50ms"
-retry_max = "2s"
-TOML
-  "$bin/gavel" serve --config "$work/gavel.toml" > "$work/gavel.out" 2> "$work/gavel.log" &
-  gavel_pid=$!
+  write_gavel_toml "$gavel_port" "url = \"$url\"" "$token"
+  start_gavel "$gavel_port" || { pids+=($gavel_pid); return 1; }
   pids+=($gavel_pid)
-  local i
-  for i in $(seq 1 300); do
-    curl -sf --max-time 2 "http://127.0.0.1:$gavel_port/readyz" >/dev/null 2>&1 && break
-    kill -0 "$gavel_pid" 2>/dev/null || { tail -20 "$work/gavel.log" >&2; return 1; }
-    sleep 0.1
-  done
 
   "$bin/sim" burst --target "http://127.0.0.1:$gavel_port" --token "$token" \
     --auctions "$auctions" --events "$events" --connections 16 --rate 1500 \
