@@ -13,6 +13,8 @@ class App;
 
 namespace gavel::sim {
 
+struct send_options;
+
 struct receive_args {
   std::string listen = "127.0.0.1:9000";
   std::string secret;
@@ -40,27 +42,35 @@ int run_receive(const receive_args& args);
 /// subcommand.
 void add_receive_fault_options(CLI::App& cmd, receive_args& args);
 
-struct burst_args {
+/// What `sim burst` and `sim replay` both tell the sender (send_workload).
+struct send_args {
   std::string target = "http://127.0.0.1:8080";
   std::string token;
-  std::size_t auctions = 100;
-  std::size_t events = 20000;
   std::size_t connections = 16;
   std::size_t max_connections = 0; ///< open loop: pool cap; 0: 4 × connections
-  std::string acks = "acks.jsonl";
-  std::uint64_t seed = 1;
   std::size_t batch = 1;
+  std::string acks = "acks.jsonl";
+  std::string report; ///< optional JSON summary file
+  std::string retry_for = "120s";
+  std::string request_timeout = "10s";
+  unsigned threads = 1;
+  bool quiet = false;
+  std::vector<std::string> receiver_stats;
+};
+/// The sender's options from `args`, labelled `label`; false (after saying
+/// so on stderr) on a bad duration.
+bool read_send_args(const send_args& args, const std::string& label, send_options& out);
+
+struct burst_args : send_args {
+  std::size_t auctions = 100;
+  std::size_t events = 20000;
+  std::uint64_t seed = 1;
   double duplicates = 0.02;
   double implicit_open = 0.05;
-  std::string retry_for = "120s";
   double rate = 0;
   std::string close_window = "60s";
   std::int64_t first_auction_id = 1;
   std::string start_time; ///< ISO-8601 Z; empty: now (whole seconds)
-  std::string report;     ///< optional JSON summary file
-  std::string request_timeout = "10s";
-  unsigned threads = 1;
-  bool quiet = false;
   // Realism and pacing (sim/README.md, `sim burst`).
   std::string bid_window = "2m";
   double proxy = 0.15;
@@ -72,25 +82,12 @@ struct burst_args {
   double time_scale = 0;
   std::string record; ///< write the workload as a bid log here
   bool dry_run = false;
-  std::vector<std::string> receiver_stats;
 };
 int run_burst(const burst_args& args);
 
-struct replay_args {
+struct replay_args : send_args {
   std::string file;
-  std::string target = "http://127.0.0.1:8080";
-  std::string token;
   double speed = 1.0; ///< 1: original pace; 0: as fast as acknowledged
-  std::size_t connections = 16;
-  std::size_t max_connections = 0; ///< open loop: pool cap; 0: 4 × connections
-  std::size_t batch = 1;
-  std::string acks = "acks.jsonl";
-  std::string report;
-  std::string retry_for = "120s";
-  std::string request_timeout = "10s";
-  unsigned threads = 1;
-  bool quiet = false;
-  std::vector<std::string> receiver_stats;
 };
 int run_replay(const replay_args& args);
 

@@ -1,7 +1,7 @@
 #pragma once
 
 // The pure parts of the open-loop sender of `sim burst` / `sim replay`
-// (sim/burst.cpp, sim/README.md "Sending"):
+// (sim/burst_send.cpp, sim/README.md "Sending"):
 //
 // - dispatcher: one shared schedule of every event by due time; decides which
 //   events may leave now. Bids of one auction may be in flight together (an

@@ -42,12 +42,9 @@ int run_replay(const replay_args& args) {
     std::cerr << "sim replay: cannot open " << args.file << "\n";
     return 2;
   }
-  auto retry_for = parse_duration(args.retry_for);
-  auto timeout = parse_duration(args.request_timeout);
-  if (!retry_for || !timeout) {
-    std::cerr << "sim replay: bad duration (use e.g. 250ms, 60s, 2m)\n";
+  send_options o;
+  if (!read_send_args(args, "sim replay", o))
     return 2;
-  }
   if (args.speed < 0) {
     std::cerr << "sim replay: --speed must be >= 0\n";
     return 2;
@@ -145,21 +142,7 @@ int run_replay(const replay_args& args) {
     return 2;
   }
 
-  send_options o;
-  o.label = "sim replay";
-  o.target = args.target;
-  o.token = args.token;
-  o.connections = args.connections;
-  o.max_connections = args.max_connections;
-  o.batch = args.batch;
-  o.retry_for_ms = retry_for->count();
-  o.request_timeout_ms = timeout->count();
   o.time_scale = args.speed;
-  o.threads = args.threads;
-  o.quiet = args.quiet;
-  o.acks = args.acks;
-  o.report = args.report;
-  o.receiver_stats = args.receiver_stats;
   o.workload_text = std::to_string(scripts.size()) + " auctions from " + args.file;
   return send_workload(scripts, o);
 }

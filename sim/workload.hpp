@@ -4,7 +4,7 @@
 // `sim replay` builds from a recorded log): per auction a script of
 // pre-serialised ingest bodies (DESIGN §1.2) in the order they are to be
 // sent, each with the scenario time at which the platform would send it.
-// Also the sender both subcommands share (sim/burst.cpp).
+// Also the sender both subcommands share (sim/burst_send.cpp).
 
 #include <cstdint>
 #include <string>
