@@ -2,7 +2,7 @@
 // every definitive answer. The sender (send_workload) is shared with
 // `sim replay`.
 
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 #include "sim/commands.hpp"
 #include "sim/common.hpp"
 #include "sim/dispatch.hpp"
