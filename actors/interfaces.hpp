@@ -4,7 +4,7 @@
 /// value types carried by messages, and every typed actor interface.
 
 #include "adapters/destination_client.hpp"
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 #include "protocols/event.hpp"
 #include "protocols/outcome.hpp"
 #include "protocols/records.hpp"

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "adapters/config.hpp"
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 #include "protocols/records.hpp"
 #include "protocols/resilience.hpp"
 

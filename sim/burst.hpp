@@ -11,7 +11,7 @@
 //   summary and the JSON report.
 // - burst.cpp: the `sim burst` command and the options both commands share.
 
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 #include "sim/common.hpp"
 #include "sim/dispatch.hpp"
 #include "sim/workload.hpp"

@@ -5,7 +5,7 @@
 // latency, outage windows, responses dropped after accepting), the
 // `/_sim/...` control endpoints and the buffered arrival log.
 
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 #include "sim/emulator_rules.hpp"
 
 #include <atomic>

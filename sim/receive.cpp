@@ -1,6 +1,6 @@
 // `sim receive`: a Standard Webhooks receiver that records every arrival.
 
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 #include "protocols/crypto.hpp"
 #include "sim/commands.hpp"
 #include "sim/common.hpp"

@@ -2,7 +2,7 @@
 
 #include "actors/admission.hpp"
 #include "adapters/config.hpp"
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 
 #include <atomic>
 #include <caf/actor.hpp>

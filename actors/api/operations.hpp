@@ -3,7 +3,7 @@
 #include "actors/health.hpp"
 #include "actors/interfaces.hpp"
 #include "adapters/config.hpp"
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 
 #include <atomic>
 #include <memory>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 #include "protocols/outcome.hpp"
 
 #include <string>

@@ -10,7 +10,7 @@
 #include "actors/maintenance.hpp"
 #include "actors/store.hpp"
 #include "adapters/config.hpp"
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 
 #include <atomic>
 #include <memory>

@@ -1,5 +1,5 @@
 #define CAF_SUITE adapters.http_limits
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 
 #include <array>
 #include <boost/asio/connect.hpp>

@@ -1,5 +1,5 @@
 #define CAF_SUITE adapters.http
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 #include "adapters/tls_fixture.hpp"
 
 #include <boost/asio/connect.hpp>

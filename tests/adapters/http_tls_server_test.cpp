@@ -2,7 +2,7 @@
 // The server side of https (http_server_options::tls_cert_file/tls_key_file)
 // against the project's own client with verification on, and the
 // drop_connection response flag used by the sim emulators.
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 #include "adapters/tls_fixture.hpp"
 
 #include <caf/test/unit_test.hpp>

@@ -4,7 +4,7 @@
 // The certificates are made at test time with the openssl CLI, in a fresh
 // temporary directory that is removed afterwards.
 
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>

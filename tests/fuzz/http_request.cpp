@@ -1,11 +1,11 @@
 // libFuzzer target: Boost.Beast's HTTP/1.1 request parser configured as
-// Gavel's server configures it (adapters/http_server.cpp, fresh_parser):
+// Gavel's server configures it (adapters/http/server_session.cpp, fresh_parser):
 // string body, body limit from server.max_body_bytes, header limit from
 // http_server_options. The bytes are fed in segments of a fuzzer-chosen size
 // the way the server's reads deliver them (header first, then the body
 // eagerly), and pipelined requests each get a fresh parser.
 #include "adapters/config.hpp"
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 
 #include <algorithm>
 #include <boost/beast/core/flat_buffer.hpp>

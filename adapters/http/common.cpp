@@ -1,6 +1,6 @@
 // Parts of the HTTP adapter shared by server and client: the I/O runtime,
 // header lookup, query and URL parsing and the blocking request wrapper.
-#include "adapters/http.hpp"
+#include "adapters/http/http.hpp"
 #include "protocols/crypto.hpp"
 
 #include <algorithm>

@@ -4,14 +4,10 @@
 // socket is opened lazily and dropped after any error or a response without
 // keep-alive, and the next request opens a new one. Failed requests are not
 // retried here: whether a retry is safe is the caller's decision.
-#include "adapters/http.hpp"
+#include "adapters/http/beast.hpp"
+#include "adapters/http/http.hpp"
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <deque>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -21,13 +17,6 @@
 #include <poll.h>
 
 namespace gavel::adapters {
-
-namespace net = boost::asio;
-namespace ssl = net::ssl;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = net::ip::tcp;
-using error_code = boost::system::error_code;
 
 namespace {
 
