@@ -26,7 +26,10 @@ void set_up(core_ptr self) {
   bool up = st.store && st.registry && !st.bumping;
   if (st.dependents.up)
     st.dependents.up->store(up);
-  st.status.state = st.status.state == "failed" ? "failed" : up ? "ok" : "restarting";
+  using cs = protocols::core_state;
+  st.status.state = st.status.state == cs::failed ? cs::failed
+                    : up                          ? cs::ok
+                                                  : cs::restarting;
 }
 
 void adopt_store(core_ptr self, store_actor store) {
@@ -55,7 +58,7 @@ void crashed(core_ptr self, std::string what) {
   st.status.last_error = std::move(what);
   st.status.last_error_ms = wall_ms();
   if (d.over_limit) {
-    st.status.state = "failed";
+    st.status.state = protocols::core_state::failed;
     ++st.generation; // cancels a restart that was due
     st.restart_pending = false;
     set_up(self);
@@ -80,7 +83,8 @@ void crashed(core_ptr self, std::string what) {
 void restart(core_ptr self) {
   auto& st = self->state;
   st.restart_pending = false;
-  if (st.status.state == "failed" || st.bumping || (st.store && st.registry))
+  if (st.status.state == protocols::core_state::failed || st.bumping ||
+      (st.store && st.registry))
     return;
   auto epoch = st.status.epoch + 1;
   if (!st.store) {
@@ -98,7 +102,8 @@ void restart(core_ptr self) {
           [self, epoch](std::uint64_t) {
             auto& st = self->state;
             st.bumping = false;
-            if (!st.store || st.registry || st.status.state == "failed")
+            if (!st.store || st.registry ||
+                st.status.state == protocols::core_state::failed)
               return;
             st.status.epoch = epoch;
             ++st.status.registry_restarts;
@@ -182,10 +187,10 @@ core_actor::behavior_type core_supervisor(core_actor::stateful_pointer<core_stat
       },
       [self](atom::restart) {
         auto& st = self->state;
-        if (st.status.state != "failed")
+        if (st.status.state != protocols::core_state::failed)
           return;
         GAVEL_LOG_INFO("core: restart requested by an operator");
-        st.status.state = "restarting";
+        st.status.state = protocols::core_state::restarting;
         st.policy.reset();
         ++st.generation;
         restart(self);

@@ -376,14 +376,13 @@ destination_status make_status(destination_state& st) {
   s.kind = st.settings.kind;
   auto now = std::chrono::steady_clock::now();
   auto circuit = st.circuit.current(now);
-  s.circuit = circuit == protocols::circuit_breaker::state::closed ? "closed"
-              : circuit == protocols::circuit_breaker::state::open ? "open"
-                                                                   : "half-open";
+  s.circuit = circuit;
   bool retrying = st.lanes.retrying();
-  s.state = circuit != protocols::circuit_breaker::state::closed ? "circuit-open"
-            : retrying                                           ? "retrying"
-            : st.m != destination_state::mode::live              ? "catching-up"
-                                                                 : "ok";
+  using ds = protocols::destination_state;
+  s.state = circuit != protocols::circuit_breaker::state::closed ? ds::circuit_open
+            : retrying                                           ? ds::retrying
+            : st.m != destination_state::mode::live              ? ds::catching_up
+                                                                 : ds::ok;
   s.delivered_through = st.marks.delivered_through();
   s.loaded_through = st.marks.loaded_through();
   s.head_position = std::max(st.marks.loaded_through(), st.max_seen_live);

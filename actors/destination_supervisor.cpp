@@ -27,7 +27,8 @@ destination_status supervisor_status(destination_supervisor_state& st) {
   destination_status s;
   s.name = st.settings.name;
   s.kind = st.settings.kind;
-  s.state = st.failed ? "failed" : "restarting";
+  s.state = st.failed ? protocols::destination_state::failed
+                      : protocols::destination_state::restarting;
   s.last_error = st.failure;
   s.delivered = st.counters->delivered;
   s.requests = st.counters->requests;

@@ -92,7 +92,7 @@ void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources>
     auto& d = g->snap.destinations[i].status;
     d.name = i < src->names.size() ? src->names[i] : std::string{};
     d.kind = i < src->kinds.size() ? src->kinds[i] : std::string{};
-    d.state = "unknown";
+    d.state = protocols::destination_state::unknown;
   }
   sys.spawn([g, timeout](caf::event_based_actor* self) {
     auto& src = *g->src;
@@ -200,16 +200,19 @@ void export_health_metrics(const pipeline_snapshot& s) {
         .set(static_cast<double>(h.status.delivered_through));
     r.gauge("gavel_destination_up",
             "1 when the destination's state is ok or catching-up, else 0.", l)
-        .set(h.status.state == "ok" || h.status.state == "catching-up" ? 1 : 0);
+        .set(h.status.state == protocols::destination_state::ok ||
+                     h.status.state == protocols::destination_state::catching_up
+                 ? 1
+                 : 0);
     if (!h.answered)
       continue; // keep the last values rather than report zeros
     const auto& d = h.status;
     const auto& name = d.name;
     r.gauge("gavel_destination_circuit_state",
             "Circuit breaker: 0 closed, 1 half-open, 2 open.", l)
-        .set(d.circuit == "open"        ? 2
-             : d.circuit == "half-open" ? 1
-                                        : 0);
+        .set(d.circuit == protocols::circuit_breaker::state::open        ? 2
+             : d.circuit == protocols::circuit_breaker::state::half_open ? 1
+                                                                         : 0);
     r.gauge("gavel_destination_in_memory", "Records held in memory, not yet delivered.",
             l)
         .set(static_cast<double>(d.in_memory));
@@ -250,7 +253,7 @@ void export_health_metrics(const pipeline_snapshot& s) {
   }
   if (s.core_answered) {
     r.gauge("gavel_core_up", "1 when the store and the registry run (core state ok).")
-        .set(s.core.state == "ok" ? 1 : 0);
+        .set(s.core.state == protocols::core_state::ok ? 1 : 0);
     set_counter("gavel_actor_restarts_total", "Supervisor restarts of an actor.",
                 {{"actor", "store"}}, static_cast<double>(s.core.store_restarts));
     set_counter("gavel_actor_restarts_total", "Supervisor restarts of an actor.",

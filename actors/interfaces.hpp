@@ -6,6 +6,7 @@
 #include "adapters/destination_client.hpp"
 #include "adapters/http/http.hpp"
 #include "protocols/event.hpp"
+#include "protocols/health.hpp"
 #include "protocols/outcome.hpp"
 #include "protocols/records.hpp"
 
@@ -112,9 +113,8 @@ using record_batch = std::shared_ptr<const std::vector<protocols::outbox_record>
 struct destination_status {
   std::string name;
   std::string kind;
-  /// ok | retrying | circuit-open | catching-up | restarting | failed
-  std::string state;
-  std::string circuit = "closed"; ///< closed | open | half-open
+  protocols::destination_state state = protocols::destination_state::unknown;
+  protocols::circuit_breaker::state circuit = protocols::circuit_breaker::state::closed;
   std::int64_t delivered_through = 0;
   std::int64_t loaded_through = 0;
   /// The newest committed position the destination has heard of (the head).
@@ -144,8 +144,7 @@ struct destination_status {
 /// The core (store and registry) as its supervisor sees it, for
 /// /v1/pipeline, /metrics, /readyz and alerts.
 struct core_status {
-  /// ok | restarting | failed
-  std::string state = "ok";
+  protocols::core_state state = protocols::core_state::ok;
   std::uint64_t epoch = 0;             ///< registry incarnation (0 at start)
   std::uint64_t store_restarts = 0;    ///< supervisor restarts of the store
   std::uint64_t registry_restarts = 0; ///< supervisor restarts of the registry

@@ -32,8 +32,9 @@ std::string duration_text(millis d) {
   return std::to_string(ms) + " ms";
 }
 
-bool healthy_state(const std::string& s) {
-  return s == "ok" || s == "catching-up";
+bool healthy_state(protocols::destination_state s) {
+  return s == protocols::destination_state::ok ||
+         s == protocols::destination_state::catching_up;
 }
 
 } // namespace
@@ -144,8 +145,8 @@ std::vector<alert_notice> alert_engine::evaluate(const health_input& in) {
                    : "\nLast error: " + scrub_for_alert(in.storage_error)),
           out);
   if (cfg_.restart_intensity)
-    observe("restart_intensity:core", in.core_state == "failed", 0, now,
-            "store and registry stopped (restart intensity exceeded)",
+    observe("restart_intensity:core", in.core_state == protocols::core_state::failed, 0,
+            now, "store and registry stopped (restart intensity exceeded)",
             "The core supervisor gave up restarting the store and the registry: ingest "
             "answers 503 (nothing acknowledged is lost) until POST "
             "/v1/components/core/restart." +
@@ -170,12 +171,13 @@ std::vector<alert_notice> alert_engine::evaluate(const health_input& in) {
                                       : "\nLast error: " + scrub_for_alert(d.last_error);
     observe("destination_failing:" + d.name, !healthy_state(d.state),
             cfg_.failing_for.count(), now, "destination " + d.name + " failing",
-            "Destination: " + d.name + "\nState: " + d.state +
+            "Destination: " + d.name + "\nState: " + std::string{to_string(d.state)} +
                 "\nThreshold: not ok for " + duration_text(cfg_.failing_for) + "." +
                 error,
             out);
     if (cfg_.restart_intensity)
-      observe("restart_intensity:" + d.name, d.state == "failed", 0, now,
+      observe("restart_intensity:" + d.name,
+              d.state == protocols::destination_state::failed, 0, now,
               "destination " + d.name + " stopped (restart intensity exceeded)",
               "Destination: " + d.name +
                   "\nIts supervisor gave up restarting it; it stays stopped until "
@@ -184,9 +186,10 @@ std::vector<alert_notice> alert_engine::evaluate(const health_input& in) {
               out);
     observe("lag:" + d.name, d.lag_seconds > cfg_.lag_above.count() / 1000.0, 0, now,
             "destination " + d.name + " lagging",
-            "Destination: " + d.name + "\nOldest undelivered event: " +
-                seconds_text(d.lag_seconds) + " old (threshold " +
-                duration_text(cfg_.lag_above) + ").\nState: " + d.state,
+            "Destination: " + d.name +
+                "\nOldest undelivered event: " + seconds_text(d.lag_seconds) +
+                " old (threshold " + duration_text(cfg_.lag_above) +
+                ").\nState: " + std::string{to_string(d.state)},
             out);
     if (cfg_.dead_letters) {
       auto [base, fresh] = dead_letter_baseline_.try_emplace(d.name, d.dead_letters);

@@ -9,6 +9,7 @@
 #include "adapters/config.hpp"
 #include "protocols/event.hpp"
 #include "protocols/expected.hpp"
+#include "protocols/health.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -25,14 +26,14 @@ struct health_input {
   bool database_up = true;
   struct destination {
     std::string name;
-    std::string state; ///< ok | catching-up | retrying | circuit-open | failed | ...
+    protocols::destination_state state = protocols::destination_state::ok;
     double lag_seconds = 0;
     std::uint64_t dead_letters = 0; ///< cumulative
     std::string last_error;
   };
   std::vector<destination> destinations;
   /// The store and registry's supervisor: ok | restarting | failed | unknown.
-  std::string core_state = "ok";
+  protocols::core_state core_state = protocols::core_state::ok;
   std::string core_error; ///< why it last restarted
   /// The embedded cluster restarted more often than database.restart_limit
   /// within database.restart_period.

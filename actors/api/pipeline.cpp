@@ -29,8 +29,8 @@ ojson destination_json(const destination_health& h, std::int64_t head) {
   ojson j;
   j["name"] = d.name;
   j["kind"] = d.kind;
-  j["state"] = d.state;
-  j["circuit"] = d.circuit;
+  j["state"] = protocols::to_string(d.state);
+  j["circuit"] = protocols::to_string(d.circuit);
   j["delivered_through"] = d.delivered_through;
   j["head_position"] = head;
   j["lag_events"] = h.lag_events;
@@ -85,7 +85,8 @@ std::string pipeline_json(const pipeline_snapshot& s) {
             {"refused_commits", s.storage.failures},
             {"last_error", s.storage.reason}};
   // The core: the store and the registry, restarted as one unit.
-  out["core"] = ojson{{"state", s.core_answered ? s.core.state : std::string{"unknown"}},
+  out["core"] = ojson{{"state", s.core_answered ? protocols::to_string(s.core.state)
+                                                : std::string_view{"unknown"}},
                       {"epoch", s.core.epoch},
                       {"store_restarts", s.core.store_restarts},
                       {"registry_restarts", s.core.registry_restarts},

@@ -7,6 +7,8 @@
 using namespace gavel;
 using namespace gavel::adapters;
 using namespace std::chrono_literals;
+using ds = gavel::protocols::destination_state;
+using cs = gavel::protocols::core_state;
 
 namespace {
 
@@ -21,8 +23,8 @@ struct fixture {
     cfg.interval = 5s;
     reset();
     in.now = t0;
-    in.destinations.push_back({"crm", "ok", 0, 0, ""});
-    in.destinations.push_back({"warehouse", "ok", 0, 0, ""});
+    in.destinations.push_back({"crm", ds::ok, 0, 0, ""});
+    in.destinations.push_back({"warehouse", ds::ok, 0, 0, ""});
   }
 
   void reset() { engine = std::make_unique<alert_engine>(cfg); }
@@ -50,7 +52,7 @@ CAF_TEST(a healthy run sends nothing) {
 }
 
 CAF_TEST(a failing destination alerts once after failing_for and recovers once) {
-  in.destinations[0].state = "retrying";
+  in.destinations[0].state = ds::retrying;
   in.destinations[0].last_error = "HTTP 503 from https://api.example.com/x?token=abc";
   CAF_CHECK(run(55s).empty());
   auto n = run(10s);
@@ -61,7 +63,7 @@ CAF_TEST(a failing destination alerts once after failing_for and recovers once) 
   CAF_CHECK_EQUAL(n[0].text.find("token=abc"), std::string::npos);
   // An hour more of the same outage: nothing more.
   CAF_CHECK(run(1h).empty());
-  in.destinations[0].state = "ok";
+  in.destinations[0].state = ds::ok;
   n = run(1min);
   CAF_REQUIRE_EQUAL(n.size(), 1u);
   CAF_CHECK(n[0].recovery);
@@ -70,26 +72,26 @@ CAF_TEST(a failing destination alerts once after failing_for and recovers once) 
 }
 
 CAF_TEST(a short failure below the threshold is no incident) {
-  in.destinations[1].state = "circuit-open";
+  in.destinations[1].state = ds::circuit_open;
   CAF_CHECK(run(30s).empty());
-  in.destinations[1].state = "ok";
+  in.destinations[1].state = ds::ok;
   CAF_CHECK(run(10min).empty());
 }
 
 CAF_TEST(a flapping destination stays one incident) {
-  in.destinations[0].state = "retrying";
+  in.destinations[0].state = ds::retrying;
   CAF_CHECK_EQUAL(run(65s).size(), 1u);
   for (int i = 0; i < 20; ++i) {
-    in.destinations[0].state = "ok";
+    in.destinations[0].state = ds::ok;
     CAF_CHECK(run(5s).empty()); // recovery needs 2 intervals of ok
-    in.destinations[0].state = "retrying";
+    in.destinations[0].state = ds::retrying;
     CAF_CHECK(run(5s).empty());
   }
   CAF_CHECK_EQUAL(engine->open_incidents().size(), 1u);
 }
 
 CAF_TEST(a failed supervisor alerts at once) {
-  in.destinations[0].state = "failed";
+  in.destinations[0].state = ds::failed;
   auto n = run(5s);
   CAF_REQUIRE_EQUAL(n.size(), 1u);
   CAF_CHECK_EQUAL(n[0].key, "restart_intensity:crm");
@@ -100,9 +102,9 @@ CAF_TEST(a failed supervisor alerts at once) {
 }
 
 CAF_TEST(a failed core supervisor alerts once and recovers once) {
-  in.core_state = "restarting";
+  in.core_state = cs::restarting;
   CAF_CHECK(run(30s).empty()); // restarts are the supervisor's business
-  in.core_state = "failed";
+  in.core_state = cs::failed;
   in.core_error = "store failed: error(3, 'gavel', (\"crash\"))";
   auto n = run(5s);
   CAF_REQUIRE_EQUAL(n.size(), 1u);
@@ -110,7 +112,7 @@ CAF_TEST(a failed core supervisor alerts once and recovers once) {
   CAF_CHECK(!n[0].recovery);
   CAF_CHECK(n[0].text.find("/v1/components/core/restart") != std::string::npos);
   CAF_CHECK(run(60s).empty()); // one alert per incident
-  in.core_state = "ok";
+  in.core_state = cs::ok;
   n = run(30s);
   CAF_REQUIRE_EQUAL(n.size(), 1u);
   CAF_CHECK(n[0].recovery);
@@ -189,14 +191,14 @@ CAF_TEST(the database rule waits for its threshold) {
 }
 
 CAF_TEST(an incident reopened within min_interval is not announced again) {
-  in.destinations[0].state = "failed";
+  in.destinations[0].state = ds::failed;
   CAF_CHECK_EQUAL(run(5s).size(), 1u);
-  in.destinations[0].state = "ok";
+  in.destinations[0].state = ds::ok;
   CAF_CHECK_EQUAL(run(15s).size(), 1u); // recovery
-  in.destinations[0].state = "failed";
+  in.destinations[0].state = ds::failed;
   CAF_CHECK(run(5s).empty()); // within min_interval: held back
   CAF_CHECK_EQUAL(engine->suppressed(), 1u);
-  in.destinations[0].state = "ok";
+  in.destinations[0].state = ds::ok;
   CAF_CHECK(run(15s).empty()); // its recovery is not announced either
 }
 
@@ -204,7 +206,7 @@ CAF_TEST(the hourly cap holds back a storm) {
   cfg.max_per_hour = 3;
   reset();
   for (int i = 0; i < 10; ++i)
-    in.destinations.push_back({"d" + std::to_string(i), "failed", 0, 0, ""});
+    in.destinations.push_back({"d" + std::to_string(i), ds::failed, 0, 0, ""});
   auto n = run(5s);
   CAF_CHECK_EQUAL(n.size(), 3u);
   CAF_CHECK_GREATER_OR_EQUAL(engine->suppressed(), 7u);
