@@ -151,7 +151,7 @@ void load(self_ptr self) {
 using outcome = auction_state::outcome;
 
 /// A resent bid whose content differs from the stored one is still a
-/// duplicate (DESIGN §1.2), but it is a producer bug worth seeing: counted and
+/// duplicate (docs/ingest.md), but it is a producer bug worth seeing: counted and
 /// logged (ids only: no bidder data in logs).
 void check_duplicate_content(self_ptr self, const protocols::ingest_event& ev,
                              std::uint64_t stored) {

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-/// Gavel's configuration (one TOML file, DESIGN §1.5). Every key is declared
+/// Gavel's configuration (one TOML file, docs/configuration.md). Every key is declared
 /// once in config.cpp with its default, documentation and validator; unknown
 /// keys and bad values fail with an error whose `field` is the dotted key
 /// (`destination[1].url`, `auction.final_window`).

@@ -206,7 +206,7 @@ case "$scenario" in
     gavel_up
     rss0=$(awk '/^VmRSS/ {print $2}' "/proc/$gavel_pid/status")
     # Auctions end in 1..2 days: none in its final window, one heartbeat a
-    # minute each (DESIGN: 60 s), none closed.
+    # minute each (auction.heartbeat_interval: 60 s), none closed.
     burst main --auctions "$auctions" --events $((auctions * 2)) --close-fraction 0 \
       --batch 100 --connections 8 --duplicates 0 --implicit-open 0 --bid-window 24h \
       --close-window 24h --seed 1 --receiver-stats "$(stats_url "$main_addr")"

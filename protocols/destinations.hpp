@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-/// The destinations' wire formats (DESIGN §1.3) as pure functions: request
+/// The destinations' wire formats (docs/wire-formats.md) as pure functions: request
 /// bodies and the reading of responses. No I/O.
 namespace gavel::protocols {
 

@@ -58,7 +58,7 @@ std::optional<std::string> decimal_text(const json::value& v) {
   return std::nullopt;
 }
 
-/// A timestamp field (`data.<key>`, present): RFC 3339 as DESIGN §1.2 fixes it.
+/// A timestamp field (`data.<key>`, present): RFC 3339 as docs/ingest.md fixes it.
 expected<unix_ms> timestamp_field(const json::value& v, std::string_view key) {
   std::string field = "data." + std::string{key};
   constexpr std::string_view want =

@@ -82,7 +82,7 @@ expected<ingest_body> parse_ingest_body(std::string_view body,
 /// fraction, no exponent, no sign (`875.10`, `0`, `12.5`).
 bool is_decimal(std::string_view text) noexcept;
 
-/// Deterministic event ids (DESIGN §1.1).
+/// Deterministic event ids (docs/envelope.md).
 std::string bid_event_id(std::int64_t bid_id);
 std::string opened_event_id(std::int64_t auction_id);
 std::string closed_event_id(std::int64_t auction_id);

@@ -17,7 +17,7 @@ std::string format_iso8601_ms(unix_ms t);
 void format_iso8601_ms(unix_ms t, std::string& out);
 
 /// Parses an RFC 3339 date-time, the one form Gavel accepts on ingest
-/// (DESIGN §1.2): `YYYY-MM-DDThh:mm:ss`, an optional fraction of any length
+/// (docs/ingest.md): `YYYY-MM-DDThh:mm:ss`, an optional fraction of any length
 /// (truncated to milliseconds), and a zone, `Z` or `±hh:mm`. Upper-case `T`
 /// and `Z` only (the profile RFC 3339 §5.6 allows), no space separator, no
 /// missing seconds or zone, no `±hhmm`, no leap second (`:60`): each of those

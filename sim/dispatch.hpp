@@ -9,7 +9,7 @@
 //   only the dependencies that matter hold an event back (see free_to_go).
 // - connection_pool: which keep-alive connection takes the next request, and
 //   when the pool may grow.
-// - read_ingest_answer / read_ingest_results: Gavel's answers (DESIGN §1.2)
+// - read_ingest_answer / read_ingest_results: Gavel's answers (docs/ingest.md)
 //   read without building a JSON DOM: the sender reads one per event.
 //
 // No I/O and no clock here: times are passed in (ms after the start), so the
@@ -312,7 +312,7 @@ private:
   std::size_t refused_ = 0;
 };
 
-/// One item of Gavel's ingest answer (DESIGN §1.2). The views point into the
+/// One item of Gavel's ingest answer (docs/ingest.md). The views point into the
 /// answer's body.
 struct ingest_answer {
   std::string_view status; ///< accepted | duplicate | rejected; empty when absent

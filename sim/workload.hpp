@@ -2,7 +2,7 @@
 
 // The deterministic auction-close workload of `sim burst` (and the scripts
 // `sim replay` builds from a recorded log): per auction a script of
-// pre-serialised ingest bodies (DESIGN §1.2) in the order they are to be
+// pre-serialised ingest bodies (docs/ingest.md) in the order they are to be
 // sent, each with the scenario time at which the platform would send it.
 // Also the sender both subcommands share (sim/burst_send.cpp).
 
@@ -18,7 +18,7 @@ const char* event_type_name(event_kind k);
 
 struct script_event {
   event_kind kind = event_kind::bid;
-  std::string event_id; ///< DESIGN §1.1 rule, what Gavel should answer with
+  std::string event_id; ///< docs/envelope.md rule, what Gavel should answer with
   std::string body;     ///< `{"event_type":...,"data":{...}}`, serialised once
   /// For a resend: index (in the same script) of the event it repeats; -1 otherwise.
   std::int32_t resend_of = -1;
@@ -61,7 +61,7 @@ struct workload_options {
   std::size_t proxy_burst_max = 4;
   /// Anti-sniping: a bid within the final snipe_window of the current end
   /// moves the end by snipe_extend (the bid and all later events carry the
-  /// new `end_date`, which is how DESIGN §1.2 hands Gavel an end-date
+  /// new `end_date`, which is how docs/ingest.md hands Gavel an end-date
   /// change). Half the auctions with 4+ bids also see a sniping war of
   /// extra rounds. 0 disables.
   std::int64_t snipe_window_ms = 15'000;

@@ -11,7 +11,7 @@
 
 namespace gavel::actors::api {
 
-/// `POST /v1/events` (DESIGN §1.2): authenticates, sheds at admission,
+/// `POST /v1/events` (docs/ingest.md): authenticates, sheds at admission,
 /// validates, hands the events to a gateway actor and answers once they are
 /// committed (or refused). Called on the HTTP I/O threads; never blocks.
 class ingest_endpoint {

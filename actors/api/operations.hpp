@@ -22,7 +22,7 @@ struct operations_targets {
   std::shared_ptr<std::atomic<bool>> core_up;
 };
 
-/// The operations API (DESIGN §1.4): /healthz, /readyz, /v1/pipeline,
+/// The operations API (docs/operations.md): /healthz, /readyz, /v1/pipeline,
 /// /metrics, dead letters (list, redrive) and component control (restart,
 /// fault injection). Called on the HTTP I/O threads; never blocks.
 class operations_api {

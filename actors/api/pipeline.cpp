@@ -1,4 +1,4 @@
-// The /v1/pipeline body (DESIGN §1.4): the health model of actors/health.hpp
+// The /v1/pipeline body (docs/operations.md): the health model of actors/health.hpp
 // as people and alerting read it.
 #include "actors/api/operations.hpp"
 #include "protocols/time.hpp"

@@ -12,7 +12,7 @@
 namespace gavel::actors::api {
 
 /// The status and error code a refused event or request is answered with
-/// (DESIGN §1.2).
+/// (docs/ingest.md).
 struct http_error {
   int status;
   std::string_view code;
@@ -46,7 +46,7 @@ int parse_error_status(std::string_view code) noexcept;
 adapters::http_response json_response(int status, std::string body);
 
 /// `{"error": {"status", "code", "field", "message"}}`: the shape of every
-/// error body (DESIGN §1.2); `field` is always present, empty for
+/// error body (docs/ingest.md); `field` is always present, empty for
 /// whole-request errors.
 std::string error_body(int status, std::string_view code, std::string_view field,
                        std::string_view message);

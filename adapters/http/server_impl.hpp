@@ -26,7 +26,7 @@ using beast_response = http::response<http::string_body>;
 /// the formatting work stays off the I/O thread when the handler is elsewhere.
 beast_response to_beast(http_response&& r, bool& close_requested);
 
-/// A response of the server's own, with DESIGN §1.2's error body; code and
+/// A response of the server's own, with the error body of docs/ingest.md; code and
 /// message are the server's own constants.
 beast_response error_response(http::status status, std::string_view code,
                               std::string_view message);

@@ -28,7 +28,7 @@ beast_response to_beast(http_response&& r, bool& close_requested) {
 
 namespace {
 
-/// DESIGN §1.2's error body; code and message are the server's own constants.
+/// The error body of docs/ingest.md; code and message are the server's own constants.
 std::string error_body(http::status status, std::string_view code,
                        std::string_view message) {
   return "{\"error\":{\"status\":" + std::to_string(static_cast<unsigned>(status)) +

@@ -1,4 +1,4 @@
-// The peer's ingest: accepts DESIGN §1.2 `POST /v1/events` (one event or an
+// The peer's ingest: accepts docs/ingest.md's `POST /v1/events` (one event or an
 // array), and in ONE transaction per request records each event (dedup on
 // event_id, per-auction bid_sequence as Gavel assigns it) and enqueues its
 // delivery with graphile-worker's add_job in a named queue per auction

@@ -2,8 +2,8 @@
 """A tiny stand-in for Gavel's ingest API and webhook delivery, for testing
 the simulator alone (sim burst -> fake_gavel -> sim receive -> sim verify).
 
-Implements the DESIGN §1.1/§1.2 rules that the verifier checks: per-auction
-bid_sequence (opened = 1, bids +1, closed carries the last), implicit open by
+Implements the docs/envelope.md and docs/ingest.md rules that the verifier
+checks: per-auction bid_sequence (opened = 1, bids +1, closed carries the last), implicit open by
 a first bid, duplicates answered with the original sequence, 409 after close,
 envelopes serialised once and delivered in order with Standard Webhooks
 signatures. Not fast, not durable: a test double only.
