@@ -35,7 +35,7 @@ std::int64_t heartbeat_cadence_seconds(unix_ms now, std::optional<unix_ms> end,
 
 namespace {
 
-using self_ptr = auction_actor::stateful_pointer<auction_state>;
+using self_ptr = auction_impl_actor::stateful_pointer<auction_state>;
 
 ingest_result rejected(std::string event_id, protocols::ingest_error why,
                        std::string field, std::string message) {
@@ -79,7 +79,7 @@ void arm_idle(self_ptr self) {
   if (!st.row.closed || st.deps->registry == nullptr)
     return;
   auto gen = ++st.idle_generation;
-  self->delayed_send(self, st.deps->settings.idle_timeout, atom::idle_v, gen);
+  self->delayed_send(self, st.deps->settings.idle_timeout, atom::idle_due_v, gen);
 }
 
 void arm_heartbeat(self_ptr self) {
@@ -445,9 +445,9 @@ void process(self_ptr self) {
 
 } // namespace
 
-auction_actor::behavior_type auction(auction_actor::stateful_pointer<auction_state> self,
-                                     std::int64_t id,
-                                     std::shared_ptr<const auction_deps> deps) {
+auction_impl_actor::behavior_type
+auction(auction_impl_actor::stateful_pointer<auction_state> self, std::int64_t id,
+        std::shared_ptr<const auction_deps> deps) {
   self->state.id = id;
   self->state.deps = std::move(deps);
   self->state.row.auction_id = id;
@@ -486,7 +486,7 @@ auction_actor::behavior_type auction(auction_actor::stateful_pointer<auction_sta
         st.queue.push_back(std::move(p));
         process(self);
       },
-      [self](atom::idle, std::uint64_t gen) {
+      [self](atom::idle_due, std::uint64_t gen) {
         auto& st = self->state;
         if (gen != st.idle_generation || st.in_flight || !st.queue.empty() ||
             !st.row.closed)

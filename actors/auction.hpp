@@ -50,6 +50,16 @@ std::int64_t heartbeat_cadence_seconds(protocols::unix_ms now,
                                        std::optional<protocols::unix_ms> end,
                                        const auction_settings& s);
 
+/// The auction actor's own timers (a generation guards against stale ones)
+/// and its retry of loading the durable state.
+using auction_impl_actor = auction_actor::extend<
+    /// A heartbeat timer fired.
+    caf::reacts_to<atom::heartbeat, std::uint64_t>,
+    /// The idle timer fired.
+    caf::reacts_to<atom::idle_due, std::uint64_t>,
+    /// Retry loading the durable state (after the database was unreachable).
+    caf::reacts_to<atom::load>>;
+
 struct auction_state {
   struct pending {
     protocols::ingest_event ev;
@@ -94,9 +104,9 @@ struct auction_state {
 };
 
 /// The AUCTION actor: every per-auction guarantee lives here.
-auction_actor::behavior_type auction(auction_actor::stateful_pointer<auction_state> self,
-                                     std::int64_t id,
-                                     std::shared_ptr<const auction_deps> deps);
+auction_impl_actor::behavior_type
+auction(auction_impl_actor::stateful_pointer<auction_state> self, std::int64_t id,
+        std::shared_ptr<const auction_deps> deps);
 
 struct registry_state {
   struct entry {

@@ -7,7 +7,7 @@ namespace gavel::actors {
 
 namespace {
 
-using core_ptr = core_actor::stateful_pointer<core_state>;
+using core_ptr = core_impl_actor::stateful_pointer<core_state>;
 
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -18,7 +18,7 @@ std::int64_t wall_ms() {
 void tell_gateways(core_ptr self) {
   auto& st = self->state;
   for (auto& g : st.dependents.gateways)
-    caf::anon_send(g, atom::subscribe_v, st.registry);
+    caf::anon_send(g, atom::adopt_v, st.registry);
 }
 
 void set_up(core_ptr self) {
@@ -38,7 +38,7 @@ void adopt_store(core_ptr self, store_actor store) {
   st.current->first = st.store;
   self->monitor(st.store);
   for (auto& d : st.dependents.destinations)
-    self->send(d, atom::subscribe_v, caf::actor_cast<caf::actor>(st.store));
+    self->send(d, atom::adopt_v, st.store);
 }
 
 void adopt_registry(core_ptr self, registry_actor registry) {
@@ -126,10 +126,10 @@ void restart(core_ptr self) {
 
 } // namespace
 
-core_actor::behavior_type core_supervisor(core_actor::stateful_pointer<core_state> self,
-                                          core_settings settings, core_factory make,
-                                          core_dependents dependents, store_actor store,
-                                          registry_actor registry) {
+core_impl_actor::behavior_type
+core_supervisor(core_impl_actor::stateful_pointer<core_state> self,
+                core_settings settings, core_factory make, core_dependents dependents,
+                store_actor store, registry_actor registry) {
   auto& st = self->state;
   st.settings = settings;
   st.policy = protocols::restart_policy{settings.restart_limit, settings.restart_period,

@@ -40,10 +40,14 @@ struct core_dependents {
   std::vector<destination_actor> destinations;
   /// Each gets (atom::subscribe, registry) for a new registry, and a null
   /// registry while there is none (ingest then answers 503 at once).
-  std::vector<caf::actor> gateways;
+  std::vector<registry_user_actor> gateways;
   /// true while store and registry run (readiness).
   std::shared_ptr<std::atomic<bool>> up;
 };
+
+/// The core supervisor's own messages: a backoff is over, restart what is
+/// down (if generation G is still current).
+using core_impl_actor = core_actor::extend<caf::reacts_to<atom::retry, std::uint64_t>>;
 
 struct core_state {
   core_settings settings;
@@ -82,9 +86,9 @@ struct core_state {
 /// Nothing acknowledged is lost: acknowledgements follow COMMIT, and what
 /// was in flight when a child failed is answered 503 (the producer retries;
 /// ingest is idempotent).
-core_actor::behavior_type core_supervisor(core_actor::stateful_pointer<core_state> self,
-                                          core_settings settings, core_factory make,
-                                          core_dependents dependents, store_actor store,
-                                          registry_actor registry);
+core_impl_actor::behavior_type
+core_supervisor(core_impl_actor::stateful_pointer<core_state> self,
+                core_settings settings, core_factory make, core_dependents dependents,
+                store_actor store, registry_actor registry);
 
 } // namespace gavel::actors

@@ -325,7 +325,7 @@ void start_up(self_ptr self) {
     return;
   }
   self->request(st.store, std::chrono::seconds{30}, atom::subscribe_v,
-                caf::actor_cast<destination_actor>(self))
+                caf::actor_cast<feed_actor>(self))
       .then(
           [self, load_parked](std::int64_t last_published) {
             auto& st = self->state;
@@ -460,7 +460,7 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
       st.settings.circuit_failures, st.settings.circuit_open,
       std::max(st.settings.retry.max, st.settings.circuit_open)};
   start_up(self);
-  self->delayed_send(self, st.settings.position_interval, atom::flush_v);
+  self->delayed_send(self, st.settings.position_interval, atom::save_pos_v);
   self->attach_functor([client = st.client] { client->close(); });
   return {
       [self](atom::committed, record_batch& batch) {
@@ -513,10 +513,6 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
                        self->state.settings.name);
         self->quit(make_error(errc::internal, "crash requested (fault injection)"));
       },
-      [self](atom::restart) {},
-      [](atom::subscribe, caf::actor&) {
-        // Its supervisor handles a new store (by starting a new worker).
-      },
       [self](atom::delivered, std::uint64_t id, adapters::delivery_result& r) {
         on_delivered(self, id, r);
       },
@@ -535,14 +531,14 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
         else
           read_more(self);
       },
-      [self](atom::flush) {
+      [self](atom::save_pos) {
         auto& st = self->state;
         if (st.marks.save_due()) {
           auto [through, progress] = st.marks.take_save();
           self->send(st.store, atom::position_v, st.settings.name, through,
                      std::move(progress));
         }
-        self->delayed_send(self, st.settings.position_interval, atom::flush_v);
+        self->delayed_send(self, st.settings.position_interval, atom::save_pos_v);
       },
   };
 }

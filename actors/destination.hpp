@@ -15,6 +15,23 @@
 
 namespace gavel::actors {
 
+/// The DESTINATION WORKER interface: the live feed, what its supervisor
+/// forwards, and its own timers and I/O completions.
+using destination_worker_actor = feed_actor::extend<
+    caf::replies_to<atom::status>::with<destination_status>,
+    caf::replies_to<atom::redrive, std::int64_t>::with<std::uint64_t>,
+    caf::reacts_to<atom::crash>,
+    /// Request N finished (from the I/O thread).
+    caf::reacts_to<atom::delivered, std::uint64_t, adapters::delivery_result>,
+    /// Backoff over for auction A (if token T still current).
+    caf::reacts_to<atom::retry, std::int64_t, std::uint64_t>,
+    /// Send what is ready (after a rate-limit wait or the circuit's open time).
+    caf::reacts_to<atom::dispatch>,
+    /// Catch up: read the next page from the outbox.
+    caf::reacts_to<atom::read>,
+    /// Periodic: store the delivered-through position.
+    caf::reacts_to<atom::save_pos>>;
+
 struct destination_settings {
   std::string name;
   std::string kind;

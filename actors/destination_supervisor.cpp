@@ -95,9 +95,6 @@ destination_actor::behavior_type destination_supervisor(
     self->delayed_send(self, delay, atom::restart_v);
   });
   return {
-      [self](atom::committed, record_batch&) {
-        // The worker subscribes to the store itself.
-      },
       [self](atom::status) -> caf::result<destination_status> {
         auto& st = self->state;
         if (!st.worker)
@@ -139,9 +136,9 @@ destination_actor::behavior_type destination_supervisor(
         ++st.restarts;
         spawn_worker(self);
       },
-      [self](atom::subscribe, caf::actor& store) {
+      [self](atom::adopt, store_actor& store) {
         auto& st = self->state;
-        st.store = caf::actor_cast<store_actor>(store);
+        st.store = std::move(store);
         if (st.replacing)
           return; // the worker on its way down is replaced by one for this store
         if (st.worker) {

@@ -1,7 +1,9 @@
 #pragma once
 
 /// The message protocol of the whole actor system on one page: atoms, the
-/// value types carried by messages, and every typed actor interface.
+/// value types carried by messages, and every typed actor interface others
+/// may send to. Messages an actor sends only to itself (timers, batching)
+/// extend its interface in its own header.
 
 #include "adapters/destination_client.hpp"
 #include "adapters/http/http.hpp"
@@ -21,15 +23,19 @@
 CAF_BEGIN_TYPE_ID_BLOCK(gavel, caf::first_custom_type_id)
 CAF_ADD_ATOM(gavel, gavel::atom, ingest, "ingest")
 CAF_ADD_ATOM(gavel, gavel::atom, persist, "persist")
-CAF_ADD_ATOM(gavel, gavel::atom, flush, "flush")
+CAF_ADD_ATOM(gavel, gavel::atom, commit_due, "commit_due")
+CAF_ADD_ATOM(gavel, gavel::atom, load_due, "load_due")
+CAF_ADD_ATOM(gavel, gavel::atom, save_pos, "save_pos")
 CAF_ADD_ATOM(gavel, gavel::atom, load, "load")
 CAF_ADD_ATOM(gavel, gavel::atom, loaded, "loaded")
 CAF_ADD_ATOM(gavel, gavel::atom, read, "read")
 CAF_ADD_ATOM(gavel, gavel::atom, position, "position")
 CAF_ADD_ATOM(gavel, gavel::atom, subscribe, "subscribe")
+CAF_ADD_ATOM(gavel, gavel::atom, adopt, "adopt")
 CAF_ADD_ATOM(gavel, gavel::atom, committed, "committed")
 CAF_ADD_ATOM(gavel, gavel::atom, heartbeat, "heartbeat")
 CAF_ADD_ATOM(gavel, gavel::atom, idle, "idle")
+CAF_ADD_ATOM(gavel, gavel::atom, idle_due, "idle_due")
 CAF_ADD_ATOM(gavel, gavel::atom, passivate, "passivate")
 CAF_ADD_ATOM(gavel, gavel::atom, delivered, "delivered")
 CAF_ADD_ATOM(gavel, gavel::atom, retry, "retry")
@@ -176,38 +182,10 @@ namespace gavel::actors {
 
 // -- actor interfaces ----------------------------------------------------------
 
-/// The DESTINATION actor interface (one per configured destination; what the
-/// rest of the system sees — the supervisor in front of the worker).
-using destination_actor = caf::typed_actor<
+/// What the store publishes committed batches to (a destination worker).
+using feed_actor = caf::typed_actor<
     /// A batch the store just committed (position order); the live path.
-    caf::reacts_to<atom::committed, record_batch>,
-    /// Current health.
-    caf::replies_to<atom::status>::with<destination_status>,
-    /// Redrives the dead letters of one auction (0: of every parked auction)
-    /// in position order; replies with the number of auctions redriven.
-    caf::replies_to<atom::redrive, std::int64_t>::with<std::uint64_t>,
-    /// Fault injection: the worker fails as if it had hit a bug.
-    caf::reacts_to<atom::crash>,
-    /// Supervisor: start again after `failed` (resets the restart count).
-    caf::reacts_to<atom::restart>,
-    /// The store was (re)started: deliver through this one from now on (the
-    /// store_actor handle, untyped because the store's interface names this
-    /// one). The worker starts again from its stored position.
-    caf::reacts_to<atom::subscribe, caf::actor>>;
-
-/// The DESTINATION WORKER interface: the public one plus its own timers and
-/// I/O completions.
-using destination_worker_actor = destination_actor::extend<
-    /// Request N finished (from the I/O thread).
-    caf::reacts_to<atom::delivered, std::uint64_t, adapters::delivery_result>,
-    /// Backoff over for auction A (if token T still current).
-    caf::reacts_to<atom::retry, std::int64_t, std::uint64_t>,
-    /// Send what is ready (after a rate-limit wait or the circuit's open time).
-    caf::reacts_to<atom::dispatch>,
-    /// Catch up: read the next page from the outbox.
-    caf::reacts_to<atom::read>,
-    /// Periodic: store the delivered-through position.
-    caf::reacts_to<atom::flush>>;
+    caf::reacts_to<atom::committed, record_batch>>;
 
 /// The STORE actor interface: the single outbox writer.
 using store_actor = caf::typed_actor<
@@ -219,9 +197,7 @@ using store_actor = caf::typed_actor<
     /// Publishes every committed batch to this destination from now on.
     /// Replies with the last position published before the subscription:
     /// the subscriber must read up to it from the outbox (later ones come live).
-    caf::replies_to<atom::subscribe, destination_actor>::with<std::int64_t>,
-    /// Gathers pending work into one transaction (sent to itself).
-    caf::reacts_to<atom::flush>,
+    caf::replies_to<atom::subscribe, feed_actor>::with<std::int64_t>,
     /// Whether the database answered the last attempt.
     caf::replies_to<atom::health>::with<bool>,
     /// Records a dead (or parked) letter, in the same transaction as or
@@ -257,22 +233,30 @@ using reader_actor = caf::typed_actor<
     caf::replies_to<atom::dead_list, std::string, std::int64_t, std::int64_t,
                     std::uint64_t>::with<std::vector<protocols::dead_letter>>,
     /// Auctions parked on a destination (those with dead letters).
-    caf::replies_to<atom::parked, std::string>::with<std::vector<std::int64_t>>,
-    /// Gathers pending loads into one query (sent to itself).
-    caf::reacts_to<atom::flush>>;
+    caf::replies_to<atom::parked, std::string>::with<std::vector<std::int64_t>>>;
+
+/// The DESTINATION actor interface (one per configured destination; what the
+/// rest of the system sees: the supervisor in front of the worker).
+using destination_actor = caf::typed_actor<
+    /// Current health.
+    caf::replies_to<atom::status>::with<destination_status>,
+    /// Redrives the dead letters of one auction (0: of every parked auction)
+    /// in position order; replies with the number of auctions redriven.
+    caf::replies_to<atom::redrive, std::int64_t>::with<std::uint64_t>,
+    /// Fault injection: the worker fails as if it had hit a bug.
+    caf::reacts_to<atom::crash>,
+    /// Operator: start again after `failed` (resets the restart count).
+    caf::reacts_to<atom::restart>,
+    /// The core supervisor (re)started the store: deliver through this one
+    /// from now on. The worker starts again from its stored position.
+    caf::reacts_to<atom::adopt, store_actor>>;
 
 /// The AUCTION actor interface (one per active auction).
 using auction_actor = caf::typed_actor<
     /// Orders, dedups, sequences and persists one event; replies after commit.
     caf::replies_to<atom::ingest, protocols::ingest_event>::with<ingest_result>,
-    /// A heartbeat timer fired (generation guards against stale timers).
-    caf::reacts_to<atom::heartbeat, std::uint64_t>,
-    /// The idle timer fired (generation guards against stale timers).
-    caf::reacts_to<atom::idle, std::uint64_t>,
     /// The registry agreed to passivation: quit.
-    caf::reacts_to<atom::passivate>,
-    /// Retry loading the durable state (after the database was unreachable).
-    caf::reacts_to<atom::load>>;
+    caf::reacts_to<atom::passivate>>;
 
 /// The REGISTRY actor interface: auction_id → auction actor.
 using registry_actor = caf::typed_actor<
@@ -296,9 +280,7 @@ using maintenance_actor = caf::typed_actor<
                     std::vector<std::int64_t>>::with<protocols::outbox_facts>,
     /// Retention: creates the coming days' partitions, then plans (false) or
     /// runs (true) the prune; replies with every partition and its fate.
-    caf::replies_to<atom::prune, bool>::with<std::vector<protocols::outbox_partition>>,
-    /// Periodic retention (sent to itself every retention interval).
-    caf::reacts_to<atom::tick>>;
+    caf::replies_to<atom::prune, bool>::with<std::vector<protocols::outbox_partition>>>;
 
 /// The CORE SUPERVISOR interface: it owns the store and the registry.
 using core_actor = caf::typed_actor<
@@ -307,8 +289,10 @@ using core_actor = caf::typed_actor<
     /// Fault injection: "store" or "registry" fails as if it had hit a bug.
     caf::reacts_to<atom::crash, std::string>,
     /// Operator: start again after `failed` (resets the restart count).
-    caf::reacts_to<atom::restart>,
-    /// Backoff over: restart what is down (if generation G still current).
-    caf::reacts_to<atom::retry, std::uint64_t>>;
+    caf::reacts_to<atom::restart>>;
+
+/// What the core supervisor tells each ingest gateway: the registry was
+/// (re)started; route events to this one from now on.
+using registry_user_actor = caf::typed_actor<caf::reacts_to<atom::adopt, registry_actor>>;
 
 } // namespace gavel::actors

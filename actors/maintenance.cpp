@@ -38,8 +38,8 @@ run_retention(adapters::pg_store& db, const maintenance_settings& settings,
   return db.prune(now, settings.max_age, settings.destinations, execute);
 }
 
-maintenance_actor::behavior_type
-maintenance(maintenance_actor::stateful_pointer<maintenance_state> self,
+maintenance_impl_actor::behavior_type
+maintenance(maintenance_impl_actor::stateful_pointer<maintenance_state> self,
             adapters::pg_store::options db, maintenance_settings settings) {
   namespace m = adapters::metrics;
   self->state.db = std::make_unique<adapters::pg_store>(std::move(db));

@@ -18,6 +18,9 @@ struct maintenance_settings {
 
 maintenance_settings make_maintenance_settings(const adapters::config& cfg);
 
+/// The maintenance actor's own timer: periodic retention.
+using maintenance_impl_actor = maintenance_actor::extend<caf::reacts_to<atom::tick>>;
+
 struct maintenance_state {
   std::unique_ptr<adapters::pg_store> db;
   maintenance_settings settings;
@@ -27,8 +30,8 @@ struct maintenance_state {
 /// The MAINTENANCE actor (spawn detached): health facts for the operations
 /// API and alerts, and the periodic retention (daily partitions created ahead,
 /// old delivered ones dropped). Its first tick runs at once.
-maintenance_actor::behavior_type
-maintenance(maintenance_actor::stateful_pointer<maintenance_state> self,
+maintenance_impl_actor::behavior_type
+maintenance(maintenance_impl_actor::stateful_pointer<maintenance_state> self,
             adapters::pg_store::options db, maintenance_settings settings);
 
 /// One retention run on `db` (create partitions ahead, then prune or plan);

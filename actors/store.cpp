@@ -23,7 +23,7 @@ caf::error make_error(const protocols::error& e) {
 
 namespace {
 
-using store_ptr = store_actor::stateful_pointer<store_state>;
+using store_ptr = store_impl_actor::stateful_pointer<store_state>;
 
 /// The store's series (looked up once; updates are lock-free).
 struct store_metrics {
@@ -66,7 +66,7 @@ protocols::unix_ms wall_ms() {
 void schedule_flush(store_ptr self) {
   if (!self->state.flush_scheduled) {
     self->state.flush_scheduled = true;
-    self->send(self, atom::flush_v);
+    self->send(self, atom::commit_due_v);
   }
 }
 
@@ -146,13 +146,13 @@ void flush(store_ptr self) {
   if (st.storage_refused && now < st.next_attempt) {
     fail({"storage", {}, "database storage refusing writes: " + st.storage_reason});
     if ((!st.positions.empty() || !st.dead_letters.empty()) && st.pending.empty())
-      self->delayed_send(self, st.next_attempt - now, atom::flush_v);
+      self->delayed_send(self, st.next_attempt - now, atom::commit_due_v);
     return;
   }
   if (!st.db->connected() && now < st.next_attempt) {
     fail({"unavailable", {}, "database unreachable (waiting before reconnecting)"});
     if ((!st.positions.empty() || !st.dead_letters.empty()) && st.pending.empty())
-      self->delayed_send(self, st.next_attempt - now, atom::flush_v);
+      self->delayed_send(self, st.next_attempt - now, atom::commit_due_v);
     return;
   }
 
@@ -238,7 +238,7 @@ void flush(store_ptr self) {
     fail(e);
     if ((!st.positions.empty() || !st.dead_letters.empty()) && st.pending.empty())
       self->delayed_send(self, std::max(st.backoff, std::chrono::milliseconds{100}),
-                         atom::flush_v);
+                         atom::commit_due_v);
     return;
   }
   if (!st.healthy->exchange(true))
@@ -313,9 +313,10 @@ void flush(store_ptr self) {
 
 } // namespace
 
-store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self,
-                                 adapters::pg_store::options db, store_settings settings,
-                                 std::shared_ptr<std::atomic<bool>> healthy) {
+store_impl_actor::behavior_type
+store(store_impl_actor::stateful_pointer<store_state> self,
+      adapters::pg_store::options db, store_settings settings,
+      std::shared_ptr<std::atomic<bool>> healthy) {
   self->state.db = std::make_unique<adapters::pg_store>(std::move(db));
   self->state.settings = settings;
   self->state.healthy =
@@ -358,7 +359,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         p = std::max(p, pos);
         schedule_flush(self);
       },
-      [self](atom::subscribe, destination_actor& d) -> caf::result<std::int64_t> {
+      [self](atom::subscribe, feed_actor& d) -> caf::result<std::int64_t> {
         if (!learn_head(self))
           return make_error(errc::unavailable,
                             "outbox head unknown (database unreachable)");
@@ -366,7 +367,7 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
         self->state.subscribers.push_back(std::move(d));
         return self->state.last_published;
       },
-      [self](atom::flush) { flush(self); },
+      [self](atom::commit_due) { flush(self); },
       [self](atom::dead, protocols::dead_letter& d) {
         self->state.dead_letters.push_back(std::move(d));
         schedule_flush(self);
@@ -410,8 +411,9 @@ store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self
   };
 }
 
-reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self,
-                                   adapters::pg_store::options db) {
+reader_impl_actor::behavior_type
+reader(reader_impl_actor::stateful_pointer<reader_state> self,
+       adapters::pg_store::options db) {
   self->state.db = std::make_unique<adapters::pg_store>(std::move(db));
   return {
       [self](atom::load, std::int64_t id) -> caf::result<protocols::auction_snapshot> {
@@ -420,11 +422,11 @@ reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> 
         st.loads.push_back({id, rp});
         if (!st.flush_scheduled) {
           st.flush_scheduled = true;
-          self->send(self, atom::flush_v);
+          self->send(self, atom::load_due_v);
         }
         return rp;
       },
-      [self](atom::flush) {
+      [self](atom::load_due) {
         auto& st = self->state;
         st.flush_scheduled = false;
         auto loads = std::move(st.loads);

@@ -57,6 +57,12 @@ struct store_settings {
   std::shared_ptr<storage_condition> storage;
 };
 
+/// The store's own messages: gather what is pending into one transaction.
+using store_impl_actor = store_actor::extend<caf::reacts_to<atom::commit_due>>;
+
+/// The reader's own messages: gather pending snapshot loads into one query.
+using reader_impl_actor = reader_actor::extend<caf::reacts_to<atom::load_due>>;
+
 struct store_state {
   struct waiting {
     persist_request req;
@@ -72,7 +78,7 @@ struct store_state {
   std::vector<protocols::dead_letter> dead_letters;
   std::vector<std::pair<std::string, std::int64_t>> resolved;
   bool flush_scheduled = false;
-  std::vector<destination_actor> subscribers;
+  std::vector<feed_actor> subscribers;
   std::int64_t last_published = 0;
   /// last_published was read from the database (the outbox head when this
   /// store started): a subscriber may only be told a position once it is.
@@ -94,9 +100,10 @@ struct store_state {
 /// commit); each writer hears back only after COMMIT, and every committed
 /// batch is then published, in position order, to the destinations. Spawn it
 /// detached in production: libpq blocks.
-store_actor::behavior_type store(store_actor::stateful_pointer<store_state> self,
-                                 adapters::pg_store::options db, store_settings settings,
-                                 std::shared_ptr<std::atomic<bool>> healthy);
+store_impl_actor::behavior_type
+store(store_impl_actor::stateful_pointer<store_state> self,
+      adapters::pg_store::options db, store_settings settings,
+      std::shared_ptr<std::atomic<bool>> healthy);
 
 struct reader_state {
   struct waiting {
@@ -111,7 +118,8 @@ struct reader_state {
 
 /// The READER actor: blocking reads on a connection of its own; snapshot
 /// loads that arrive together are answered by one query. Spawn detached.
-reader_actor::behavior_type reader(reader_actor::stateful_pointer<reader_state> self,
-                                   adapters::pg_store::options db);
+reader_impl_actor::behavior_type
+reader(reader_impl_actor::stateful_pointer<reader_state> self,
+       adapters::pg_store::options db);
 
 } // namespace gavel::actors

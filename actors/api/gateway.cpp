@@ -26,8 +26,9 @@ void expire(submission& sub) {
 // The deadline is one timer per gateway (armed for the oldest waiting
 // submission), not one per event: a timer per request is a locked insert
 // into CAF's clock on the hot path.
-caf::behavior gateway(caf::stateful_actor<gateway_state>* self, registry_actor registry,
-                      std::chrono::milliseconds timeout) {
+gateway_impl_actor::behavior_type
+gateway(gateway_impl_actor::stateful_pointer<gateway_state> self, registry_actor registry,
+        std::chrono::milliseconds timeout) {
   self->state.registry = std::move(registry);
   auto arm = [self] {
     auto& w = self->state.waiting;
@@ -81,7 +82,7 @@ caf::behavior gateway(caf::stateful_actor<gateway_state>* self, registry_actor r
         }
         arm();
       },
-      [=](atom::subscribe, registry_actor& r) { self->state.registry = std::move(r); },
+      [=](atom::adopt, registry_actor& r) { self->state.registry = std::move(r); },
       [=](atom::expire) {
         self->state.timer_armed = false;
         auto now = std::chrono::steady_clock::now();

@@ -31,6 +31,14 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::api::submission_ptr)
 
 namespace gavel::actors::api {
 
+/// The GATEWAY interface: what the ingest endpoint submits, and the
+/// registry the core supervisor hands over when it restarts one.
+using gateway_actor =
+    registry_user_actor::extend<caf::reacts_to<atom::submit, submission_ptr>>;
+
+/// The gateway's own timer: the oldest waiting submission's deadline.
+using gateway_impl_actor = gateway_actor::extend<caf::reacts_to<atom::expire>>;
+
 /// The submissions a gateway waits on, oldest first, for the request deadline.
 struct gateway_state {
   struct entry {
@@ -47,9 +55,10 @@ struct gateway_state {
 /// (atom::ingest, ingest_event) request per event to the registry and
 /// completes it when every event has its answer, or answers `unavailable`
 /// for what is still missing once the request deadline passes. Takes
-/// (atom::subscribe, registry_actor) from the core supervisor when the
+/// (atom::adopt, registry_actor) from the core supervisor when the
 /// registry is replaced.
-caf::behavior gateway(caf::stateful_actor<gateway_state>* self, registry_actor registry,
-                      std::chrono::milliseconds timeout);
+gateway_impl_actor::behavior_type
+gateway(gateway_impl_actor::stateful_pointer<gateway_state> self, registry_actor registry,
+        std::chrono::milliseconds timeout);
 
 } // namespace gavel::actors::api

@@ -173,7 +173,7 @@ http_response answer(bool batch, const std::vector<ingest_result>& results) {
 
 ingest_endpoint::ingest_endpoint(const adapters::config& cfg,
                                  std::shared_ptr<admission_gate> admission,
-                                 std::vector<caf::actor> gateways)
+                                 std::vector<gateway_actor> gateways)
     : cfg_(cfg), admission_(std::move(admission)), gateways_(std::move(gateways)) {}
 
 void ingest_endpoint::register_metrics() {

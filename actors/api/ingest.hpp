@@ -1,11 +1,11 @@
 #pragma once
 
 #include "actors/admission.hpp"
+#include "actors/api/gateway.hpp"
 #include "adapters/config.hpp"
 #include "adapters/http/http.hpp"
 
 #include <atomic>
-#include <caf/actor.hpp>
 #include <memory>
 #include <vector>
 
@@ -19,7 +19,7 @@ public:
   /// `cfg` must outlive the endpoint; `gateways` are spawned by the wiring
   /// (one is picked per request, round robin).
   ingest_endpoint(const adapters::config& cfg, std::shared_ptr<admission_gate> admission,
-                  std::vector<caf::actor> gateways);
+                  std::vector<gateway_actor> gateways);
 
   void handle(adapters::http_request&& req, adapters::http_responder respond);
 
@@ -33,7 +33,7 @@ public:
 private:
   const adapters::config& cfg_;
   std::shared_ptr<admission_gate> admission_; ///< ADR 0014
-  std::vector<caf::actor> gateways_;
+  std::vector<gateway_actor> gateways_;
   std::atomic<std::size_t> next_gateway_{0};
   std::atomic<bool> draining_{false};
 };

@@ -5,7 +5,7 @@
 namespace gavel::actors::api {
 
 router::router(const adapters::config& cfg, std::shared_ptr<admission_gate> admission,
-               std::vector<caf::actor> gateways, operations_targets operations)
+               std::vector<gateway_actor> gateways, operations_targets operations)
     : ingest_(cfg, std::move(admission), std::move(gateways)),
       operations_(cfg, std::move(operations)) {}
 

@@ -10,7 +10,7 @@ namespace gavel::actors::api {
 class router {
 public:
   router(const adapters::config& cfg, std::shared_ptr<admission_gate> admission,
-         std::vector<caf::actor> gateways, operations_targets operations);
+         std::vector<gateway_actor> gateways, operations_targets operations);
 
   void handle(adapters::http_request&& req, adapters::http_responder respond);
 

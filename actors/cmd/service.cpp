@@ -96,9 +96,10 @@ protocols::expected<adapters::done> service::start() {
   core_settings cs;
   cs.restart_limit = cfg_.store.restart_limit;
   cs.restart_period = cfg_.store.restart_period;
-  core_ =
-      sys_.spawn(core_supervisor, cs, std::move(make),
-                 core_dependents{destinations_, gateways_, core_up_}, store_, registry_);
+  std::vector<registry_user_actor> registry_users{gateways_.begin(), gateways_.end()};
+  core_ = sys_.spawn(core_supervisor, cs, std::move(make),
+                     core_dependents{destinations_, std::move(registry_users), core_up_},
+                     store_, registry_);
   health_->core = core_;
   alerts_ = sys_.spawn<caf::detached>(alerts, health_, cfg_.alerts,
                                       make_alert_senders(cfg_.alerts));

@@ -77,7 +77,7 @@ private:
   alerts_actor alerts_;
   std::shared_ptr<auction_board> board_;
   std::shared_ptr<health_sources> health_;
-  std::vector<caf::actor> gateways_;
+  std::vector<api::gateway_actor> gateways_;
   std::unique_ptr<api::router> router_; ///< valid after start()
 };
 

@@ -3,6 +3,7 @@
 #include "actors/store.hpp"
 #include "adapters/metrics.hpp"
 #include "pg_fixture.hpp"
+#include "tests/actors/mem_pipeline.hpp"
 
 #include <caf/test/dsl.hpp>
 
@@ -14,26 +15,6 @@ using std::chrono::minutes;
 using std::chrono::seconds;
 
 namespace {
-
-/// Records every batch the store publishes, like a destination would.
-struct recorder_state {
-  std::vector<protocols::outbox_record> records;
-};
-
-destination_actor::behavior_type
-recorder(destination_actor::stateful_pointer<recorder_state> self,
-         std::shared_ptr<std::vector<protocols::outbox_record>> sink) {
-  return {
-      [sink](atom::committed, record_batch& b) {
-        sink->insert(sink->end(), b->begin(), b->end());
-      },
-      [](atom::status) { return destination_status{}; },
-      [](atom::redrive, std::int64_t) { return std::uint64_t{0}; },
-      [](atom::crash) {},
-      [](atom::restart) {},
-      [](atom::subscribe, caf::actor&) {},
-  };
-}
 
 struct fixture : test_coordinator_fixture<> {
   /// Runs every pending message; unlike run(), never fires a timer, so time
@@ -58,7 +39,7 @@ struct fixture : test_coordinator_fixture<> {
     // deterministically, against the real database.
     st = sys.spawn(store, o, store_settings{}, nullptr);
     rd = sys.spawn(reader, o);
-    rec = sys.spawn(recorder, published);
+    rec = sys.spawn(test::recorder, published);
     self->send(st, atom::subscribe_v, rec);
     drain();
     deps->store = st;
@@ -80,7 +61,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   std::vector<auction_actor> spawned;
-  destination_actor rec;
+  feed_actor rec;
 
   protocols::unix_ms now() const { return deps->clock(); }
 

@@ -15,7 +15,7 @@ namespace {
 
 /// What the core supervisor told its dependents.
 struct told {
-  std::vector<caf::actor> stores;         ///< to the destination
+  std::vector<store_actor> stores;        ///< to the destination
   std::vector<registry_actor> registries; ///< to the gateway (null: none now)
 };
 
@@ -23,19 +23,25 @@ struct told {
 destination_actor::behavior_type fake_destination(destination_actor::pointer,
                                                   std::shared_ptr<told> sink) {
   return {
-      [](atom::committed, record_batch&) {},
       [](atom::status) { return destination_status{}; },
       [](atom::redrive, std::int64_t) { return std::uint64_t{0}; },
       [](atom::crash) {},
       [](atom::restart) {},
-      [sink](atom::subscribe, caf::actor& store) { sink->stores.push_back(store); },
+      [sink](atom::adopt, store_actor& store) { sink->stores.push_back(store); },
+  };
+}
+
+/// Stands in for a destination worker's live feed.
+feed_actor::behavior_type fake_feed() {
+  return {
+      [](atom::committed, record_batch&) {},
   };
 }
 
 /// Stands in for a gateway: records the registries it is handed.
-caf::behavior fake_gateway(caf::event_based_actor*, std::shared_ptr<told> sink) {
+registry_user_actor::behavior_type fake_gateway(std::shared_ptr<told> sink) {
   return {
-      [sink](atom::subscribe, registry_actor& r) { sink->registries.push_back(r); },
+      [sink](atom::adopt, registry_actor& r) { sink->registries.push_back(r); },
   };
 }
 
@@ -50,7 +56,7 @@ struct fixture : test_coordinator_fixture<> {
   reader_actor rd;
   std::shared_ptr<told> sink = std::make_shared<told>();
   destination_actor dest;
-  caf::actor gate;
+  registry_user_actor gate;
   core_actor core;
   store_actor first_store;
   registry_actor first_registry;
@@ -205,9 +211,9 @@ CAF_TEST(a failed store takes the registry down and both come back with the next
   // outbox head the old one left (3 rows), which the subscriber reads from
   // the outbox, so nothing committed before the crash is skipped.
   CAF_REQUIRE_EQUAL(sink->stores.size(), 1u);
-  auto fresh = caf::actor_cast<store_actor>(sink->stores.back());
+  auto fresh = sink->stores.back();
   CAF_CHECK_NOT_EQUAL(fresh, first_store);
-  self->send(fresh, atom::subscribe_v, dest);
+  self->send(fresh, atom::subscribe_v, sys.spawn(fake_feed));
   drain();
   std::int64_t head = -1;
   self->receive([&](std::int64_t h) { head = h; }, [&](caf::error&) {});

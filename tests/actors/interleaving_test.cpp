@@ -38,22 +38,9 @@ using protocols::event_type;
 using test::mem_db;
 using test::mem_reader;
 using test::mem_store;
+using test::recorder;
 
 namespace {
-
-destination_actor::behavior_type
-recorder(std::shared_ptr<std::vector<protocols::outbox_record>> sink) {
-  return {
-      [sink](atom::committed, record_batch& b) {
-        sink->insert(sink->end(), b->begin(), b->end());
-      },
-      [](atom::status) { return destination_status{}; },
-      [](atom::redrive, std::int64_t) { return std::uint64_t{0}; },
-      [](atom::crash) {},
-      [](atom::restart) {},
-      [](atom::subscribe, caf::actor&) {},
-  };
-}
 
 protocols::ingest_event parse(const std::string& text) {
   auto v = protocols::json::parse(text);

@@ -32,7 +32,7 @@ struct mem_db {
   std::int64_t next_position = 1;               ///< aborted commits use numbers too
   std::map<std::int64_t, protocols::auction_row> auctions;
   std::map<std::string, std::int64_t> owner; ///< event_id → auction
-  std::vector<actors::destination_actor> subscribers;
+  std::vector<actors::feed_actor> subscribers;
   std::int64_t last_published = 0;
   /// A commit answered as failed though it landed may be published after the
   /// next one: the live feed then shows a hole first.
@@ -78,6 +78,17 @@ struct mem_db {
     }
   }
 };
+
+/// Records every batch the store publishes, like a destination worker would.
+inline actors::feed_actor::behavior_type
+recorder(std::shared_ptr<std::vector<protocols::outbox_record>> sink) {
+  using namespace actors;
+  return {
+      [sink](atom::committed, record_batch& b) {
+        sink->insert(sink->end(), b->begin(), b->end());
+      },
+  };
+}
 
 inline actors::store_actor::behavior_type mem_store(std::shared_ptr<mem_db> db) {
   using namespace actors;
@@ -129,11 +140,10 @@ inline actors::store_actor::behavior_type mem_store(std::shared_ptr<mem_db> db) 
         for (auto& [auction, at] : p)
           db->saved_progress[auction] = std::max(db->saved_progress[auction], at);
       },
-      [db](atom::subscribe, destination_actor& d) -> std::int64_t {
+      [db](atom::subscribe, feed_actor& d) -> std::int64_t {
         db->subscribers.push_back(d);
         return db->last_published;
       },
-      [](atom::flush) {},
       [](atom::health) { return true; },
       [db](atom::dead, protocols::dead_letter& d) {
         if (db->problem.empty())
@@ -183,7 +193,6 @@ inline actors::reader_actor::behavior_type mem_reader(std::shared_ptr<mem_db> db
         return std::vector<protocols::dead_letter>{};
       },
       [](atom::parked, std::string&) { return std::vector<std::int64_t>{}; },
-      [](atom::flush) {},
   };
 }
 
