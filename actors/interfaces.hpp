@@ -229,9 +229,11 @@ using reader_actor = caf::typed_actor<
     caf::replies_to<atom::position, std::string>::with<std::int64_t>,
     /// A destination's stored per-auction progress above a position.
     caf::replies_to<atom::progress, std::string, std::int64_t>::with<auction_progress>,
-    /// Dead letters (destination or "" for all, auction_id or 0, after, limit).
+    /// Dead letters (destination or "" for all, auction_id or 0, after,
+    /// limit, after_destination: the keyset cursor of pg_store::dead_letters).
     caf::replies_to<atom::dead_list, std::string, std::int64_t, std::int64_t,
-                    std::uint64_t>::with<std::vector<protocols::dead_letter>>,
+                    std::uint64_t,
+                    std::string>::with<std::vector<protocols::dead_letter>>,
     /// Auctions parked on a destination (those with dead letters).
     caf::replies_to<atom::parked, std::string>::with<std::vector<std::int64_t>>>;
 

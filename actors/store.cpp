@@ -461,8 +461,9 @@ reader(reader_impl_actor::stateful_pointer<reader_state> self,
         return std::move(*rows);
       },
       [self](atom::dead_list, std::string& dest, std::int64_t auction, std::int64_t after,
-             std::uint64_t limit) -> caf::result<std::vector<protocols::dead_letter>> {
-        auto rows = self->state.db->dead_letters(dest, auction, after, limit);
+             std::uint64_t limit, std::string& after_dest)
+          -> caf::result<std::vector<protocols::dead_letter>> {
+        auto rows = self->state.db->dead_letters(dest, auction, after, limit, after_dest);
         if (!rows)
           return make_error(rows.err());
         return std::move(*rows);

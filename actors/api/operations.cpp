@@ -129,12 +129,13 @@ void operations_api::dead_letters(http_request&& req, http_responder respond) {
       return bad(404, "not_found", "destination", "no such destination");
     auto auction = to_int(adapters::query_param(req.target, "auction_id")).value_or(0);
     auto after = to_int(adapters::query_param(req.target, "after")).value_or(0);
+    auto after_dest = adapters::query_param(req.target, "after_destination");
     auto limit = std::clamp<std::int64_t>(
         to_int(adapters::query_param(req.target, "limit")).value_or(100), 1, 1000);
-    t_.sys->spawn([reader = t_.reader, dest, auction, after, limit,
+    t_.sys->spawn([reader = t_.reader, dest, auction, after, limit, after_dest,
                    respond = std::move(respond)](caf::event_based_actor* self) {
       self->request(reader, std::chrono::seconds{10}, atom::dead_list_v, dest, auction,
-                    after, static_cast<std::uint64_t>(limit))
+                    after, static_cast<std::uint64_t>(limit), after_dest)
           .then(
               [respond, limit](std::vector<protocols::dead_letter>& rows) {
                 ojson list = ojson::array();
@@ -142,12 +143,16 @@ void operations_api::dead_letters(http_request&& req, http_responder respond) {
                   list.push_back(dead_letter_json(d));
                 ojson body;
                 body["dead_letters"] = std::move(list);
-                // Keyset pagination: pass `after` (with the same destination
-                // filter) to continue; null when this was the last page.
-                if (static_cast<std::int64_t>(rows.size()) == limit)
+                // Keyset pagination in (position, destination) order: pass
+                // both back as `after` and `after_destination` to continue;
+                // null when this was the last page.
+                if (static_cast<std::int64_t>(rows.size()) == limit) {
                   body["next_after"] = rows.back().position;
-                else
+                  body["next_after_destination"] = rows.back().destination;
+                } else {
                   body["next_after"] = nullptr;
+                  body["next_after_destination"] = nullptr;
+                }
                 respond(json_response(200, dump(body)));
               },
               [respond](caf::error& err) {

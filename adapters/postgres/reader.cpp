@@ -93,15 +93,15 @@ expected<std::int64_t> pg_store::load_position(const std::string& destination) {
   });
 }
 
-expected<std::vector<dead_letter>> pg_store::dead_letters(const std::string& destination,
-                                                          std::int64_t auction_id,
-                                                          std::int64_t after,
-                                                          std::size_t limit) {
+expected<std::vector<dead_letter>>
+pg_store::dead_letters(const std::string& destination, std::int64_t auction_id,
+                       std::int64_t after, std::size_t limit,
+                       const std::string& after_destination) {
   return guarded("read dead letters", [&]() -> expected<std::vector<dead_letter>> {
     prepare_statements();
     pqxx::read_transaction tx{*conn_};
     auto r = tx.exec_prepared("select_dead_letters", destination, auction_id, after,
-                              static_cast<std::int64_t>(limit));
+                              static_cast<std::int64_t>(limit), after_destination);
     std::vector<dead_letter> out;
     out.reserve(r.size());
     for (const auto& row : r) {

@@ -159,8 +159,10 @@ select destination, position, auction_id, event_id, event_type, bid_sequence, st
        (extract(epoch from created_at) * 1000)::bigint
 from dead_letters
 where ($1::text = '' or destination = $1::text)
-  and ($2::bigint = 0 or auction_id = $2::bigint) and position > $3::bigint
-order by destination, position limit $4::bigint)sql");
+  and ($2::bigint = 0 or auction_id = $2::bigint)
+  and (position > $3::bigint
+       or ($5::text <> '' and position = $3::bigint and destination > $5::text))
+order by position, destination limit $4::bigint)sql");
 }
 
 } // namespace gavel::adapters

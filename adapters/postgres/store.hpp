@@ -104,11 +104,14 @@ public:
   expected<std::vector<std::pair<std::int64_t, std::int64_t>>>
   load_progress(const std::string& destination, std::int64_t after);
 
-  /// Dead letters in (destination, position) order; an empty destination and
-  /// auction_id 0 match all; keyset pagination on position (`after`).
+  /// Dead letters in (position, destination) order; an empty destination and
+  /// auction_id 0 match all. Keyset pagination: rows after (`after`,
+  /// `after_destination`); an empty `after_destination` means after the whole
+  /// position (enough when one destination is asked for).
   expected<std::vector<protocols::dead_letter>>
   dead_letters(const std::string& destination, std::int64_t auction_id,
-               std::int64_t after, std::size_t limit);
+               std::int64_t after, std::size_t limit,
+               const std::string& after_destination = {});
 
   /// Auctions with at least one dead letter on this destination (parked).
   expected<std::vector<std::int64_t>> parked_auctions(const std::string& destination);

@@ -189,9 +189,8 @@ inline actors::reader_actor::behavior_type mem_reader(std::shared_ptr<mem_db> db
             p.emplace_back(auction, at);
         return p;
       },
-      [](atom::dead_list, std::string&, std::int64_t, std::int64_t, std::uint64_t) {
-        return std::vector<protocols::dead_letter>{};
-      },
+      [](atom::dead_list, std::string&, std::int64_t, std::int64_t, std::uint64_t,
+         std::string&) { return std::vector<protocols::dead_letter>{}; },
       [](atom::parked, std::string&) { return std::vector<std::int64_t>{}; },
   };
 }

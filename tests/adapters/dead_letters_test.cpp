@@ -3,6 +3,7 @@
 #include "pg_fixture.hpp"
 
 #include <caf/test/unit_test.hpp>
+#include <set>
 
 using namespace gavel;
 using protocols::dead_letter;
@@ -102,6 +103,43 @@ CAF_TEST(recording the same dead letter again updates it and resolving deletes i
   CAF_CHECK_EQUAL(rows[0].position, p[1]);
   CAF_REQUIRE(store.commit({}, {}, {}, {}, {{"crm", p[1]}}));
   CAF_CHECK(store.parked_auctions("crm")->empty());
+}
+
+CAF_TEST(paging through the dead letters of every destination returns each once) {
+  // Two destinations dead-letter the same positions: a cursor of the
+  // position alone would skip the second destination's rows of a position.
+  std::vector<protocols::new_event> evs{event(5, 1, "{}"), event(5, 2, "{}"),
+                                        event(5, 3, "{}")};
+  auto p = *store.commit(evs, {}, {});
+  std::vector<dead_letter> letters;
+  for (std::size_t i = 0; i < evs.size(); ++i)
+    for (const char* dest : {"crm", "warehouse"}) {
+      auto d = letter(evs[i], p[i], i == 0 ? "dead" : "parked", "r");
+      d.destination = dest;
+      letters.push_back(d);
+    }
+  CAF_REQUIRE(store.commit({}, {}, {}, letters, {}));
+  for (std::size_t limit : {1u, 2u, 4u}) {
+    std::set<std::pair<std::string, std::int64_t>> seen;
+    std::int64_t after = 0;
+    std::string after_destination;
+    for (int pages = 0; pages < 10; ++pages) {
+      auto page = *store.dead_letters("", 0, after, limit, after_destination);
+      for (auto& d : page)
+        CAF_CHECK(seen.emplace(d.destination, d.position).second);
+      if (page.size() < limit)
+        break;
+      after = page.back().position;
+      after_destination = page.back().destination;
+    }
+    CAF_CHECK_EQUAL(seen.size(), letters.size());
+  }
+  // With a destination filter the position alone is the cursor, as before.
+  auto first = *store.dead_letters("warehouse", 0, 0, 2);
+  CAF_REQUIRE_EQUAL(first.size(), 2u);
+  auto rest = *store.dead_letters("warehouse", 0, first.back().position, 2);
+  CAF_REQUIRE_EQUAL(rest.size(), 1u);
+  CAF_CHECK_EQUAL(rest[0].position, p[2]);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
