@@ -3,7 +3,7 @@
 /// The message protocol of the whole actor system on one page: atoms, the
 /// value types carried by messages, and every typed actor interface.
 
-#include "adapters/destination_client.hpp"
+#include "adapters/destinations/client.hpp"
 #include "adapters/http/http.hpp"
 #include "protocols/event.hpp"
 #include "protocols/outcome.hpp"

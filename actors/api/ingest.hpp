@@ -1,7 +1,7 @@
 #pragma once
 
 #include "actors/admission.hpp"
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "adapters/http/http.hpp"
 
 #include <atomic>

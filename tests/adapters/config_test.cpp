@@ -1,5 +1,5 @@
 #define CAF_SUITE adapters.config
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 
 #include <caf/test/unit_test.hpp>
 #include <cstdlib>
@@ -122,43 +122,6 @@ format = "json"
   CAF_CHECK_EQUAL(d.retry.initial, 100ms);
   CAF_CHECK_EQUAL(d.retry.max, 30s);
   CAF_CHECK_EQUAL(d.retry.multiplier, 2.0);
-}
-
-CAF_TEST(durations need a unit) {
-  struct row {
-    std::string_view text;
-    std::optional<millis> want;
-  };
-  for (auto [text, want] :
-       std::initializer_list<row>{{"250ms", 250ms},
-                                  {"5s", 5s},
-                                  {"5m", 5min},
-                                  {"1h", 1h},
-                                  {"0s", 0ms},
-                                  {"1500ms", 1500ms},
-                                  {"5", std::nullopt},
-                                  {"", std::nullopt},
-                                  {"s", std::nullopt},
-                                  {"5 s", std::nullopt},
-                                  {" 5s", std::nullopt},
-                                  {"-1s", std::nullopt},
-                                  {"+1s", std::nullopt},
-                                  {"1.5s", std::nullopt},
-                                  {"5sec", std::nullopt},
-                                  {"5S", std::nullopt},
-                                  {"1d", 24h},
-                                  {"30d", 720h},
-                                  {"1w", std::nullopt},
-                                  {"1h30m", std::nullopt},
-                                  {"99999999999999999999h", std::nullopt}}) {
-    auto d = parse_duration(text);
-    CAF_CHECK_EQUAL(static_cast<bool>(d), want.has_value());
-    if (d && want)
-      CAF_CHECK_EQUAL(*d, *want);
-    if (!d)
-      CAF_CHECK(mentions(d.err().message, "ms, s, m, h or d") ||
-                mentions(d.err().message, "too long"));
-  }
 }
 
 CAF_TEST(a bad duration names its key) {

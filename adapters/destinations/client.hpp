@@ -1,6 +1,6 @@
 #pragma once
 
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "adapters/http/http.hpp"
 #include "protocols/records.hpp"
 #include "protocols/resilience.hpp"
