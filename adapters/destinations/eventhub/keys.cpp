@@ -20,7 +20,7 @@ const destination_kind& eventhub_kind() {
     k.push_back(required(string_key<destination_config>(
         d, "sas_key", "shared access key, used as given (secret)",
         [](auto& c) -> auto& { return c.sas_key; }, {}, eventhub, secret)));
-    // Declared without a kind, so today any kind accepts (and ignores) it.
+    // No kind: destinations of every kind accept it (docs/adr/0017, "Not yet").
     k.push_back(duration_key<destination_config>(
         d, "sas_ttl", "lifetime of each SAS token (renewed when a tenth is left)",
         [](auto& c) -> auto& { return c.sas_ttl; }));

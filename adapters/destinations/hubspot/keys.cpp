@@ -55,7 +55,7 @@ const destination_kind& hubspot_kind() {
     k.push_back(int_key<destination_config>(
         d, "requests_per_10s", "client-side rate limit",
         [](auto& c) -> auto& { return c.requests_per_10s; }, 1, 10000, hubspot));
-    // Declared without a kind, so today any kind accepts (and ignores) it.
+    // No kind: destinations of every kind accept it (docs/adr/0017, "Not yet").
     k.push_back(list_key<destination_config>(
         d, "properties",
         "HubSpot property <- envelope path, \"property=data.amount\" (default: " +
