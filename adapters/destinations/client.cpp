@@ -20,32 +20,25 @@ std::chrono::milliseconds destination_client::acquire(protocols::steady_time) {
 
 expected<std::shared_ptr<destination_client>>
 make_destination_client(io_runtime& io, const destination_config& cfg) {
-  auto origin_of = [&](const std::string& text) -> expected<url> {
-    auto u = parse_url(text);
+  using factory = std::shared_ptr<destination_client> (*)(
+      io_runtime&, const destination_config&, const url&);
+  struct kind_client {
+    std::string_view kind;
+    std::string destination_config::*url; ///< the key naming where it sends
+    factory make;
+  };
+  static constexpr kind_client clients[]{
+      {"webhook", &destination_config::url, destinations::make_webhook_client},
+      {"eventhub", &destination_config::endpoint, destinations::make_eventhub_client},
+      {"hubspot", &destination_config::base_url, destinations::make_hubspot_client},
+  };
+  for (const auto& c : clients) {
+    if (c.kind != cfg.kind)
+      continue;
+    auto u = parse_url(cfg.*c.url);
     if (!u)
       return protocols::error{"config", cfg.name, "bad URL: " + u.err().message};
-    return u;
-  };
-  if (cfg.kind == "webhook") {
-    auto u = origin_of(cfg.url);
-    if (!u)
-      return u.err();
-    return std::shared_ptr<destination_client>{
-        destinations::make_webhook_client(io, cfg, *u)};
-  }
-  if (cfg.kind == "eventhub") {
-    auto u = origin_of(cfg.endpoint);
-    if (!u)
-      return u.err();
-    return std::shared_ptr<destination_client>{
-        destinations::make_eventhub_client(io, cfg, *u)};
-  }
-  if (cfg.kind == "hubspot") {
-    auto u = origin_of(cfg.base_url);
-    if (!u)
-      return u.err();
-    return std::shared_ptr<destination_client>{
-        destinations::make_hubspot_client(io, cfg, *u)};
+    return c.make(io, cfg, *u);
   }
   return protocols::error{"config", cfg.name, "unknown destination kind " + cfg.kind};
 }

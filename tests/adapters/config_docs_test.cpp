@@ -1,6 +1,5 @@
 #define CAF_SUITE adapters.config_docs
 #include "adapters/config/config.hpp"
-
 #include "adapters/destinations/hubspot/format.hpp"
 #include "protocols/duration.hpp"
 #include "protocols/event.hpp"
@@ -122,7 +121,7 @@ CAF_TEST(the reference page lists every key with its default and no other) {
       CAF_ERROR("docs/configuration.md lists " << name << ", which is no key");
 }
 
-CAF_TEST(every default the example states is the code's) {
+CAF_TEST(every default stated in the example is the one in the code) {
   auto keys = keys_by_name();
   auto check = [&](const std::string& key, const std::string& written, std::size_t line) {
     auto it = keys.find(key);

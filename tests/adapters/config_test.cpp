@@ -1,6 +1,5 @@
 #define CAF_SUITE adapters.config
 #include "adapters/config/config.hpp"
-
 #include "source_tree.hpp"
 
 #include <caf/test/unit_test.hpp>
