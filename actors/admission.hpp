@@ -1,6 +1,6 @@
 #pragma once
 
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "protocols/admission.hpp"
 
 #include <atomic>

@@ -3,7 +3,7 @@
 #include "actors/delivery_watermark.hpp"
 #include "actors/destination_lanes.hpp"
 #include "actors/interfaces.hpp"
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "adapters/metrics.hpp"
 #include "protocols/resilience.hpp"
 

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "adapters/destination_client.hpp"
+#include "adapters/destinations/client.hpp"
 
 #include <cstdint>
 #include <optional>

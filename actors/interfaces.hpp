@@ -5,7 +5,7 @@
 /// may send to. Messages an actor sends only to itself (timers, batching)
 /// extend its interface in its own header.
 
-#include "adapters/destination_client.hpp"
+#include "adapters/destinations/client.hpp"
 #include "adapters/http/http.hpp"
 #include "protocols/event.hpp"
 #include "protocols/health.hpp"

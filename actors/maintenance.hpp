@@ -1,7 +1,7 @@
 #pragma once
 
 #include "actors/interfaces.hpp"
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "adapters/postgres/store.hpp"
 
 #include <memory>

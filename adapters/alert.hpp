@@ -6,7 +6,7 @@
 /// Microsoft Teams incoming webhook, both through libcurl (blocking: run them
 /// on a detached actor or a thread of their own).
 
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "protocols/event.hpp"
 #include "protocols/expected.hpp"
 #include "protocols/health.hpp"

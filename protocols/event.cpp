@@ -8,13 +8,6 @@ namespace gavel::protocols {
 
 namespace {
 
-constexpr std::array<std::string_view, 4> type_names = {
-    "auction.opened",
-    "bid.placed",
-    "auction.closed",
-    "producer.heartbeat",
-};
-
 /// The fields that carry money: they must stay exact decimal text.
 constexpr std::array<std::string_view, 5> money_fields = {
     "starting_price",    "current_price",      "bid_amount",
@@ -93,12 +86,12 @@ std::string with_suffix(std::string_view prefix, std::int64_t n) {
 } // namespace
 
 std::string_view to_string(event_type t) noexcept {
-  return type_names[static_cast<std::size_t>(t)];
+  return event_type_names[static_cast<std::size_t>(t)];
 }
 
 std::optional<event_type> parse_event_type(std::string_view s) noexcept {
-  for (std::size_t i = 0; i < type_names.size(); ++i)
-    if (type_names[i] == s)
+  for (std::size_t i = 0; i < event_type_names.size(); ++i)
+    if (event_type_names[i] == s)
       return static_cast<event_type>(i);
   return std::nullopt;
 }

@@ -4,6 +4,7 @@
 #include "protocols/json.hpp"
 #include "protocols/time.hpp"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,6 +18,15 @@ enum class event_type : std::uint8_t {
   bid_placed,
   auction_closed,
   producer_heartbeat,
+};
+
+/// Every event type's name, indexed by `event_type`: the one list (the
+/// configuration's `event_types` checks against it and defaults to it).
+inline constexpr std::array<std::string_view, 4> event_type_names{
+    "auction.opened",
+    "bid.placed",
+    "auction.closed",
+    "producer.heartbeat",
 };
 
 /// `auction.opened`, `bid.placed`, `auction.closed`, `producer.heartbeat`.

@@ -2,7 +2,7 @@
 
 #include "actors/admission.hpp"
 #include "actors/api/gateway.hpp"
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "adapters/http/http.hpp"
 
 #include <atomic>

@@ -2,7 +2,7 @@
 
 #include "actors/health.hpp"
 #include "actors/interfaces.hpp"
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "adapters/http/http.hpp"
 
 #include <atomic>

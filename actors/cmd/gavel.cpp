@@ -1,6 +1,6 @@
 // gavel: the service and its admin subcommands.
 #include "actors/cmd/service.hpp"
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "adapters/log.hpp"
 #include "adapters/metrics.hpp"
 #include "adapters/postgres/embedded_postgres.hpp"

@@ -9,7 +9,7 @@
 #include "actors/health.hpp"
 #include "actors/maintenance.hpp"
 #include "actors/store.hpp"
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "adapters/http/http.hpp"
 
 #include <atomic>

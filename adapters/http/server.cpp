@@ -16,6 +16,7 @@
 // stopping. The session is in server_session.cpp, refusals over the limit in
 // server_refusal.cpp, TLS set-up in server_tls.cpp.
 #include "adapters/http/server_impl.hpp"
+#include "protocols/listen_address.hpp"
 
 #include <boost/asio/strand.hpp>
 #include <condition_variable>
@@ -23,28 +24,6 @@
 namespace gavel::adapters {
 
 namespace {
-
-struct listen_address {
-  std::string host;
-  std::string port;
-};
-
-std::optional<listen_address> split_listen(std::string_view text) {
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close + 1 >= text.size() ||
-        text[close + 1] != ':')
-      return std::nullopt;
-    return listen_address{std::string{text.substr(1, close - 1)},
-                          std::string{text.substr(close + 2)}};
-  }
-  auto colon = text.rfind(':');
-  if (colon == std::string_view::npos)
-    return std::nullopt;
-  auto host = text.substr(0, colon);
-  return listen_address{host.empty() ? std::string{"0.0.0.0"} : std::string{host},
-                        std::string{text.substr(colon + 1)}};
-}
 
 protocols::error listen_error(std::string message) {
   return protocols::error{"listen", "", std::move(message)};
@@ -55,15 +34,17 @@ protocols::error listen_error(std::string message) {
 expected<std::uint16_t> http_server::impl::start() {
   if (auto port = bound_port.load(); port != 0)
     return port;
-  auto addr = split_listen(opts.listen);
-  if (!addr || addr->port.empty())
+  auto addr = protocols::parse_listen_address(opts.listen);
+  if (!addr)
     return listen_error("invalid listen address '" + opts.listen + "' (want host:port)");
   if (auto err = setup_tls())
     return listen_error(std::move(*err));
   error_code ec;
   tcp::resolver resolver{ioc};
+  // An empty host (":8080") listens on every IPv4 address.
   auto endpoints =
-      resolver.resolve(addr->host, addr->port,
+      resolver.resolve(addr->host.empty() ? std::string{"0.0.0.0"} : addr->host,
+                       std::to_string(addr->port),
                        tcp::resolver::passive | tcp::resolver::numeric_service, ec);
   if (ec || endpoints.empty())
     return listen_error("resolve " + opts.listen + ": " +

@@ -6,7 +6,7 @@
 // cannot wait on PostgreSQL or sockets; the same invariants against the real
 // database and emulators are the end-to-end tests' job.
 #include "actors/interfaces.hpp"
-#include "adapters/destination_client.hpp"
+#include "adapters/destinations/client.hpp"
 
 #include <algorithm>
 #include <functional>

@@ -1,5 +1,6 @@
 #define CAF_SUITE adapters.config
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
+#include "source_tree.hpp"
 
 #include <caf/test/unit_test.hpp>
 #include <cstdlib>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 using namespace gavel::adapters;
+using gavel::test::source_dir;
 using namespace std::chrono_literals;
 
 namespace {
@@ -34,18 +36,6 @@ kind = "webhook"
 url = "http://127.0.0.1:9000/hook"
 secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 )";
-
-/// The source tree: GAVEL_SOURCE_DIR when set, else three levels above this
-/// file (CMake compiles it by its absolute path).
-std::string source_dir() {
-  if (const char* dir = std::getenv("GAVEL_SOURCE_DIR"); dir && *dir)
-    return dir;
-  return std::filesystem::path{__FILE__}
-      .parent_path()
-      .parent_path()
-      .parent_path()
-      .string();
-}
 
 /// A temporary file removed at the end of the scope.
 struct temp_file {
@@ -122,43 +112,6 @@ format = "json"
   CAF_CHECK_EQUAL(d.retry.initial, 100ms);
   CAF_CHECK_EQUAL(d.retry.max, 30s);
   CAF_CHECK_EQUAL(d.retry.multiplier, 2.0);
-}
-
-CAF_TEST(durations need a unit) {
-  struct row {
-    std::string_view text;
-    std::optional<millis> want;
-  };
-  for (auto [text, want] :
-       std::initializer_list<row>{{"250ms", 250ms},
-                                  {"5s", 5s},
-                                  {"5m", 5min},
-                                  {"1h", 1h},
-                                  {"0s", 0ms},
-                                  {"1500ms", 1500ms},
-                                  {"5", std::nullopt},
-                                  {"", std::nullopt},
-                                  {"s", std::nullopt},
-                                  {"5 s", std::nullopt},
-                                  {" 5s", std::nullopt},
-                                  {"-1s", std::nullopt},
-                                  {"+1s", std::nullopt},
-                                  {"1.5s", std::nullopt},
-                                  {"5sec", std::nullopt},
-                                  {"5S", std::nullopt},
-                                  {"1d", 24h},
-                                  {"30d", 720h},
-                                  {"1w", std::nullopt},
-                                  {"1h30m", std::nullopt},
-                                  {"99999999999999999999h", std::nullopt}}) {
-    auto d = parse_duration(text);
-    CAF_CHECK_EQUAL(static_cast<bool>(d), want.has_value());
-    if (d && want)
-      CAF_CHECK_EQUAL(*d, *want);
-    if (!d)
-      CAF_CHECK(mentions(d.err().message, "ms, s, m, h or d") ||
-                mentions(d.err().message, "too long"));
-  }
 }
 
 CAF_TEST(a bad duration names its key) {
@@ -446,20 +399,6 @@ CAF_TEST(the shipped configuration files parse) {
   for (auto v : {"GAVEL_EVENTHUB_KEY", "GAVEL_HUBSPOT_TOKEN", "GAVEL_WEBHOOK_SECRET",
                  "GAVEL_DATABASE_URL", "GAVEL_SMTP_PASSWORD", "GAVEL_TEAMS_WEBHOOK_URL"})
     ::unsetenv(v);
-}
-
-CAF_TEST(the example documents every key) {
-  std::ifstream in{source_dir() + "/config/gavel.example.toml"};
-  CAF_REQUIRE(in);
-  std::string text{std::istreambuf_iterator<char>{in}, {}};
-  for (auto& k : config_keys()) {
-    auto name = k.key.substr(k.key.find('.') + 1);
-    auto documented = text.find("\n" + name + " =") != std::string::npos ||
-                      text.find("\n# " + name + " =") != std::string::npos;
-    if (!documented)
-      CAF_ERROR("config/gavel.example.toml does not document " << k.key);
-    CAF_CHECK(!k.doc.empty());
-  }
 }
 
 CAF_TEST(alerts and retention keys parse and are checked) {

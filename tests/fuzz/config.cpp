@@ -1,7 +1,7 @@
 // libFuzzer target: adapters::parse_config on arbitrary TOML text. Any input
 // must give a config or an error naming a key, never a crash or an exception;
 // what it accepts must be usable by the code that consumes it.
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 
 #include "protocols/crypto.hpp"
 

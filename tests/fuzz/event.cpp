@@ -4,7 +4,7 @@
 // synthesised auction.opened).
 #include "protocols/event.hpp"
 
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "protocols/json.hpp"
 
 #include <cstddef>

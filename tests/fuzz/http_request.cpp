@@ -4,7 +4,7 @@
 // http_server_options. The bytes are fed in segments of a fuzzer-chosen size
 // the way the server's reads deliver them (header first, then the body
 // eagerly), and pipelined requests each get a fresh parser.
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "adapters/http/http.hpp"
 
 #include <algorithm>

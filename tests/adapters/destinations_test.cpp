@@ -1,8 +1,10 @@
-#define CAF_SUITE protocols.destinations
-#include "protocols/destinations.hpp"
+#define CAF_SUITE adapters.destinations
+#include "adapters/destinations/eventhub/format.hpp"
+#include "adapters/destinations/hubspot/format.hpp"
 
 #include <caf/test/unit_test.hpp>
 
+using namespace gavel::adapters;
 using namespace gavel::protocols;
 
 namespace {

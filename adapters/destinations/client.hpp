@@ -1,6 +1,6 @@
 #pragma once
 
-#include "adapters/config.hpp"
+#include "adapters/config/config.hpp"
 #include "adapters/http/http.hpp"
 #include "protocols/records.hpp"
 #include "protocols/resilience.hpp"
@@ -11,10 +11,11 @@
 #include <string>
 #include <vector>
 
-/// One client per destination kind (Event Hubs, HubSpot, webhook): how a
-/// batch of outbox records goes on the wire and what the answer means for
-/// each record. Clients own their connections and their rate limit; the
-/// destination actor owns order, retries, dead letters and the circuit.
+/// The one interface of the destination kinds (Event Hubs, HubSpot, webhook,
+/// each in its folder beside this file): how a batch of outbox records goes
+/// on the wire and what the answer means for each record. Clients own their
+/// connections and their rate limit; the destination actor owns order,
+/// retries, dead letters and the circuit.
 namespace gavel::adapters {
 
 using protocols::outbox_record;

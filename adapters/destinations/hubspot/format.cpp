@@ -1,68 +1,14 @@
-#include "protocols/destinations.hpp"
+#include "adapters/destinations/hubspot/format.hpp"
 
 #include <algorithm>
 #include <optional>
 #include <set>
 
-namespace gavel::protocols {
+namespace gavel::adapters {
 
-// -- Azure Event Hubs ----------------------------------------------------------
-
-namespace {
-
-void append_message(const eventhub_message& m, std::string& out) {
-  out += "{\"Body\":";
-  json::dump_string(m.body, out);
-  out += ",\"BrokerProperties\":{\"PartitionKey\":";
-  json::dump_string(m.partition_key, out);
-  out += "},\"UserProperties\":{\"event_id\":";
-  json::dump_string(m.event_id, out);
-  out += ",\"event_type\":";
-  json::dump_string(m.event_type, out);
-  out += "}}";
-}
-
-} // namespace
-
-std::string eventhub_batch_body(const std::vector<eventhub_message>& messages) {
-  std::string out;
-  std::size_t total = 2;
-  for (const auto& m : messages)
-    total += eventhub_message_size(m) + 1;
-  out.reserve(total);
-  out += '[';
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    if (i > 0)
-      out += ',';
-    append_message(messages[i], out);
-  }
-  out += ']';
-  return out;
-}
-
-std::size_t eventhub_message_size(const eventhub_message& m) {
-  std::string out;
-  append_message(m, out);
-  return out.size();
-}
-
-std::string eventhub_resource_uri(std::string_view endpoint, std::string_view hub) {
-  std::string_view rest = endpoint;
-  for (std::string_view scheme : {"https://", "http://", "sb://"})
-    if (rest.substr(0, scheme.size()) == scheme) {
-      rest.remove_prefix(scheme.size());
-      break;
-    }
-  while (!rest.empty() && rest.back() == '/')
-    rest.remove_suffix(1);
-  std::string out = "https://";
-  out += rest;
-  out += '/';
-  out += hub;
-  return out;
-}
-
-// -- HubSpot CRM ---------------------------------------------------------------
+using protocols::error;
+using protocols::expected;
+namespace json = protocols::json;
 
 hubspot_mapping default_hubspot_mapping() {
   return {
@@ -78,6 +24,17 @@ hubspot_mapping default_hubspot_mapping() {
       {"end_date", "data.end_date"},
       {"total_bid_count", "data.total_bid_count"},
   };
+}
+
+hubspot_mapping hubspot_mapping_of(const std::vector<std::string>& properties) {
+  if (properties.empty())
+    return default_hubspot_mapping();
+  hubspot_mapping out;
+  for (const auto& p : properties) {
+    auto eq = p.find('=');
+    out.emplace_back(p.substr(0, eq), p.substr(eq + 1));
+  }
+  return out;
 }
 
 namespace {
@@ -227,4 +184,4 @@ read_hubspot_response(std::string_view body, std::string_view id_property,
   return out;
 }
 
-} // namespace gavel::protocols
+} // namespace gavel::adapters

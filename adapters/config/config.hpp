@@ -8,10 +8,13 @@
 #include <string_view>
 #include <vector>
 
-/// Gavel's configuration (one TOML file, docs/configuration.md). Every key is declared
-/// once in config.cpp with its default, documentation and validator; unknown
-/// keys and bad values fail with an error whose `field` is the dotted key
-/// (`destination[1].url`, `auction.final_window`).
+/// Gavel's configuration (one TOML file, docs/configuration.md). The defaults are the
+/// member initialisers below; every key is declared once beside the code it
+/// configures (see README.md: sections in adapters/config/*_keys.cpp, each
+/// destination kind's own keys in adapters/destinations/<kind>/keys.cpp) with
+/// its documentation and validator. Unknown keys and bad values fail with an
+/// error whose `field` is the dotted key (`destination[1].url`,
+/// `auction.final_window`).
 namespace gavel::adapters {
 
 using protocols::expected;
@@ -107,7 +110,7 @@ struct destination_config {
   std::string id_property;
   unsigned requests_per_10s = 100;
   /// HubSpot property ← envelope path, as "property=path" (default: the
-  /// standard mapping, see protocols/destinations.hpp).
+  /// standard mapping, see adapters/destinations/hubspot/format.hpp).
   std::vector<std::string> properties;
   // webhook
   std::string url;
@@ -188,9 +191,6 @@ struct config {
   retention_config retention;
   std::vector<destination_config> destinations;
 };
-
-/// Parses a duration string with a unit: `250ms`, `5s`, `5m`, `1h`, `30d`.
-expected<millis> parse_duration(std::string_view text);
 
 /// Resolves a secret-valued key: `env:NAME` reads the environment (error when
 /// unset), `file:PATH` reads the file (trailing newline dropped), anything

@@ -1,0 +1,298 @@
+// The configuration loader: reads the TOML file against the key tables
+// (key.hpp), suggests the nearest key for a typo, points every error at its
+// line, resolves secrets, and lists every key for the reference. It knows no
+// key by name: each is declared beside what it configures.
+#include "adapters/config/config.hpp"
+#include "adapters/config/key.hpp"
+#include "protocols/event.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace gavel::adapters {
+
+using namespace keys;
+
+namespace {
+
+/// The top-level sections, in listing order.
+std::vector<std::string_view> section_names() {
+  std::vector<std::string_view> out;
+  for (const auto& k : top_keys())
+    if (std::find(out.begin(), out.end(), k.section) == out.end())
+      out.push_back(k.section);
+  return out;
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j)
+    prev[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min(
+          {prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+error unknown_key(const std::string& field, std::string_view key,
+                  const std::vector<std::string_view>& candidates) {
+  std::string_view best;
+  std::size_t best_d = 3;
+  for (auto c : candidates) {
+    auto dist = edit_distance(key, c);
+    if (dist < best_d) {
+      best_d = dist;
+      best = c;
+    }
+  }
+  std::string what = "unknown key";
+  if (!best.empty())
+    what += " (did you mean `" + std::string{best} + "`?)";
+  return make_error(field, what);
+}
+
+/// Adds the origin and line to a message for people (the field stays clean).
+error locate(error e, std::string_view origin, const toml::node* n) {
+  std::string where{origin};
+  if (n && n->source().begin.line > 0)
+    where += ":" + std::to_string(n->source().begin.line);
+  e.message = where + ": " + e.message;
+  return e;
+}
+
+/// `fault` located at the first of its lines written in `table`, else at
+/// its own key's, else at `fallback`.
+error locate_fault(const key_fault& fault, const std::string& field,
+                   std::string_view origin, const toml::node& table,
+                   std::string_view own_key, const toml::node* fallback) {
+  const toml::node* at = nullptr;
+  auto find = [&](std::string_view key) -> const toml::node* {
+    if (const auto* t = table.as_table())
+      return t->at_path(key).node();
+    return nullptr;
+  };
+  for (auto key : fault.lines)
+    if ((at = find(key)))
+      break;
+  if (!at && fault.lines.empty())
+    at = find(own_key);
+  return locate(make_error(field, fault.what), origin, at ? at : fallback);
+}
+
+opt_error parse_destination(const toml::table& t, destination_config& dc,
+                            const std::string& prefix, std::string_view origin) {
+  const auto& table = destination_keys();
+  std::vector<std::string_view> names;
+  for (auto& k : table)
+    names.push_back(k.name);
+  for (auto&& [key, node] : t) {
+    // A named copy: clang before 16 cannot capture a structured binding.
+    std::string_view key_name = key.str();
+    auto field = prefix + "." + std::string{key_name};
+    auto it = std::find_if(table.begin(), table.end(),
+                           [&](const dest_key& k) { return k.name == key_name; });
+    if (it == table.end())
+      return locate(unknown_key(field, key.str(), names), origin, &node);
+    if (auto e = it->assign(node, dc, field))
+      return locate(*e, origin, &node);
+  }
+  auto fail = [&](std::string_view name, std::string_view what) {
+    return locate_fault({std::string{name}, std::string{what}},
+                        prefix + "." + std::string{name}, origin, t, name, &t);
+  };
+  std::string kinds;
+  for (const auto* k : destination_kinds())
+    kinds += (kinds.empty() ? "" : "|") + std::string{k->name};
+  if (!t.contains("name"))
+    return fail("name", "missing (every destination needs a unique name)");
+  if (!t.contains("kind"))
+    return fail("kind", "missing (expected one of " + kinds + ")");
+  for (auto& k : table) {
+    if (!k.kind.empty() && k.kind != dc.kind && t.contains(k.name))
+      return fail(k.name, "not a key of a " + dc.kind + " destination (it belongs to " +
+                              std::string{k.kind} + ")");
+  }
+  const destination_kind* kind = nullptr;
+  for (const auto* k : destination_kinds())
+    if (k->name == dc.kind)
+      kind = k;
+  if (kind)
+    for (auto& k : kind->keys)
+      if (k.required && !t.contains(k.name))
+        return fail(k.name, "missing (required for a " + dc.kind + " destination)");
+  if (!t.contains("event_types"))
+    dc.event_types.assign(protocols::event_type_names.begin(),
+                          protocols::event_type_names.end());
+  if (dc.event_types.empty())
+    return fail("event_types", "must list at least one event type");
+  std::set<std::string> unique(dc.event_types.begin(), dc.event_types.end());
+  if (unique.size() != dc.event_types.size())
+    return fail("event_types", "lists an event type twice");
+  if (dc.retry.initial > dc.retry.max)
+    return fail("retry_initial",
+                "must not exceed retry_max (" + show_duration(dc.retry.max) + ")");
+  if (kind && kind->check)
+    if (auto fault = kind->check(dc))
+      return locate_fault(*fault, prefix + "." + fault->key, origin, t, fault->key, &t);
+  return std::nullopt;
+}
+
+} // namespace
+
+expected<std::string> resolve_secret(std::string_view value) {
+  if (value.starts_with("env:")) {
+    std::string name{value.substr(4)};
+    if (name.empty())
+      return make_error({}, "env: needs a variable name (env:NAME)");
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr)
+      return make_error({}, "environment variable " + name + " is not set");
+    if (*v == '\0')
+      return make_error({}, "environment variable " + name + " is empty");
+    return std::string{v};
+  }
+  if (value.starts_with("file:")) {
+    std::string path{value.substr(5)};
+    if (path.empty())
+      return make_error({}, "file: needs a path (file:PATH)");
+    std::ifstream in{path, std::ios::binary};
+    if (!in)
+      return make_error({},
+                        "cannot read secret file " + path + ": " + std::strerror(errno));
+    std::ostringstream os;
+    os << in.rdbuf();
+    auto s = os.str();
+    if (!s.empty() && s.back() == '\n') {
+      s.pop_back();
+      if (!s.empty() && s.back() == '\r')
+        s.pop_back();
+    }
+    if (s.empty())
+      return make_error({}, "secret file " + path + " is empty");
+    return s;
+  }
+  return std::string{value};
+}
+
+config default_config() {
+  return config{};
+}
+
+expected<config> parse_config(std::string_view toml_text, std::string_view origin) {
+  toml::table root;
+  try {
+    root = toml::parse(toml_text, origin);
+  } catch (const toml::parse_error& e) {
+    auto& b = e.source().begin;
+    return error{"config",
+                 {},
+                 std::string{origin} + ":" + std::to_string(b.line) + ":" +
+                     std::to_string(b.column) +
+                     ": invalid TOML: " + std::string{e.description()}};
+  }
+  config cfg = default_config();
+  std::vector<std::string_view> top_names = section_names();
+  top_names.push_back("destination");
+  for (auto&& [key, node] : root) {
+    std::string section{key.str()};
+    if (section == "destination") {
+      auto arr = node.as_array();
+      if (!arr || !arr->is_array_of_tables())
+        return locate(
+            wrong_type("destination", "an array of tables ([[destination]])", node),
+            origin, &node);
+      std::set<std::string> names;
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        auto& t = *arr->get(i)->as_table();
+        auto prefix = "destination[" + std::to_string(i) + "]";
+        destination_config dc;
+        if (auto e = parse_destination(t, dc, prefix, origin))
+          return *e;
+        if (!names.insert(dc.name).second)
+          return locate(make_error(prefix + ".name",
+                                   "duplicate destination name " + quoted(dc.name)),
+                        origin, t.get("name"));
+        cfg.destinations.push_back(std::move(dc));
+      }
+      continue;
+    }
+    if (std::find(top_names.begin(), top_names.end(), section) == top_names.end())
+      return locate(unknown_key(section, section, top_names), origin, &node);
+    auto table = node.as_table();
+    if (!table)
+      return locate(wrong_type(section, "a table ([" + section + "])", node), origin,
+                    &node);
+    std::vector<std::string_view> names;
+    for (auto& k : top_keys())
+      if (k.section == section)
+        names.push_back(k.name);
+    for (auto&& [k2, value] : *table) {
+      std::string_view key_name = k2.str(); // clang < 16: no capture of k2
+      auto field = section + "." + std::string{key_name};
+      auto it = std::find_if(top_keys().begin(), top_keys().end(), [&](const top_key& k) {
+        return k.section == section && k.name == key_name;
+      });
+      if (it == top_keys().end())
+        return locate(unknown_key(field, k2.str(), names), origin, &value);
+      if (auto e = it->assign(value, cfg, field))
+        return locate(*e, origin, &value);
+    }
+  }
+  for (auto rule : {check_alerts_keys, check_admission_keys, check_auction_keys})
+    if (auto fault = rule(cfg))
+      return locate_fault(*fault, fault->key, origin, root, fault->key, nullptr);
+  return cfg;
+}
+
+expected<config> load_config(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return error{"config",
+                 {},
+                 "cannot read configuration file " + path + ": " + std::strerror(errno)};
+  std::ostringstream os;
+  os << in.rdbuf();
+  if (in.bad())
+    return error{"config", {}, "cannot read configuration file " + path};
+  return parse_config(os.str(), path);
+}
+
+std::vector<config_key> config_keys() {
+  std::vector<config_key> out;
+  const config defaults = default_config();
+  for (auto& k : top_keys())
+    out.push_back({std::string{k.section} + "." + std::string{k.name},
+                   k.show(defaults),
+                   k.doc,
+                   {}});
+  const destination_config dest_defaults;
+  for (auto& k : destination_keys()) {
+    auto shown = k.show(dest_defaults);
+    if (k.name == "event_types") {
+      std::vector<std::string> all{protocols::event_type_names.begin(),
+                                   protocols::event_type_names.end()};
+      shown = show_list(all);
+    } else if (k.required) {
+      shown = "(required)";
+    }
+    out.push_back(
+        {"destination." + std::string{k.name}, shown, k.doc, std::string{k.kind}});
+  }
+  return out;
+}
+
+unsigned effective_concurrency(const destination_config& d) {
+  if (d.concurrency > 0)
+    return d.concurrency;
+  return d.kind == "eventhub" ? 32u : 8u;
+}
+
+} // namespace gavel::adapters

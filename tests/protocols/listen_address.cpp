@@ -1,0 +1,35 @@
+#define CAF_SUITE protocols.listen_address
+#include "protocols/listen_address.hpp"
+
+#include <caf/test/unit_test.hpp>
+#include <initializer_list>
+#include <string_view>
+
+using namespace gavel::protocols;
+
+CAF_TEST(host and port split at the last colon or after the brackets) {
+  struct row {
+    std::string_view text;
+    std::string_view host;
+    std::uint16_t port;
+  };
+  for (auto [text, host, port] :
+       std::initializer_list<row>{{"127.0.0.1:8080", "127.0.0.1", 8080},
+                                  {"localhost:0", "localhost", 0},
+                                  {"[::1]:8080", "::1", 8080},
+                                  {"[::]:65535", "::", 65535},
+                                  {"::1:8080", "::1", 8080},
+                                  {":8080", "", 8080}}) {
+    auto a = parse_listen_address(text);
+    CAF_REQUIRE(a);
+    CAF_CHECK_EQUAL(a->host, host);
+    CAF_CHECK_EQUAL(a->port, port);
+  }
+}
+
+CAF_TEST(anything else is not a listen address) {
+  for (auto text :
+       {"", "8080", "127.0.0.1", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:65536",
+        "127.0.0.1:-1", "127.0.0.1:80 ", "[::1]", "[::1]8080", "[::1:8080", "[]:8080"})
+    CAF_CHECK(!parse_listen_address(text));
+}
