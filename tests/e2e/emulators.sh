@@ -25,6 +25,9 @@ tls=(--tls-cert "$work/ca/server.pem" --tls-key "$work/ca/server.key")
 start() {
   local name=$1
   shift
+  # Created before the start: sed must find the file even if the child has
+  # not opened it yet.
+  : > "$work/$name.stdout"
   "$bin/sim" "$@" > "$work/$name.stdout" 2> "$work/$name.stderr" &
   pids+=($!)
   local port=""
