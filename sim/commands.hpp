@@ -98,7 +98,7 @@ struct verify_args {
   std::vector<std::string> arrivals;
   std::string report;
   bool expect_closed = false;
-  std::string bucket = "1s"; ///< time-series bucket width ("0": no series)
+  std::string bucket = "1s"; ///< time-series bucket width ("0s": no series)
 };
 int run_verify(const verify_args& args);
 

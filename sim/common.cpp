@@ -1,5 +1,6 @@
 #include "sim/common.hpp"
 
+#include "protocols/duration.hpp"
 #include "protocols/json.hpp"
 
 #include <algorithm>
@@ -172,26 +173,10 @@ void append_json_string(std::string_view s, std::string& out) {
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  if (text.empty())
+  auto d = protocols::parse_duration(text);
+  if (!d)
     return std::nullopt;
-  double v = 0;
-  auto res = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (res.ec != std::errc{} || v < 0)
-    return std::nullopt;
-  std::string_view unit(res.ptr,
-                        static_cast<std::size_t>(text.data() + text.size() - res.ptr));
-  double factor;
-  if (unit.empty() || unit == "s")
-    factor = 1000;
-  else if (unit == "ms")
-    factor = 1;
-  else if (unit == "m" || unit == "min")
-    factor = 60'000;
-  else if (unit == "h")
-    factor = 3'600'000;
-  else
-    return std::nullopt;
-  return std::chrono::milliseconds{static_cast<std::int64_t>(std::llround(v * factor))};
+  return *d;
 }
 
 std::string sha256_hex(std::string_view bytes) {

@@ -35,8 +35,8 @@ std::string cents_text(std::int64_t cents);
 /// `s` as a quoted, escaped JSON string.
 void append_json_string(std::string_view s, std::string& out);
 
-/// Durations as on Gavel's command lines: "250ms", "5s", "2m", "1h"; a bare
-/// number means seconds.
+/// Durations exactly as Gavel reads them (protocols/duration.hpp): a whole
+/// number and a unit, "250ms", "5s", "2m", "1h", "1d"; "0s" for none.
 std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 /// Lower-case hex of the SHA-256 of `bytes`.

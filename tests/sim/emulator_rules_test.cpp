@@ -307,10 +307,11 @@ CAF_TEST(outage windows parse START plus DURATION) {
   CAF_CHECK(o->contains(10'000));
   CAF_CHECK(o->contains(69'999));
   CAF_CHECK(!o->contains(70'000));
-  auto short_outage = parse_outage("0+500ms");
+  auto short_outage = parse_outage("0s+500ms");
   CAF_REQUIRE(short_outage.has_value());
   CAF_CHECK_EQUAL(short_outage->duration_ms, 500);
-  for (auto bad : {"10s", "10s+0s", "x+1s", "1s+y", "-1s+2s"})
+  // Durations read as gavel reads them: a bare number has no unit.
+  for (auto bad : {"10s", "10s+0s", "x+1s", "1s+y", "-1s+2s", "0+500ms", "1.5s+1s"})
     CAF_CHECK(!parse_outage(bad).has_value());
 }
 
