@@ -5,6 +5,7 @@
 #include "protocols/fingerprint.hpp"
 
 #include <algorithm>
+#include <ranges>
 
 namespace gavel::actors {
 
@@ -199,8 +200,8 @@ void on_taken(self_ptr self,
       o.rp.deliver(std::move(o.result));
     }
   }
-  for (auto it = again.rbegin(); it != again.rend(); ++it)
-    st.queue.push_front(std::move(*it));
+  for (auto& op : std::views::reverse(again))
+    st.queue.push_front(std::move(op));
   if (stale) {
     GAVEL_LOG_WARN("auction {}: state behind the outbox; reading it again", st.id);
     st.loaded = false;
@@ -537,7 +538,7 @@ registry(registry_actor::stateful_pointer<registry_state> self, auction_deps dep
   // Auctions still open must keep their heartbeats after a restart.
   self->request(shared->reader, std::chrono::seconds{60}, atom::open_list_v)
       .then(
-          [self, spawn_auction](std::vector<std::int64_t>& ids) {
+          [spawn_auction](std::vector<std::int64_t>& ids) {
             for (auto id : ids)
               spawn_auction(id);
             if (!ids.empty())
