@@ -5,7 +5,6 @@
 #include "protocols/fingerprint.hpp"
 
 #include <algorithm>
-#include <ranges>
 
 namespace gavel::actors {
 
@@ -200,8 +199,8 @@ void on_taken(self_ptr self,
       o.rp.deliver(std::move(o.result));
     }
   }
-  for (auto& op : std::views::reverse(again))
-    st.queue.push_front(std::move(op));
+  for (auto it = again.rbegin(); it != again.rend(); ++it)
+    st.queue.push_front(std::move(*it));
   if (stale) {
     GAVEL_LOG_WARN("auction {}: state behind the outbox; reading it again", st.id);
     st.loaded = false;

@@ -1,7 +1,6 @@
 #include "actors/destination_lanes.hpp"
 
 #include <algorithm>
-#include <ranges>
 
 namespace gavel::actors {
 
@@ -70,8 +69,8 @@ destination_lanes::next(const adapters::destination_client& client) {
     l.ready = false;
     l.in_flight = n;
   }
-  for (const auto& a : std::views::reverse(deferred))
-    ready_.push_front(a);
+  for (auto a = deferred.rbegin(); a != deferred.rend(); ++a)
+    ready_.push_front(*a);
   if (out.batch.empty())
     return std::nullopt;
   out.id = ++next_request_;

@@ -368,7 +368,7 @@ expected<std::string> embedded_postgres::start(bool create_if_missing) {
                                     "--encoding=UTF8",
                                     "--locale=" + locale};
       if (!opts_.fsync)
-        args.push_back("--no-sync");
+        args.emplace_back("--no-sync");
       return run(tool("initdb", args), dir.string(), std::chrono::seconds{120});
     };
     auto r = initdb("C.UTF-8");
