@@ -17,8 +17,6 @@ if [ $# -gt 0 ]; then
   exec ctest --output-on-failure --timeout 900 -j2 "$@"
 fi
 (cd build && ctest --output-on-failure --timeout 900 -j2 -LE soak)
-# The interleaving test's seeds run several times slower sanitized; a tenth
-# of the default keeps the sanitized actors suite to a few minutes (the full
-# count runs unsanitized above, and under `-L soak`).
-GAVEL_INTERLEAVING_SEEDS=${GAVEL_INTERLEAVING_SEEDS_SANITIZED:-1000} \
-  bash scripts/sanitize.sh
+# All 10,000 interleaving seeds run sanitized too: the actors suite takes
+# 29 s under ASan here (24 s at 1,000 seeds), so there is nothing to save.
+bash scripts/sanitize.sh
