@@ -537,7 +537,7 @@ registry(registry_actor::stateful_pointer<registry_state> self, auction_deps dep
   // Auctions still open must keep their heartbeats after a restart.
   self->request(shared->reader, std::chrono::seconds{60}, atom::open_list_v)
       .then(
-          [self, spawn_auction](std::vector<std::int64_t>& ids) {
+          [spawn_auction](std::vector<std::int64_t>& ids) {
             for (auto id : ids)
               spawn_auction(id);
             if (!ids.empty())

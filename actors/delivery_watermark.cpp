@@ -11,7 +11,7 @@ void delivery_watermark::resume(std::int64_t position,
   delivered_through_ = saved_through_ = loaded_through_ = position;
   done_before_.clear();
   done_before_max_ = 0;
-  for (auto& [auction, at] : done_before) {
+  for (const auto& [auction, at] : done_before) {
     done_before_[auction] = at;
     done_before_max_ = std::max(done_before_max_, at);
   }

@@ -396,7 +396,7 @@ destination_status make_status(destination_state& st) {
   s.parked = c.parked;
   s.circuit_opens = c.circuit_opens;
   auto cutoff = unix_ms_now() - 300000;
-  for (auto& [t, dead] : c.recent)
+  for (const auto& [t, dead] : c.recent)
     if (t >= cutoff)
       ++(dead ? s.dead_letters_5m : s.retries_5m);
   s.parked_auctions = st.lanes.parked();
@@ -454,8 +454,8 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
     st.rng.seed(st.settings.jitter_seed);
   st.client = std::move(client);
   st.counters = counters ? std::move(counters) : std::make_shared<destination_counters>();
-  st.store = store;
-  st.reader = reader;
+  st.store = std::move(store);
+  st.reader = std::move(reader);
   st.circuit = protocols::circuit_breaker{
       st.settings.circuit_failures, st.settings.circuit_open,
       std::max(st.settings.retry.max, st.settings.circuit_open)};

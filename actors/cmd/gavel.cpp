@@ -9,9 +9,15 @@
 #include "protocols/time.hpp"
 
 #include <CLI/CLI.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
 #include <iostream>
 #include <pthread.h>
 #include <thread>
@@ -19,6 +25,70 @@
 namespace {
 
 using namespace gavel;
+
+/// SIGINT and SIGTERM for `gavel serve`: the first asks for a graceful stop,
+/// a second one (or a stop that overruns its deadline) ends the process at
+/// once. Constructed before any other thread starts: the signals are blocked
+/// in every thread but the one running this io_context, so no other thread's
+/// system calls are interrupted and children inherit the blocked mask, as
+/// they did with sigwait().
+class shutdown_signals {
+public:
+  shutdown_signals() {
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (!ec)
+        first_.set_value(sig);
+    });
+    thread_ = std::thread{[this, mask] {
+      pthread_sigmask(SIG_UNBLOCK, &mask, nullptr);
+      io_.run();
+    }};
+  }
+  shutdown_signals(const shutdown_signals&) = delete;
+  shutdown_signals& operator=(const shutdown_signals&) = delete;
+  ~shutdown_signals() {
+    io_.stop();
+    thread_.join();
+  }
+
+  /// Blocks until the first signal; returns its number.
+  int wait() { return first_.get_future().get(); }
+
+  /// From now on a further signal exits with 130 without waiting, and the
+  /// process exits with 3 if it is still running after `deadline`. Signals
+  /// that came since the first are queued by the signal_set and act at once.
+  void escalate(std::chrono::seconds deadline) {
+    boost::asio::post(io_, [this, deadline] {
+      signals_.async_wait([](const boost::system::error_code& ec, int) {
+        if (!ec)
+          std::_Exit(130);
+      });
+      deadline_.expires_after(deadline);
+      deadline_.async_wait([deadline](const boost::system::error_code& ec) {
+        if (ec)
+          return;
+        GAVEL_LOG_ERROR("shutdown did not finish within {} s; exiting", deadline.count());
+        spdlog::default_logger()->flush();
+        std::_Exit(3);
+      });
+    });
+  }
+
+private:
+  boost::asio::io_context io_;
+  boost::asio::signal_set signals_{io_, SIGINT, SIGTERM};
+  boost::asio::steady_timer deadline_{io_};
+  // Keeps run() going between the first signal and escalate().
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
+      io_.get_executor()};
+  std::promise<int> first_;
+  std::thread thread_;
+};
 
 struct database {
   std::unique_ptr<adapters::embedded_postgres> embedded;
@@ -133,12 +203,9 @@ void register_server_metrics(const adapters::http_server& server) {
 }
 
 int serve(const adapters::config& cfg) {
-  // Signals are taken by a sigwait() in main; every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before the database starts: a signal during start-up is taken once the
+  // service is up, as a graceful stop.
+  shutdown_signals signals;
 
   auto db = open_database(cfg);
   if (!db) {
@@ -209,28 +276,17 @@ int serve(const adapters::config& cfg) {
       GAVEL_LOG_INFO("gavel listening on {} (port {}), {} destination(s)",
                      cfg.server.listen, *port, cfg.destinations.size());
       std::cout << "gavel ready on port " << *port << std::endl;
-      int sig = 0;
-      sigwait(&signals, &sig);
+      int sig = signals.wait();
       GAVEL_LOG_INFO("signal {}: shutting down (a second signal exits at once)", sig);
       // No restart of the database from here on: the drain may fail on a
       // dead one, and the cluster is stopped below.
       if (supervisor)
         supervisor->stop();
-      // A second signal ends the process without waiting.
-      std::thread([signals]() mutable {
-        int s = 0;
-        sigwait(&signals, &s);
-        std::_Exit(130);
-      }).detach();
-      // A shutdown that does not finish in time must not keep the process
-      // (and a supervisor waiting on it) forever: everything acknowledged
-      // is already durable, so exiting is safe.
-      std::thread([] {
-        std::this_thread::sleep_for(std::chrono::seconds{30});
-        GAVEL_LOG_ERROR("shutdown did not finish within 30 s; exiting");
-        spdlog::default_logger()->flush();
-        std::_Exit(3);
-      }).detach();
+      // A second signal ends the process without waiting, and a shutdown
+      // that does not finish in time must not keep the process (and a
+      // supervisor waiting on it) forever: everything acknowledged is
+      // already durable, so exiting is safe.
+      signals.escalate(std::chrono::seconds{30});
       // No new connections; requests already read are answered (their
       // events commit), then destinations finish what is committed and
       // store their positions.

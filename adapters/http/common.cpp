@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/beast/core/string.hpp>
 #include <charconv>
 #include <future>
 #include <mutex>
@@ -87,26 +88,9 @@ std::string query_param(std::string_view target, std::string_view name) {
 
 // -- headers ------------------------------------------------------------------
 
-namespace {
-
-char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size())
-    return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i]))
-      return false;
-  return true;
-}
-
-} // namespace
-
 std::string_view find_header(const header_list& headers, std::string_view name) {
   for (const auto& [key, value] : headers)
-    if (iequals(key, name))
+    if (boost::beast::iequals(key, name))
       return value;
   return {};
 }
@@ -114,6 +98,11 @@ std::string_view find_header(const header_list& headers, std::string_view name) 
 // -- parse_url ----------------------------------------------------------------
 
 namespace {
+
+/// ASCII lower case for scheme and host; not the locale's std::tolower.
+char lower(char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 protocols::error url_error(std::string message) {
   return protocols::error{"url", "", std::move(message)};

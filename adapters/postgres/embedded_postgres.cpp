@@ -1,19 +1,23 @@
 // The embedded PostgreSQL cluster: initdb on first use, pg_ctl to start and
-// stop. Tools run through fork/execv with argument vectors (no shell of ours);
-// as root they run as the unprivileged `run_as` user through runuser.
+// stop. Tools run through Boost.Process with argument vectors (no shell of
+// ours); as root they run as the unprivileged `run_as` user through runuser.
+// pg_ctl daemonizes the postmaster, so no child of ours outlives a call: the
+// supervisor watches the postmaster through postmaster.pid and a pidfd.
 #include "adapters/postgres/embedded_postgres.hpp"
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/process.hpp>
+#include <boost/process/extend.hpp>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <grp.h>
 #include <optional>
-#include <poll.h>
 #include <pwd.h>
 #include <sstream>
 #include <sys/stat.h>
@@ -26,6 +30,7 @@
 namespace gavel::adapters {
 
 namespace fs = std::filesystem;
+namespace bp = boost::process;
 
 namespace {
 
@@ -40,76 +45,59 @@ struct run_result {
   std::string output;
 };
 
+/// Marks every descriptor above stderr close-on-exec in the child: the server
+/// started by pg_ctl must not inherit our sockets and files. Boost's own
+/// limit_handles walks /dev/fd with opendir() between fork and exec, which
+/// allocates in a multithreaded process; close_range() is one system call.
+/// Close-on-exec rather than close, so Boost's exec-error pipe still reports.
+struct close_inherited_fds : bp::extend::handler {
+  template <typename Executor> void on_exec_setup(Executor&) const {
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+  }
+};
+
 /// Runs argv[0] (an absolute path or a name looked up in PATH) with `cwd` as
 /// working directory, stdin from /dev/null, stdout and stderr captured
 /// together. Kills it after `timeout`.
 run_result run(const std::vector<std::string>& argv, const std::string& cwd,
                std::chrono::seconds timeout) {
   run_result result;
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
-    result.output = std::string{"pipe: "} + std::strerror(errno);
+  boost::filesystem::path exe = argv.at(0);
+  if (argv[0].find('/') == std::string::npos)
+    exe = bp::search_path(argv[0]);
+  if (exe.empty()) {
+    result.output = argv[0] + ": not found in PATH";
     return result;
   }
-  std::vector<char*> args;
-  for (auto& a : argv)
-    args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    result.output = std::string{"fork: "} + std::strerror(errno);
-    ::close(fds[0]);
-    ::close(fds[1]);
+  boost::asio::io_context io;
+  bp::async_pipe out{io};
+  std::error_code ec;
+  bp::child child{exe,
+                  bp::args(std::vector<std::string>(argv.begin() + 1, argv.end())),
+                  bp::start_dir(cwd),
+                  bp::std_in<bp::null, (bp::std_out & bp::std_err)>
+                      out,
+                  close_inherited_fds{},
+                  ec};
+  if (ec) {
+    result.output = "cannot run " + argv[0] + ": " + ec.message();
     return result;
   }
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    int devnull = ::open("/dev/null", O_RDONLY);
-    if (devnull >= 0)
-      ::dup2(devnull, 0);
-    ::dup2(fds[1], 1);
-    ::dup2(fds[1], 2);
-    // The server started by pg_ctl must not inherit our sockets and files.
-    ::close_range(3, ~0U, 0);
-    if (::chdir(cwd.c_str()) != 0)
-      (void)::chdir("/");
-    ::execvp(args[0], args.data());
-    static constexpr char msg[] = "exec failed\n";
-    (void)::write(2, msg, sizeof(msg) - 1);
-    ::_exit(127);
-  }
-  ::close(fds[1]);
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool killed = false;
-  char buf[4096];
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      ::kill(pid, SIGKILL);
-      killed = true;
-      break;
-    }
-    pollfd p{fds[0], POLLIN, 0};
-    int r = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      continue;
-    auto n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    result.output.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (killed)
+  // Output until end of file: pg_ctl's server writes to its own log, so the
+  // pipe closes when the tool exits.
+  bool eof = false;
+  boost::asio::async_read(
+      out, boost::asio::dynamic_buffer(result.output),
+      [&eof](const boost::system::error_code&, std::size_t) { eof = true; });
+  io.run_for(timeout);
+  if (!eof) {
+    child.terminate(ec); // SIGKILL, then reaped
     result.output += "\n(killed after " + std::to_string(timeout.count()) + " s)";
-  else if (WIFEXITED(status))
+    return result;
+  }
+  child.wait(ec);
+  int status = child.native_exit_code();
+  if (!ec && WIFEXITED(status))
     result.status = WEXITSTATUS(status);
   return result;
 }
@@ -380,7 +368,7 @@ expected<std::string> embedded_postgres::start(bool create_if_missing) {
                                     "--encoding=UTF8",
                                     "--locale=" + locale};
       if (!opts_.fsync)
-        args.push_back("--no-sync");
+        args.emplace_back("--no-sync");
       return run(tool("initdb", args), dir.string(), std::chrono::seconds{120});
     };
     auto r = initdb("C.UTF-8");

@@ -128,8 +128,8 @@ public:
             for (auto& x : failed_mapping)
               any = any || x.outcome != failure_class::none;
             if (any) {
-              for (std::size_t k = 0; k < index.size(); ++k)
-                failed_mapping[index[k]] = {result->overall, result->error, r.status};
+              for (auto i : index)
+                failed_mapping[i] = {result->overall, result->error, r.status};
               result->records = std::move(failed_mapping);
               result->overall = failure_class::none;
             }
@@ -161,10 +161,10 @@ public:
               seen[it->second] = true;
             }
           // Neither confirmed nor rejected: send again (the upsert is idempotent).
-          for (std::size_t k = 0; k < index.size(); ++k)
-            if (!seen[index[k]])
-              result->records[index[k]] = {failure_class::transient,
-                                           "HubSpot 207 without a verdict", r.status};
+          for (auto i : index)
+            if (!seen[i])
+              result->records[i] = {failure_class::transient,
+                                    "HubSpot 207 without a verdict", r.status};
           done(std::move(*result));
         });
   }
