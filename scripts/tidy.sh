@@ -3,8 +3,8 @@
 # the compile commands of build/ (scripts/build.sh writes them).
 #
 #   scripts/tidy.sh          the sources changed since the merge base with main
-#                            (a changed header brings its .cpp); nothing to do
-#                            on main itself
+#                            (a changed header brings its .cpp); on main
+#                            itself, those the newest commit changed
 #   scripts/tidy.sh --all    every source of protocols/, adapters/, actors/,
 #                            actors/cmd/ and sim/
 #   scripts/tidy.sh FILE...  the given sources
@@ -25,7 +25,7 @@ if [ -z "$tidy" ]; then
   echo "tidy: clang-tidy not installed (scripts/bootstrap.sh installs it)" >&2
   exit 2
 fi
-first_party='^(protocols|adapters|adapters/http|adapters/postgres|actors|actors/api|actors/cmd|sim)/[^/]+\.cpp$'
+first_party='^(protocols|adapters(/[a-z_]+)*|actors|actors/api|actors/cmd|sim)/[^/]+\.cpp$'
 
 files=()
 if [ "${1:-}" = --all ]; then
@@ -37,6 +37,13 @@ else
   for ref in main origin/main; do
     if git rev-parse -q --verify "$ref" >/dev/null; then
       base=$(git merge-base HEAD "$ref")
+      # On main itself (CI's checkout): what the newest commit changed; a
+      # merge commit compares with its first parent, so a landed branch is
+      # checked whole.
+      if [ "$base" = "$(git rev-parse HEAD)" ]; then
+        base=$(git rev-parse -q --verify HEAD~1 || true)
+        [ -n "$base" ] || base=$(git hash-object -t tree /dev/null)
+      fi
       break
     fi
   done
