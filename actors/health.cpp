@@ -167,8 +167,12 @@ void set_counter(const std::string& name, const std::string& help,
   static std::mutex mutex;
   static std::map<std::string, std::shared_ptr<std::atomic<double>>> values;
   std::string key = name;
-  for (const auto& [k, x] : labels)
-    key += '\0' + k + '=' + x;
+  for (const auto& [k, x] : labels) {
+    key += '\0';
+    key += k;
+    key += '=';
+    key += x;
+  }
   std::shared_ptr<std::atomic<double>> slot;
   {
     std::lock_guard guard{mutex};

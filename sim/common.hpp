@@ -24,7 +24,7 @@ std::string iso8601_ms(std::int64_t unix_ms);
 /// ISO-8601 UTC with second precision and `Z`: `2026-06-09T14:23:11Z`.
 void append_iso8601_s(std::int64_t unix_ms, std::string& out);
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff]Z` (the forms written above).
-std::optional<std::int64_t> parse_iso8601(std::string_view text);
+std::optional<std::int64_t> parse_iso8601(std::string_view s);
 
 void append_int(std::int64_t v, std::string& out);
 /// Fixed-point formatting with `decimals` digits after the point.

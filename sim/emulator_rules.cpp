@@ -1,5 +1,6 @@
 #include "sim/emulator_rules.hpp"
 
+#include "adapters/http/http.hpp"
 #include "protocols/crypto.hpp"
 #include "protocols/json.hpp"
 #include "sim/common.hpp"
@@ -14,26 +15,6 @@ namespace gavel::sim {
 using nlohmann::json;
 
 namespace {
-
-char lower(char c) noexcept {
-  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-std::string lowercase(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out)
-    c = lower(c);
-  return out;
-}
-
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size())
-    return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i)
-    if (lower(s[i]) != lower(prefix[i]))
-      return false;
-  return true;
-}
 
 bool equal_constant_time(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -57,7 +38,7 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
 
 std::optional<sas_fields> parse_sas_header(std::string_view header) {
   constexpr std::string_view scheme = "SharedAccessSignature ";
-  if (!starts_with_nocase(header, scheme))
+  if (!adapters::starts_with_nocase(header, scheme))
     return std::nullopt;
   auto rest = header.substr(scheme.size());
   sas_fields f;
@@ -87,13 +68,13 @@ std::optional<sas_fields> parse_sas_header(std::string_view header) {
 
 std::string normalize_resource(std::string_view uri) {
   for (std::string_view scheme : {"https://", "http://", "sb://", "amqps://"})
-    if (starts_with_nocase(uri, scheme)) {
+    if (adapters::starts_with_nocase(uri, scheme)) {
       uri.remove_prefix(scheme.size());
       break;
     }
   while (!uri.empty() && uri.back() == '/')
     uri.remove_suffix(1);
-  return lowercase(uri);
+  return adapters::ascii_lower(uri);
 }
 
 const char* to_string(sas_verdict v) {

@@ -26,26 +26,6 @@ constexpr std::size_t max_send_bytes = 1024 * 1024;
 constexpr std::string_view batch_content_type =
     "application/vnd.microsoft.servicebus.json";
 
-bool starts_with_nocase(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size())
-    return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    auto a = s[i] >= 'A' && s[i] <= 'Z' ? s[i] - 'A' + 'a' : s[i];
-    auto b = prefix[i] >= 'A' && prefix[i] <= 'Z' ? prefix[i] - 'A' + 'a' : prefix[i];
-    if (a != b)
-      return false;
-  }
-  return true;
-}
-
-std::string lowercase(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 std::string xml_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
@@ -72,8 +52,8 @@ public:
       : args_(args), host_(host) {
     if (!args.namespace_name.empty()) {
       bool bare = args.namespace_name.find_first_of(".:") == std::string::npos;
-      expected_host_ = lowercase(bare ? args.namespace_name + ".servicebus.windows.net"
-                                      : args.namespace_name);
+      expected_host_ = adapters::ascii_lower(
+          bare ? args.namespace_name + ".servicebus.windows.net" : args.namespace_name);
     }
   }
 
@@ -90,17 +70,17 @@ public:
       return host_.reply(std::move(respond),
                          error(404, "No service is hosted at the specified address."));
     }
-    auto entity_host =
-        expected_host_.empty() ? lowercase(req.header("host")) : expected_host_;
-    auto entity = entity_host + "/" + lowercase(target->hub);
+    auto entity_host = expected_host_.empty() ? adapters::ascii_lower(req.header("host"))
+                                              : expected_host_;
+    auto entity = entity_host + "/" + adapters::ascii_lower(target->hub);
     if (target->partition_id)
-      entity += "/partitions/" + lowercase(*target->partition_id);
+      entity += "/partitions/" + adapters::ascii_lower(*target->partition_id);
     sas_expectation expect{args_.key_name, args_.key, entity,
                            static_cast<std::int64_t>(std::time(nullptr))};
     auto verdict = check_sas(req.header("authorization"), expect);
     if (verdict != sas_verdict::ok)
       return unauthorized(verdict, std::move(respond));
-    if (lowercase(target->hub) != lowercase(args_.hub)) {
+    if (adapters::ascii_lower(target->hub) != adapters::ascii_lower(args_.hub)) {
       ++not_found_;
       return host_.reply(std::move(respond),
                          error(404, "The messaging entity '" + entity_host + "/" +
@@ -133,7 +113,7 @@ public:
       fixed_partition = id;
     }
     std::vector<eventhub_message> batch;
-    if (starts_with_nocase(req.header("content-type"), batch_content_type)) {
+    if (adapters::starts_with_nocase(req.header("content-type"), batch_content_type)) {
       auto parsed = parse_eventhub_batch(req.body);
       if (!parsed) {
         ++malformed_;

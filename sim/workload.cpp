@@ -43,7 +43,6 @@ constexpr std::array last_names{"Andersen", "Bauer",  "Costa",   "Dubois",   "Er
                                 "Kowalski", "Larsen", "Moreau",  "Nakamura", "Okafor",
                                 "Petrov",   "Rossi",  "Schmidt", "Tanaka",   "Vargas"};
 
-constexpr std::int64_t bidder_pool = 50'000;
 constexpr std::int64_t day_ms = 86'400'000;
 
 template <class Rng>

@@ -92,7 +92,8 @@ protocols::expected<adapters::done> service::start() {
   };
   registry_ = make.make_registry(store_, 0);
   for (int i = 0; i < 2; ++i)
-    gateways_.push_back(sys_.spawn(api::gateway, registry_, cfg_.server.request_timeout));
+    gateways_.emplace_back(
+        sys_.spawn(api::gateway, registry_, cfg_.server.request_timeout));
   core_settings cs;
   cs.restart_limit = cfg_.store.restart_limit;
   cs.restart_period = cfg_.store.restart_period;

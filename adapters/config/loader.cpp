@@ -91,6 +91,7 @@ opt_error parse_destination(const toml::table& t, destination_config& dc,
                             const std::string& prefix, std::string_view origin) {
   const auto& table = destination_keys();
   std::vector<std::string_view> names;
+  names.reserve(table.size());
   for (auto& k : table)
     names.push_back(k.name);
   for (auto&& [key, node] : t) {
@@ -200,7 +201,7 @@ expected<config> parse_config(std::string_view toml_text, std::string_view origi
   }
   config cfg = default_config();
   std::vector<std::string_view> top_names = section_names();
-  top_names.push_back("destination");
+  top_names.emplace_back("destination");
   for (auto&& [key, node] : root) {
     std::string section{key.str()};
     if (section == "destination") {

@@ -24,14 +24,6 @@ namespace {
 /// KiB at most; this only bounds memory against a misbehaving peer).
 constexpr std::uint64_t max_response_body = 64 * 1024 * 1024;
 
-std::string lowercase(std::string_view s) {
-  std::string out{s};
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z')
-      c = static_cast<char>(c - 'A' + 'a');
-  return out;
-}
-
 bool is_ip_literal(const std::string& host) {
   error_code ec;
   net::ip::make_address(host, ec);
@@ -286,7 +278,8 @@ private:
     r.status = static_cast<int>(res.result_int());
     r.headers.reserve(8);
     for (const auto& field : res)
-      r.headers.emplace_back(lowercase(field.name_string()), std::string{field.value()});
+      r.headers.emplace_back(ascii_lower(field.name_string()),
+                             std::string{field.value()});
     r.body = std::move(res.body());
     if (!res.keep_alive())
       drop_transport();

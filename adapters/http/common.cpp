@@ -95,6 +95,19 @@ std::string_view find_header(const header_list& headers, std::string_view name) 
   return {};
 }
 
+std::string ascii_lower(std::string_view s) {
+  std::string out{s};
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z')
+      c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool starts_with_nocase(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() &&
+         boost::beast::iequals(s.substr(0, prefix.size()), prefix);
+}
+
 // -- parse_url ----------------------------------------------------------------
 
 namespace {

@@ -25,6 +25,12 @@ using header_list = std::vector<std::pair<std::string, std::string>>;
 /// Case-insensitive header lookup; empty when absent.
 std::string_view find_header(const header_list& headers, std::string_view name);
 
+/// ASCII lower case (header names, schemes, hosts); not the locale's.
+std::string ascii_lower(std::string_view s);
+
+/// Whether `s` begins with `prefix`, ignoring ASCII case.
+bool starts_with_nocase(std::string_view s, std::string_view prefix);
+
 /// The percent-decoded value (`%XX`, `+` a space) of `name` in the query of
 /// `target` (path and query, as sent); empty when absent or without a value.
 std::string query_param(std::string_view target, std::string_view name);

@@ -12,7 +12,8 @@ namespace {
 constexpr std::string_view envelope =
     R"({"metadata":{"event_id":"bid.placed-77","event_type":"bid.placed","schema_version":"1.0",)"
     R"("bid_sequence":3,"producer_timestamp":"2026-06-09T14:00:00.000Z"},)"
-    R"("data":{"auction_id":42,"bid_id":77,"amount":875.10,"currency":"EUR",)"
+    R"("data":{"auction_id":42,"bid_id":77,"bid_amount":875.10,)"
+    R"("bid_timestamp":"2026-06-09T13:59:59Z",)"
     R"("bidder_user_id":"u-9","flags":{"proxy":true}}})";
 
 } // namespace
@@ -56,12 +57,13 @@ CAF_TEST(the default hubspot mapping gives exact strings and an idempotent id) {
       R"({"idProperty":"gavel_event_id","id":"bid.placed-77","objectWriteTraceId":"bid.placed-77",)"
       R"("properties":{"gavel_event_id":"bid.placed-77","gavel_event_type":"bid.placed",)"
       R"("bid_sequence":"3","producer_timestamp":"2026-06-09T14:00:00.000Z","auction_id":"42",)"
-      R"("bid_id":"77","amount":"875.10","currency":"EUR","bidder_user_id":"u-9"}})");
+      R"("bid_id":"77","bid_amount":"875.10","bid_timestamp":"2026-06-09T13:59:59Z",)"
+      R"("bidder_user_id":"u-9"}})");
 }
 
 CAF_TEST(a custom hubspot mapping picks paths and passes objects as json text) {
   hubspot_mapping m{{"bid_key", "metadata.event_id"},
-                    {"price", "data.amount"},
+                    {"price", "data.bid_amount"},
                     {"flags", "data.flags"},
                     {"missing", "data.nope"}};
   auto in = hubspot_input(envelope, m, "bid_key");

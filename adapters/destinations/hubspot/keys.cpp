@@ -58,7 +58,7 @@ const destination_kind& hubspot_kind() {
     // No kind: destinations of every kind accept it (docs/adr/0017, "Not yet").
     k.push_back(list_key<destination_config>(
         d, "properties",
-        "HubSpot property <- envelope path, \"property=data.amount\" (default: " +
+        "HubSpot property <- envelope path, \"property=data.bid_amount\" (default: " +
             defaults + ")",
         [](auto& c) -> auto& { return c.properties; }, read_property_mapping, show_list));
     return destination_kind{hubspot, std::move(k), check_id_property};
