@@ -14,7 +14,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from metrics_harness import Gavel, TeamsHook, fail, free_port, log, main, wait  # noqa: E402
+from metrics_harness import Gavel, fail, free_port, log, main, teams_hook, wait  # noqa: E402
 
 SMTP_USER = "gavel-alerts"
 SMTP_PASSWORD = "pw-" + os.urandom(6).hex()
@@ -65,10 +65,10 @@ def pg_ctl(g, *args, data="data"):
 
 
 def run(bin_dir):
-    smtp_port, teams_port = free_port(), free_port()
+    smtp_port = free_port()
     teams_key = "k" + os.urandom(8).hex()
     os.environ["GAVEL_TEST_SMTP_PASSWORD"] = SMTP_PASSWORD
-    os.environ["GAVEL_TEST_TEAMS_URL"] = f"http://127.0.0.1:{teams_port}/webhookb2/{teams_key}"
+    teams = teams_hook(teams_key)
     g = Gavel(bin_dir, "alerts", receiver=True)
     make_cert(g.work)
     # Restarts of the embedded cluster fail while its data is away: no
@@ -98,7 +98,6 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
     smtp = Controller(box, hostname="127.0.0.1", port=smtp_port, tls_context=tls,
                       require_starttls=True, authenticator=authenticator, auth_required=True)
     smtp.start()
-    teams = TeamsHook(teams_port)
     try:
         g.start()
         # A healthy run: a burst flows, the destination keeps up: no notice.

@@ -33,7 +33,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_procs import Harness, acks_count, drive_args  # noqa: E402
+from e2e_procs import Harness, acks_count, drive_args, eventhub_destination, hubspot_destination  # noqa: E402
 
 BIN, SRC, WORK, OPTS = drive_args(events=3000, outage=6)
 EVENTS, OUTAGE_S = OPTS["events"], OPTS["outage"]
@@ -64,30 +64,14 @@ HS = "http://" + addr
 _, addr = H.start_sim("receive", "receive", "--secret", SECRET, "--out", f"{WORK}/webhook.jsonl")
 WH = "http://" + addr
 
-gavel, G = H.start_gavel(TOKEN, f"""[[destination]]
-name = "warehouse"
-kind = "eventhub"
-endpoint = "{EH}"
-hub = "bids"
-sas_key_name = "send"
-sas_key = "{EH_KEY}"
-ca_file = "{CA}/ca.pem"
-retry_initial = "50ms"
+gavel, G = H.start_gavel(TOKEN, eventhub_destination("warehouse", EH, EH_KEY, CA, """retry_initial = "50ms"
 retry_max = "1s"
 circuit_open = "500ms"
 request_timeout = "2s"
-""" + "".join(f"""[[destination]]
-name = "{name}"
-kind = "hubspot"
-base_url = "{HS}"
-token = "{HS_TOKEN}"
-object_type = "p_bids"
-id_property = "gavel_event_id"
-event_types = ["auction.opened", "bid.placed", "auction.closed"]
-requests_per_10s = 25
+""") + "".join(hubspot_destination(name, HS, HS_TOKEN, """requests_per_10s = 25
 retry_initial = "100ms"
 retry_max = "2s"
-""" for name in ("crm", "crm2")) + f"""[[destination]]
+""") for name in ("crm", "crm2")) + f"""[[destination]]
 name = "hooks"
 kind = "webhook"
 url = "{WH}/hook"

@@ -35,6 +35,34 @@ def acks_count(path):
         return 0
 
 
+def eventhub_destination(name, endpoint, sas_key, ca_dir, more=""):
+    """A [[destination]] of kind eventhub (hub "bids", key name "send", the
+    test CA of `ca_dir`), then the `more` lines as given."""
+    return f"""[[destination]]
+name = "{name}"
+kind = "eventhub"
+endpoint = "{endpoint}"
+hub = "bids"
+sas_key_name = "send"
+sas_key = "{sas_key}"
+ca_file = "{ca_dir}/ca.pem"
+""" + more
+
+
+def hubspot_destination(name, base_url, token, more=""):
+    """A [[destination]] of kind hubspot (bids as custom objects p_bids, keyed
+    by gavel_event_id, the three event types), then the `more` lines."""
+    return f"""[[destination]]
+name = "{name}"
+kind = "hubspot"
+base_url = "{base_url}"
+token = "{token}"
+object_type = "p_bids"
+id_property = "gavel_event_id"
+event_types = ["auction.opened", "bid.placed", "auction.closed"]
+""" + more
+
+
 class Harness:
     def __init__(self, work, tag, bin_dir=None):
         self.work, self.tag, self.procs, self.tls = work, tag, [], None

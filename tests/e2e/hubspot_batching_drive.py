@@ -26,7 +26,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_procs import Harness, drive_args  # noqa: E402
+from e2e_procs import Harness, drive_args, hubspot_destination  # noqa: E402
 
 BIN, SRC, WORK, _ = drive_args()
 H = Harness(WORK, "hubspot_batching", BIN)
@@ -38,17 +38,9 @@ ARR = f"{WORK}/hubspot.jsonl"
 
 hs_proc, addr = H.start_sim("hubspot", "hubspot", "--token", HS_TOKEN, "--out", ARR)
 HS = "http://" + addr
-gavel, G = H.start_gavel(TOKEN, f"""[[destination]]
-name = "crm"
-kind = "hubspot"
-base_url = "{HS}"
-token = "{HS_TOKEN}"
-object_type = "p_bids"
-id_property = "gavel_event_id"
-event_types = ["auction.opened", "bid.placed", "auction.closed"]
-retry_initial = "100ms"
+gavel, G = H.start_gavel(TOKEN, hubspot_destination("crm", HS, HS_TOKEN, """retry_initial = "100ms"
 retry_max = "2s"
-""")
+"""))
 log("gavel up on", G)
 
 

@@ -88,6 +88,14 @@ class TeamsHook:
         self.server.shutdown()
 
 
+def teams_hook(key="e2e"):
+    """A TeamsHook on a free port, its URL (path /webhookb2/KEY) in
+    GAVEL_TEST_TEAMS_URL for `teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"`."""
+    port = free_port()
+    os.environ["GAVEL_TEST_TEAMS_URL"] = f"http://127.0.0.1:{port}/webhookb2/{key}"
+    return TeamsHook(port)
+
+
 class Gavel:
     """One Gavel with a webhook destination on a `sim receive`."""
 

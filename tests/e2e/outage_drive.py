@@ -19,7 +19,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_procs import Harness, drive_args  # noqa: E402
+from e2e_procs import Harness, drive_args, eventhub_destination  # noqa: E402
 
 BIN, SRC, WORK, OPTS = drive_args(outage=60, rate=800)
 OUTAGE, RATE = OPTS["outage"], OPTS["rate"]
@@ -42,19 +42,11 @@ for i in range(2):
     _, addr = H.start_sim(f"receive{i}", "receive",
                           "--secret", SECRETS[i], "--out", f"{WORK}/webhook{i}.jsonl")
     hooks.append("http://" + addr)
-gavel, G = H.start_gavel(TOKEN, f"""[[destination]]
-name = "warehouse"
-kind = "eventhub"
-endpoint = "{EH}"
-hub = "bids"
-sas_key_name = "send"
-sas_key = "{KEY}"
-ca_file = "{CA}/ca.pem"
-window = 2000
+gavel, G = H.start_gavel(TOKEN, eventhub_destination("warehouse", EH, KEY, CA, """window = 2000
 retry_initial = "100ms"
 retry_max = "2s"
 circuit_open = "1s"
-""" + "".join(f"""
+""") + "".join(f"""
 [[destination]]
 name = "hook{i}"
 kind = "webhook"

@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from metrics_harness import Gavel, TeamsHook, fail, free_port, http, log, main, wait  # noqa: E402
+from metrics_harness import Gavel, fail, http, log, main, teams_hook, wait  # noqa: E402
 
 
 def posts(teams, text):
@@ -24,9 +24,7 @@ def bid(auction, bid_id):
 
 
 def run(bin_dir):
-    teams_port = free_port()
-    os.environ["GAVEL_TEST_TEAMS_URL"] = f"http://127.0.0.1:{teams_port}/webhookb2/e2e"
-    teams = TeamsHook(teams_port)
+    teams = teams_hook()
     g = Gavel(bin_dir, "supervision-alerts", server_toml="fault_injection = true",
               extra_toml="""[store]
 restart_limit = 1
