@@ -5,7 +5,7 @@ import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from metrics_harness import Gavel, fail, http, log, main, teams_hook, wait  # noqa: E402
+from metrics_harness import Gavel, fail, http, log, main, teams_alerts_toml, teams_hook, wait  # noqa: E402
 from postmaster_kill_drive import postmaster_pid  # noqa: E402
 from supervision_alerts_drive import bid, posts  # noqa: E402
 
@@ -16,13 +16,7 @@ def run(bin_dir):
     teams = teams_hook()
     g = Gavel(bin_dir, "database-alert",
               database_toml='restart_limit = 1\nrestart_period = "15s"',
-              extra_toml="""[alerts]
-interval = "300ms"
-min_interval = "5m"
-max_per_hour = 1000
-instance = "e2e"
-teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
-""")
+              extra_toml=teams_alerts_toml())
     try:
         g.start()
 

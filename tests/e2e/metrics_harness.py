@@ -96,6 +96,15 @@ def teams_hook(key="e2e"):
     return TeamsHook(port)
 
 
+def teams_alerts_toml(more=""):
+    """An [alerts] table evaluated every 300 ms, posting to the teams_hook()
+    receiver as instance "e2e", its rate limits out of the way; `more` lines
+    go after `interval`."""
+    return ('[alerts]\ninterval = "300ms"\n' + more +
+            'min_interval = "5m"\nmax_per_hour = 1000\ninstance = "e2e"\n'
+            'teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"\n')
+
+
 class Gavel:
     """One Gavel with a webhook destination on a `sim receive`."""
 

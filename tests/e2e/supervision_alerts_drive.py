@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from metrics_harness import Gavel, fail, http, log, main, teams_hook, wait  # noqa: E402
+from metrics_harness import Gavel, fail, http, log, main, teams_alerts_toml, teams_hook, wait  # noqa: E402
 
 
 def posts(teams, text):
@@ -29,14 +29,7 @@ def run(bin_dir):
               extra_toml="""[store]
 restart_limit = 1
 restart_period = "10m"
-[alerts]
-interval = "300ms"
-failing_for = "60s"
-min_interval = "5m"
-max_per_hour = 1000
-instance = "e2e"
-teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
-""", destination_toml='restart_limit = 2\nrestart_period = "10m"')
+""" + teams_alerts_toml('failing_for = "60s"\n'), destination_toml='restart_limit = 2\nrestart_period = "10m"')
     try:
         g.start()
         for i in range(1, 51):
