@@ -118,14 +118,7 @@ cat "$work/burst.out"
 
 # Deliveries settle when every acknowledged event has arrived or the receiver
 # stops moving.
-last=-1 still=0
-for i in $(seq 1 600); do
-  n=$(curl -sf --max-time 5 "http://$recv_addr/_sim/stats" | $py -c 'import json,sys; print(json.load(sys.stdin)["arrivals"])' || echo 0)
-  if [ "$n" = "$last" ]; then still=$((still + 1)); else still=0; fi
-  last=$n
-  [ "$still" -ge 30 ] && break
-  sleep 0.1
-done
+wait_arrivals_settled 600
 kill -TERM "$recv_pid"; wait "$recv_pid" 2>/dev/null || true; recv_pid=""
 curl -sf --max-time 10 "http://127.0.0.1:$gavel_port/v1/pipeline" > "$work/pipeline.json" || true
 rc=0

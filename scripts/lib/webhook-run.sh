@@ -63,3 +63,16 @@ start_gavel() { # port
   echo "${log_prefix:-webhook-run}: gavel not ready" >&2
   return 1
 }
+
+# Waits until the receiver's arrival count has stood still for 3 s (30 looks
+# 0.1 s apart), at most TRIES looks.
+wait_arrivals_settled() { # tries
+  local last=-1 still=0 n i
+  for i in $(seq 1 "$1"); do
+    n=$(curl -sf --max-time 5 "http://$recv_addr/_sim/stats" | $py -c 'import json,sys; print(json.load(sys.stdin)["arrivals"])' || echo 0)
+    if [ "$n" = "$last" ]; then still=$((still + 1)); else still=0; fi
+    last=$n
+    [ "$still" -ge 30 ] && break
+    sleep 0.1
+  done
+}

@@ -114,14 +114,26 @@ struct fixture {
   }
 };
 
-/// A counter once it reaches `want` (or its value after a while): the
-/// server counts a timeout just after the client has seen the close.
+/// The server's counters once `done` holds for them (or as they are after
+/// `never`). http_server publishes its counters only as a snapshot, stats(),
+/// and tells no one when one changes, so this is the one place here that
+/// polls: a short pause between snapshots; the deadline only catches "never".
+template <class Done>
+http_server_stats stats_once(const http_server& server, Done done) {
+  auto deadline = clock_type::now() + never;
+  auto s = server.stats();
+  while (!done(s) && clock_type::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+    s = server.stats();
+  }
+  return s;
+}
+
+/// A counter once it reaches `want` (or its value after `never`): the server
+/// counts a timeout just after the client has seen the close.
 std::uint64_t counted(const http_server& server, std::uint64_t http_server_stats::*field,
                       std::uint64_t want) {
-  auto deadline = clock_type::now() + never;
-  while (server.stats().*field < want && clock_type::now() < deadline)
-    std::this_thread::sleep_for(5ms);
-  return server.stats().*field;
+  return stats_once(server, [&](const http_server_stats& s) { return s.*field >= want; }).*field;
 }
 
 bool between(std::optional<clock_type::duration> d, clock_type::duration lo,
@@ -157,6 +169,9 @@ CAF_TEST(
     for (char c : std::string_view{"GET /slow HTTP/1.1\r\nHost: x\r\n"}) {
       if (::send(fd, &c, 1, MSG_NOSIGNAL) != 1)
         return;
+      // The pause is the behaviour under test, not a wait: a byte every
+      // 50 ms (the whole header would take ~1.5 s) keeps the connection
+      // busy, and the header deadline (400 ms) must cut it off all the same.
       std::this_thread::sleep_for(50ms);
     }
   }};
@@ -203,6 +218,9 @@ CAF_TEST(keep - alive waits idle_timeout for a request then header_timeout for i
   raw_client paused{server->port()};
   paused.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n");
   CAF_REQUIRE(!paused.read().first);
+  // The pause is the behaviour under test, not a wait: idle for longer than
+  // header_timeout (300 ms) but within idle_timeout (1.5 s); the next request
+  // must still get its whole header_timeout, not what is left of one.
   std::this_thread::sleep_for(500ms);
   paused.send("GET /two HTTP/1.1\r\nHost: x\r\n\r\n");
   auto [ec2, res2] = paused.read();
@@ -258,15 +276,14 @@ CAF_TEST(connections beyond max_connections are answered 503 and closed) {
   auto [ec2, res2] = quiet.read();
   CAF_REQUIRE(!ec2);
   CAF_CHECK_EQUAL(res2.result_int(), 503u);
-  // Once one closes, a new connection is served again.
+  // Once one closes, a new connection is served again: wait until the server
+  // has released the closed one's slot (refused connections hold none), then
+  // the next connection is within the limit.
   first.reset();
-  bool served = false;
-  for (int i = 0; i < 100 && !served; ++i) {
-    served = get(server->port()) == 200;
-    if (!served)
-      std::this_thread::sleep_for(20ms);
-  }
-  CAF_CHECK(served);
+  auto released = stats_once(
+      *server, [](const http_server_stats& s) { return s.connections_active < 2; });
+  CAF_CHECK_EQUAL(released.connections_active, 1u);
+  CAF_CHECK_EQUAL(get(server->port()), 200);
 }
 
 CAF_TEST(a 20 MB body with Expect 100 - continue is answered 413 without 100 Continue) {

@@ -9,13 +9,12 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from metrics_harness import Gavel, fail, free_port, log, main, wait  # noqa: E402
+from metrics_harness import Gavel, fail, free_port, log, main, teams_hook, wait  # noqa: E402
 
 SMTP_USER = "gavel-alerts"
 SMTP_PASSWORD = "pw-" + os.urandom(6).hex()
@@ -42,22 +41,6 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     return AuthResult(success=ok)
 
 
-class TeamsHook(BaseHTTPRequestHandler):
-    posts = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        TeamsHook.posts.append({"path": self.path, "body": body.decode(),
-                                "type": self.headers.get("Content-Type")})
-        self.send_response(200)
-        self.send_header("Content-Length", "1")
-        self.end_headers()
-        self.wfile.write(b"1")
-
-    def log_message(self, *a):
-        pass
-
-
 def make_cert(work):
     """A throwaway CA and a server certificate for 127.0.0.1."""
     def sh(*args):
@@ -82,10 +65,10 @@ def pg_ctl(g, *args, data="data"):
 
 
 def run(bin_dir):
-    smtp_port, teams_port = free_port(), free_port()
+    smtp_port = free_port()
     teams_key = "k" + os.urandom(8).hex()
     os.environ["GAVEL_TEST_SMTP_PASSWORD"] = SMTP_PASSWORD
-    os.environ["GAVEL_TEST_TEAMS_URL"] = f"http://127.0.0.1:{teams_port}/webhookb2/{teams_key}"
+    teams = teams_hook(teams_key)
     g = Gavel(bin_dir, "alerts", receiver=True)
     make_cert(g.work)
     # Restarts of the embedded cluster fail while its data is away: no
@@ -115,8 +98,6 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
     smtp = Controller(box, hostname="127.0.0.1", port=smtp_port, tls_context=tls,
                       require_starttls=True, authenticator=authenticator, auth_required=True)
     smtp.start()
-    teams = ThreadingHTTPServer(("127.0.0.1", teams_port), TeamsHook)
-    threading.Thread(target=teams.serve_forever, daemon=True).start()
     try:
         g.start()
         # A healthy run: a burst flows, the destination keeps up: no notice.
@@ -124,19 +105,19 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
         if burst.wait(timeout=300) != 0:
             fail("sim burst failed")
         time.sleep(5)
-        if box.messages or TeamsHook.posts:
-            fail(f"notices during a healthy run: {box.messages} {TeamsHook.posts}")
+        if box.messages or teams.posts:
+            fail(f"notices during a healthy run: {box.messages} {teams.posts}")
         log("healthy run: no notice")
 
         # An incident: the webhook receiver goes away for ~12 s while events
         # keep coming (one small burst); failing_for and lag_above are 3 s.
         g.stop_receiver()
         g.burst(auctions=5, events=200, extra=["--first-auction-id", "1000"]).wait(timeout=120)
-        wait(lambda: len(box.messages) >= 2 and len(TeamsHook.posts) >= 2,
+        wait(lambda: len(box.messages) >= 2 and len(teams.posts) >= 2,
              "two alerts (failing, lag) on both channels", 30)
         time.sleep(6)  # the outage goes on: nothing more may come
         alerts_mail = list(box.messages)
-        alerts_teams = list(TeamsHook.posts)
+        alerts_teams = list(teams.posts)
         log(f"during the outage: {len(alerts_mail)} emails, {len(alerts_teams)} Teams posts")
         subjects = sorted(m["data"].split("Subject: ")[1].split("\r\n")[0] for m in alerts_mail)
         log("subjects:", subjects)
@@ -148,11 +129,11 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
             fail("expected a failing and a lagging incident: %s" % subjects)
 
         g.start_receiver()
-        wait(lambda: len(box.messages) >= 4 and len(TeamsHook.posts) >= 4,
+        wait(lambda: len(box.messages) >= 4 and len(teams.posts) >= 4,
              "two recovery notices on both channels", 60)
         time.sleep(4)
-        log(f"after recovery: {len(box.messages)} emails, {len(TeamsHook.posts)} Teams posts")
-        if len(box.messages) != 4 or len(TeamsHook.posts) != 4:
+        log(f"after recovery: {len(box.messages)} emails, {len(teams.posts)} Teams posts")
+        if len(box.messages) != 4 or len(teams.posts) != 4:
             fail("expected exactly one recovery notice per incident per channel")
         recov = [m for m in box.messages[2:]]
         if not all("RECOVERED" in m["data"] for m in recov):
@@ -177,7 +158,7 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
         wait(lambda: len(box.messages) >= 6, "the database recovery notice", 60)
         time.sleep(3)
         if len(box.messages) != 6 or "RECOVERED" not in box.messages[5]["data"] or \
-                len(TeamsHook.posts) != 6:
+                len(teams.posts) != 6:
             fail("expected one database recovery notice per channel")
         log("database incident: one alert, one recovery")
 
@@ -187,16 +168,16 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
             if m["from"] != "gavel@alerts.test" or sorted(m["to"]) != [
                     "data-team@alerts.test", "oncall@alerts.test"]:
                 fail(f"envelope {m['from']} -> {m['to']}")
-        for p in TeamsHook.posts:
+        for p in teams.posts:
             card = json.loads(p["body"])
             if card["type"] != "message" or card["attachments"][0]["contentType"] != \
                     "application/vnd.microsoft.card.adaptive":
                 fail("Teams post is not an Adaptive Card message")
             if p["path"] != f"/webhookb2/{teams_key}":
                 fail("Teams post to the wrong path")
-        everything = json.dumps([box.messages, TeamsHook.posts])
+        everything = json.dumps([box.messages, teams.posts])
         bodies = json.dumps([[m["data"] for m in box.messages],
-                             [p["body"] for p in TeamsHook.posts]])
+                             [p["body"] for p in teams.posts]])
         for secret in [SMTP_PASSWORD, g.secret, g.token, teams_key]:
             if secret in bodies:
                 fail("a secret leaked into an alert")

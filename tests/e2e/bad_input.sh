@@ -3,29 +3,8 @@
 # serving. (usage: bad_input.sh BIN_DIR)
 set -euo pipefail
 bin=$(cd "$1" && pwd)
-work=$(mktemp -d /tmp/gavel-e2e-bad.XXXXXX)
-chmod 755 "$work"
-py=/usr/bin/python3
-port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/gavel.toml" <<TOML
-[server]
-listen = "127.0.0.1:$port"
-[database]
-data_dir = "$work/pg"
-[ingest]
-tokens = ["good-token"]
-TOML
-"$bin/gavel" serve --config "$work/gavel.toml" > "$work/out" 2> "$work/log" &
-pid=$!
-cleanup() {
-  kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-for i in $(seq 1 600); do
-  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+. "$(dirname "$0")/lib/serve.sh"
+serve_gavel bad
 url="http://127.0.0.1:$port/v1/events"
 fails=0
 check() { # name expected-status curl-args...

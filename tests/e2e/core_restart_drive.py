@@ -12,13 +12,6 @@ from metrics_harness import Gavel, fail, http, log, main, value, wait  # noqa: E
 LIMIT = 3
 
 
-def acked(g):
-    try:
-        return sum(1 for _ in open(f"{g.work}/acks.jsonl"))
-    except OSError:
-        return 0
-
-
 def core(g):
     return g.pipeline()["core"]
 
@@ -73,7 +66,7 @@ def chaos(bin_dir, seconds):
             which = rnd.choice(["store", "registry"])
             crash(g, which)
             crashes[which] += 1
-        log(f"crashes: {crashes}, acks so far {acked(g)}")
+        log(f"crashes: {crashes}, acks so far {g.acked()}")
         wait_core(g, "the core back after the last crash", state="ok")
         burst_done(g, burst, 600)
         c = core(g)
@@ -98,19 +91,19 @@ def run(bin_dir):
             fail(f"core at start: {c}")
         burst = g.burst(auctions=100, events=30000, connections=16)
 
-        wait(lambda: acked(g) >= 4000 or burst.poll() is not None, "4,000 acks", 120, step=0.02)
+        wait(lambda: g.acked() >= 4000 or burst.poll() is not None, "4,000 acks", 120, step=0.02)
         crash(g, "registry")
         c = wait_core(g, "the registry restarted", state="ok", registry_restarts=1)
-        log(f"registry crashed after {acked(g)} acks, back: {c}")
+        log(f"registry crashed after {g.acked()} acks, back: {c}")
         if c["store_restarts"] != 0 or c["epoch"] != 1 or "registry failed" not in c["last_error"]:
             fail(f"after the registry crash: {c}")
 
-        n = acked(g)
-        wait(lambda: acked(g) >= n + 4000 or burst.poll() is not None, "4,000 more acks", 120,
+        n = g.acked()
+        wait(lambda: g.acked() >= n + 4000 or burst.poll() is not None, "4,000 more acks", 120,
              step=0.02)
         crash(g, "store")
         c = wait_core(g, "the store restarted", state="ok", store_restarts=1)
-        log(f"store crashed after {acked(g)} acks, back: {c}")
+        log(f"store crashed after {g.acked()} acks, back: {c}")
         if c["registry_restarts"] != 2 or c["epoch"] != 2:
             fail(f"after the store crash: {c}")
         samples, _, _ = g.scrape()
@@ -118,8 +111,8 @@ def run(bin_dir):
             fail("gavel_actor_restarts_total{actor=store} is not 1")
 
         # Two more crashes: the fourth within the period is over the limit.
-        n = acked(g)
-        wait(lambda: acked(g) >= n + 2000 or burst.poll() is not None, "2,000 more acks", 120,
+        n = g.acked()
+        wait(lambda: g.acked() >= n + 2000 or burst.poll() is not None, "2,000 more acks", 120,
              step=0.02)
         crash(g, "registry")
         wait_core(g, "the registry restarted again", state="ok", registry_restarts=3)

@@ -98,14 +98,7 @@ one_round() {
   wait "$burst_pid" || burst_rc=$?
   cat "$work/burst.out"
   # Deliveries settle when the receiver stops moving for 3 s.
-  local last=-1 still=0 n
-  for i in $(seq 1 1200); do
-    n=$(curl -sf --max-time 5 "http://$recv_addr/_sim/stats" | $py -c 'import json,sys; print(json.load(sys.stdin)["arrivals"])' || echo 0)
-    if [ "$n" = "$last" ]; then still=$((still + 1)); else still=0; fi
-    last=$n
-    [ "$still" -ge 30 ] && break
-    sleep 0.1
-  done
+  wait_arrivals_settled 1200
   local rc=0
   "$bin/sim" verify --acks "$work/acks.jsonl" --arrivals "$work/arrivals.jsonl" \
     --report "$work/report.json" --expect-closed || rc=$?

@@ -33,90 +33,45 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_procs import Harness, free_port  # noqa: E402
+from e2e_procs import Harness, acks_count, drive_args, eventhub_destination, hubspot_destination  # noqa: E402
 
-BIN, SRC, WORK = (os.path.abspath(p) for p in sys.argv[1:4])
-args = sys.argv[4:]
-EVENTS = int(args[args.index("--events") + 1]) if "--events" in args else 3000
-OUTAGE_S = int(args[args.index("--outage") + 1]) if "--outage" in args else 6
+BIN, SRC, WORK, OPTS = drive_args(events=3000, outage=6)
+EVENTS, OUTAGE_S = OPTS["events"], OPTS["outage"]
 # Many auctions: HubSpot requests carry one event per auction, so its
 # throughput at 2 x 25 requests per 10 s depends on how many auctions are open.
 AUCTIONS = max(30, EVENTS // 20)
 POISON_AUCTION = 7
-H = Harness(WORK, "destinations")
+H = Harness(WORK, "destinations", BIN)
 log, fail, start, http, wait = H.log, H.fail, H.start, H.http, H.wait
 procs = H.procs
 
-CA = os.path.join(WORK, "ca")
-subprocess.run(["bash", os.path.join(SRC, "scripts/test-ca.sh"), CA], check=True)
-H.trust(os.path.join(CA, "ca.pem"))
+CA = H.test_ca(SRC)
 
 EH_KEY = "eh-key-" + os.urandom(6).hex()
 HS_TOKEN = "hs-token-" + os.urandom(6).hex()
 SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 TOKEN = "ingest-" + os.urandom(6).hex()
 
-_, m = start("eventhub", [f"{BIN}/sim", "eventhub", "--listen", "127.0.0.1:0",
-                          "--tls-cert", f"{CA}/server.pem", "--tls-key", f"{CA}/server.key",
-                          "--hub", "bids", "--key-name", "send", "--key", EH_KEY,
-                          "--out", f"{WORK}/eventhub.jsonl", "--drop-after-accept", "0.02"],
-             r"listening on (\S+)")
-eh_port = m.group(1).rsplit(":", 1)[1]
+_, addr = H.start_sim("eventhub", "eventhub",
+                      "--tls-cert", f"{CA}/server.pem", "--tls-key", f"{CA}/server.key",
+                      "--hub", "bids", "--key-name", "send", "--key", EH_KEY,
+                      "--out", f"{WORK}/eventhub.jsonl", "--drop-after-accept", "0.02")
+eh_port = addr.rsplit(":", 1)[1]
 EH = f"https://localhost:{eh_port}"
-_, m = start("hubspot", [f"{BIN}/sim", "hubspot", "--listen", "127.0.0.1:0", "--token", HS_TOKEN,
-                         "--out", f"{WORK}/hubspot.jsonl", "--rate-limit", "40/10s"],
-             r"listening on (\S+)")
-HS = "http://" + m.group(1)
-_, m = start("receive", [f"{BIN}/sim", "receive", "--listen", "127.0.0.1:0", "--secret", SECRET,
-                         "--out", f"{WORK}/webhook.jsonl"], r"listening on (\S+)")
-WH = "http://" + m.group(1)
+_, addr = H.start_sim("hubspot", "hubspot", "--token", HS_TOKEN,
+                      "--out", f"{WORK}/hubspot.jsonl", "--rate-limit", "40/10s")
+HS = "http://" + addr
+_, addr = H.start_sim("receive", "receive", "--secret", SECRET, "--out", f"{WORK}/webhook.jsonl")
+WH = "http://" + addr
 
-port = free_port()
-G = f"http://127.0.0.1:{port}"
-with open(f"{WORK}/gavel.toml", "w") as f:
-    f.write(f"""
-[server]
-listen = "127.0.0.1:{port}"
-fault_injection = true
-[database]
-data_dir = "{WORK}/pg"
-[ingest]
-tokens = ["{TOKEN}"]
-[[destination]]
-name = "warehouse"
-kind = "eventhub"
-endpoint = "{EH}"
-hub = "bids"
-sas_key_name = "send"
-sas_key = "{EH_KEY}"
-ca_file = "{CA}/ca.pem"
-retry_initial = "50ms"
+gavel, G = H.start_gavel(TOKEN, eventhub_destination("warehouse", EH, EH_KEY, CA, """retry_initial = "50ms"
 retry_max = "1s"
 circuit_open = "500ms"
 request_timeout = "2s"
-[[destination]]
-name = "crm"
-kind = "hubspot"
-base_url = "{HS}"
-token = "{HS_TOKEN}"
-object_type = "p_bids"
-id_property = "gavel_event_id"
-event_types = ["auction.opened", "bid.placed", "auction.closed"]
-requests_per_10s = 25
+""") + "".join(hubspot_destination(name, HS, HS_TOKEN, """requests_per_10s = 25
 retry_initial = "100ms"
 retry_max = "2s"
-[[destination]]
-name = "crm2"
-kind = "hubspot"
-base_url = "{HS}"
-token = "{HS_TOKEN}"
-object_type = "p_bids"
-id_property = "gavel_event_id"
-event_types = ["auction.opened", "bid.placed", "auction.closed"]
-requests_per_10s = 25
-retry_initial = "100ms"
-retry_max = "2s"
-[[destination]]
+""") for name in ("crm", "crm2")) + f"""[[destination]]
 name = "hooks"
 kind = "webhook"
 url = "{WH}/hook"
@@ -125,10 +80,7 @@ retry_initial = "50ms"
 retry_max = "1s"
 restart_limit = 3
 restart_period = "60s"
-""")
-
-gavel, _ = start("gavel", [f"{BIN}/gavel", "serve", "--config", f"{WORK}/gavel.toml"])
-H.wait_ready(gavel, G)
+""", server="fault_injection = true\n")
 log("gavel up on", G)
 
 
@@ -152,10 +104,7 @@ procs.append(burst)
 
 
 def acked():
-    try:
-        return sum(1 for _ in open(f"{WORK}/acks.jsonl"))
-    except FileNotFoundError:
-        return 0
+    return acks_count(f"{WORK}/acks.jsonl")
 
 
 wait(lambda: acked() >= EVENTS // 4 or burst.poll() is not None, "a quarter of the burst", 120)
@@ -267,9 +216,8 @@ if gavel.wait(timeout=60) != 0:
     fail("gavel exited %s on SIGTERM" % gavel.returncode)
 ok = True
 for name, file in (("warehouse", "eventhub.jsonl"), ("crm", "hubspot.jsonl"), ("hooks", "webhook.jsonl")):
-    r = subprocess.run([f"{BIN}/sim", "verify", "--acks", f"{WORK}/acks.jsonl", "--arrivals",
-                        f"{WORK}/{file}", "--report", f"{WORK}/verify-{name}.json", "--expect-closed"],
-                       capture_output=True, text=True)
+    r = H.verify(f"{WORK}/acks.jsonl", f"{WORK}/{file}",
+                 "--report", f"{WORK}/verify-{name}.json", "--expect-closed")
     log(f"verify {name}: rc={r.returncode}\n" + r.stdout[-1500:] + r.stderr[-1500:])
     ok = ok and r.returncode == 0
 eh_stats = None

@@ -26,42 +26,21 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_procs import Harness, free_port  # noqa: E402
+from e2e_procs import Harness, drive_args, hubspot_destination  # noqa: E402
 
-BIN, SRC, WORK = (os.path.abspath(p) for p in sys.argv[1:4])
-H = Harness(WORK, "hubspot_batching")
+BIN, SRC, WORK, _ = drive_args()
+H = Harness(WORK, "hubspot_batching", BIN)
 log, fail, start, http, wait = H.log, H.fail, H.start, H.http, H.wait
 
 HS_TOKEN = "hs-token-" + os.urandom(6).hex()
 TOKEN = "ingest-" + os.urandom(6).hex()
 ARR = f"{WORK}/hubspot.jsonl"
 
-hs_proc, m = start("hubspot", [f"{BIN}/sim", "hubspot", "--listen", "127.0.0.1:0", "--token", HS_TOKEN,
-                               "--out", ARR], r"listening on (\S+)")
-HS = "http://" + m.group(1)
-port = free_port()
-G = f"http://127.0.0.1:{port}"
-with open(f"{WORK}/gavel.toml", "w") as f:
-    f.write(f"""
-[server]
-listen = "127.0.0.1:{port}"
-[database]
-data_dir = "{WORK}/pg"
-[ingest]
-tokens = ["{TOKEN}"]
-[[destination]]
-name = "crm"
-kind = "hubspot"
-base_url = "{HS}"
-token = "{HS_TOKEN}"
-object_type = "p_bids"
-id_property = "gavel_event_id"
-event_types = ["auction.opened", "bid.placed", "auction.closed"]
-retry_initial = "100ms"
+hs_proc, addr = H.start_sim("hubspot", "hubspot", "--token", HS_TOKEN, "--out", ARR)
+HS = "http://" + addr
+gavel, G = H.start_gavel(TOKEN, hubspot_destination("crm", HS, HS_TOKEN, """retry_initial = "100ms"
 retry_max = "2s"
-""")
-gavel, _ = start("gavel", [f"{BIN}/gavel", "serve", "--config", f"{WORK}/gavel.toml"])
-H.wait_ready(gavel, G)
+"""))
 log("gavel up on", G)
 
 
@@ -143,8 +122,7 @@ hs_proc.wait(timeout=10)
 with open(f"{WORK}/acks.jsonl", "w") as out:
     for name in ("hot", "spread"):
         out.write(open(f"{WORK}/acks-{name}.jsonl").read())
-r = subprocess.run([f"{BIN}/sim", "verify", "--acks", f"{WORK}/acks.jsonl", "--arrivals", ARR,
-                    "--report", f"{WORK}/verify.json", "--expect-closed"], capture_output=True, text=True)
+r = H.verify(f"{WORK}/acks.jsonl", ARR, "--report", f"{WORK}/verify.json", "--expect-closed")
 log(f"verify: rc={r.returncode}\n" + r.stdout[-1500:] + r.stderr[-1500:])
 if r.returncode != 0:
     fail("sim verify found problems")

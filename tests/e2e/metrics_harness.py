@@ -10,13 +10,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from e2e_procs import free_port  # noqa: F401 (re-exported for the drivers)
+from e2e_procs import acks_count, free_port  # noqa: F401 (free_port re-exported for the drivers)
 
 T0 = time.time()
 
@@ -53,6 +55,54 @@ def http(method, url, body=None, token=None, timeout=10):
             return r.status, r.read().decode(), dict(r.headers)
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), dict(e.headers)
+
+
+class TeamsHook:
+    """A local Teams incoming-webhook receiver on 127.0.0.1:PORT, served by a
+    thread until shutdown(); `posts` holds {"path", "body", "type"} of every
+    POST, answered 200 "1" as Teams does."""
+
+    def __init__(self, port):
+        posts = self.posts = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                posts.append({"path": self.path, "body": body.decode(),
+                              "type": self.headers.get("Content-Type")})
+                self.send_response(200)
+                self.send_header("Content-Length", "1")
+                self.end_headers()
+                self.wfile.write(b"1")
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def bodies(self):
+        return [p["body"] for p in self.posts]
+
+    def shutdown(self):
+        self.server.shutdown()
+
+
+def teams_hook(key="e2e"):
+    """A TeamsHook on a free port, its URL (path /webhookb2/KEY) in
+    GAVEL_TEST_TEAMS_URL for `teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"`."""
+    port = free_port()
+    os.environ["GAVEL_TEST_TEAMS_URL"] = f"http://127.0.0.1:{port}/webhookb2/{key}"
+    return TeamsHook(port)
+
+
+def teams_alerts_toml(more=""):
+    """An [alerts] table evaluated every 300 ms, posting to the teams_hook()
+    receiver as instance "e2e", its rate limits out of the way; `more` lines
+    go after `interval`."""
+    return ('[alerts]\ninterval = "300ms"\n' + more +
+            'min_interval = "5m"\nmax_per_hour = 1000\ninstance = "e2e"\n'
+            'teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"\n')
 
 
 class Gavel:
@@ -210,6 +260,10 @@ retry_max = "1s"
             shutil.rmtree(self.work, ignore_errors=True)
 
     # -- operations API ----------------------------------------------------------
+
+    def acked(self):
+        """How many acknowledgements the burst has written so far."""
+        return acks_count(f"{self.work}/acks.jsonl")
 
     def pipeline(self):
         st, body, _ = http("GET", self.base + "/v1/pipeline")

@@ -19,68 +19,41 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_procs import Harness, free_port  # noqa: E402
+from e2e_procs import Harness, drive_args, eventhub_destination  # noqa: E402
 
-BIN, SRC, WORK = (os.path.abspath(p) for p in sys.argv[1:4])
-args = sys.argv[4:]
-OUTAGE = int(args[args.index("--outage") + 1]) if "--outage" in args else 60
-RATE = int(args[args.index("--rate") + 1]) if "--rate" in args else 800
-H = Harness(WORK, "outage")
+BIN, SRC, WORK, OPTS = drive_args(outage=60, rate=800)
+OUTAGE, RATE = OPTS["outage"], OPTS["rate"]
+H = Harness(WORK, "outage", BIN)
 log, fail, start, http = H.log, H.fail, H.start, H.http
 procs = H.procs
 
-CA = f"{WORK}/ca"
-subprocess.run(["bash", f"{SRC}/scripts/test-ca.sh", CA], check=True)
-H.trust(f"{CA}/ca.pem")
+CA = H.test_ca(SRC)
 
 KEY = "k-" + os.urandom(6).hex()
 TOKEN = "t-" + os.urandom(6).hex()
 SECRETS = ["whsec_" + base64.b64encode(os.urandom(24)).decode() for _ in range(2)]
-_, m = start("eventhub", [f"{BIN}/sim", "eventhub", "--listen", "127.0.0.1:0",
-                          "--tls-cert", f"{CA}/server.pem", "--tls-key", f"{CA}/server.key",
-                          "--hub", "bids", "--key-name", "send", "--key", KEY,
-                          "--out", f"{WORK}/eventhub.jsonl"], r"listening on (\S+)")
-EH = "https://localhost:" + m.group(1).rsplit(":", 1)[1]
+_, addr = H.start_sim("eventhub", "eventhub",
+                      "--tls-cert", f"{CA}/server.pem", "--tls-key", f"{CA}/server.key",
+                      "--hub", "bids", "--key-name", "send", "--key", KEY,
+                      "--out", f"{WORK}/eventhub.jsonl")
+EH = "https://localhost:" + addr.rsplit(":", 1)[1]
 hooks = []
 for i in range(2):
-    _, m = start(f"receive{i}", [f"{BIN}/sim", "receive", "--listen", "127.0.0.1:0",
-                                 "--secret", SECRETS[i], "--out", f"{WORK}/webhook{i}.jsonl"],
-                 r"listening on (\S+)")
-    hooks.append("http://" + m.group(1))
-port = free_port()
-G = f"http://127.0.0.1:{port}"
-with open(f"{WORK}/gavel.toml", "w") as f:
-    f.write(f"""
-[server]
-listen = "127.0.0.1:{port}"
-[database]
-data_dir = "{WORK}/pg"
-[ingest]
-tokens = ["{TOKEN}"]
-[[destination]]
-name = "warehouse"
-kind = "eventhub"
-endpoint = "{EH}"
-hub = "bids"
-sas_key_name = "send"
-sas_key = "{KEY}"
-ca_file = "{CA}/ca.pem"
-window = 2000
+    _, addr = H.start_sim(f"receive{i}", "receive",
+                          "--secret", SECRETS[i], "--out", f"{WORK}/webhook{i}.jsonl")
+    hooks.append("http://" + addr)
+gavel, G = H.start_gavel(TOKEN, eventhub_destination("warehouse", EH, KEY, CA, """window = 2000
 retry_initial = "100ms"
 retry_max = "2s"
 circuit_open = "1s"
-""")
-    for i in range(2):
-        f.write(f"""
+""") + "".join(f"""
 [[destination]]
 name = "hook{i}"
 kind = "webhook"
 url = "{hooks[i]}/hook"
 secret = "{SECRETS[i]}"
 window = 2000
-""")
-gavel, _ = start("gavel", [f"{BIN}/gavel", "serve", "--config", f"{WORK}/gavel.toml"])
-H.wait_ready(gavel, G)
+""" for i in range(2)))
 
 
 def rss_kib():
@@ -151,8 +124,7 @@ for p in procs[:3]:
     p.wait(timeout=10)
 ok = True
 for name in ("eventhub", "webhook0", "webhook1"):
-    r = subprocess.run([f"{BIN}/sim", "verify", "--acks", f"{WORK}/acks.jsonl", "--arrivals",
-                        f"{WORK}/{name}.jsonl", "--expect-closed"], capture_output=True, text=True)
+    r = H.verify(f"{WORK}/acks.jsonl", f"{WORK}/{name}.jsonl", "--expect-closed")
     log(f"verify {name}: rc={r.returncode} " + " ".join(r.stdout.split()[:12]))
     ok = ok and r.returncode == 0
     if r.returncode:

@@ -16,13 +16,6 @@ DEADLINE = 120
 PROBE_AUCTION = 990001
 
 
-def acked(g):
-    try:
-        return sum(1 for _ in open(f"{g.work}/acks.jsonl"))
-    except OSError:
-        return 0
-
-
 def postmaster_pid(g):
     try:
         with open(f"{g.work}/pg/data/postmaster.pid") as f:
@@ -88,12 +81,12 @@ def run(bin_dir):
     try:
         g.start()
         burst = g.burst(auctions=100, events=20000, connections=16)
-        wait(lambda: acked(g) >= 4000 or burst.poll() is not None, "4,000 acks", 120,
+        wait(lambda: g.acked() >= 4000 or burst.poll() is not None, "4,000 acks", 120,
              step=0.02)
         pid = postmaster_pid(g)
         if pid <= 0 or not alive(pid):
             fail(f"no live postmaster in {g.work}/pg/data/postmaster.pid")
-        n_before = acked(g)
+        n_before = g.acked()
         os.kill(pid, signal.SIGKILL)
         killed = time.time()
         log(f"postmaster {pid} killed with -9 after {n_before} acks")
@@ -143,7 +136,7 @@ def run(bin_dir):
         new_pid = postmaster_pid(g)
         if new_pid in (0, pid) or not alive(new_pid):
             fail(f"postmaster pid {new_pid} after the restart (killed: {pid})")
-        wait(lambda: acked(g) > n_before + 1000 or burst.poll() is not None,
+        wait(lambda: g.acked() > n_before + 1000 or burst.poll() is not None,
              "the burst's acknowledgements resuming", 60)
         wait(lambda: http("GET", g.base + "/readyz")[0] == 200, "/readyz 200", 30)
 

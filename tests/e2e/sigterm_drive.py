@@ -13,21 +13,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from metrics_harness import Gavel, fail, log, main, wait  # noqa: E402
 
 
-def acked(g):
-    try:
-        return sum(1 for _ in open(f"{g.work}/acks.jsonl"))
-    except OSError:
-        return 0
-
-
 def run(bin_dir):
     g = Gavel(bin_dir, "sigterm", extra_toml="")
     try:
         g.start()
         burst = g.burst(auctions=100, events=20000, connections=16)
-        wait(lambda: acked(g) >= 5000 or burst.poll() is not None, "a third of the burst", 120,
+        wait(lambda: g.acked() >= 5000 or burst.poll() is not None, "a third of the burst", 120,
              step=0.02)
-        n = acked(g)
+        n = g.acked()
         t = time.time()
         rc = g.stop(signal.SIGTERM, timeout=40)
         log(f"SIGTERM after {n} acks: exit code {rc} in {time.time() - t:.2f}s")

@@ -14,31 +14,9 @@ if [ "$(ulimit -n)" -lt $((stalled + 512)) ]; then
   echo "stalled_clients: open-file limit $(ulimit -n) is too low for $stalled clients"
   exit 1
 fi
-work=$(mktemp -d /tmp/gavel-e2e-stalled.XXXXXX)
-chmod 755 "$work"
-py=/usr/bin/python3
-port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$work/gavel.toml" <<TOML
-[server]
-listen = "127.0.0.1:$port"
-header_timeout = "2s"
-idle_timeout = "5m"
-[database]
-data_dir = "$work/pg"
-[ingest]
-tokens = ["good-token"]
-TOML
-"$bin/gavel" serve --config "$work/gavel.toml" > "$work/out" 2> "$work/log" &
-pid=$!
-cleanup() {
-  kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-for i in $(seq 1 600); do
-  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+. "$(dirname "$0")/lib/serve.sh"
+serve_gavel stalled 'header_timeout = "2s"
+idle_timeout = "5m"'
 curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "FAIL: gavel did not become ready"; tail -20 "$work/log"; exit 1; }
 
 rc=0

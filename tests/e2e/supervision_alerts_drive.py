@@ -6,32 +6,15 @@ worker crashed past its restart limit, the core crashed past its limit."""
 import json
 import os
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from metrics_harness import Gavel, fail, free_port, http, log, main, wait  # noqa: E402
+from metrics_harness import Gavel, fail, http, log, main, teams_alerts_toml, teams_hook, wait  # noqa: E402
 
 
-class TeamsHook(BaseHTTPRequestHandler):
-    subjects = []
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-        TeamsHook.subjects.append(body)
-        self.send_response(200)
-        self.send_header("Content-Length", "1")
-        self.end_headers()
-        self.wfile.write(b"1")
-
-    def log_message(self, *a):
-        pass
-
-
-def posts(text):
+def posts(teams, text):
     """How many Teams posts so far mention `text`."""
-    return sum(1 for b in TeamsHook.subjects if text in b)
+    return sum(1 for b in teams.bodies() if text in b)
 
 
 def bid(auction, bid_id):
@@ -41,22 +24,12 @@ def bid(auction, bid_id):
 
 
 def run(bin_dir):
-    teams_port = free_port()
-    os.environ["GAVEL_TEST_TEAMS_URL"] = f"http://127.0.0.1:{teams_port}/webhookb2/e2e"
-    teams = ThreadingHTTPServer(("127.0.0.1", teams_port), TeamsHook)
-    threading.Thread(target=teams.serve_forever, daemon=True).start()
+    teams = teams_hook()
     g = Gavel(bin_dir, "supervision-alerts", server_toml="fault_injection = true",
               extra_toml="""[store]
 restart_limit = 1
 restart_period = "10m"
-[alerts]
-interval = "300ms"
-failing_for = "60s"
-min_interval = "5m"
-max_per_hour = 1000
-instance = "e2e"
-teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
-""", destination_toml='restart_limit = 2\nrestart_period = "10m"')
+""" + teams_alerts_toml('failing_for = "60s"\n'), destination_toml='restart_limit = 2\nrestart_period = "10m"')
     try:
         g.start()
         for i in range(1, 51):
@@ -66,8 +39,8 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
         wait(lambda: g.destination()["lag_events"] == 0, "the healthy events delivered", 30)
         wait(lambda: g.pipeline()["core"]["state"] == "ok", "core ok", 10)
         time.sleep(2)  # several evaluations of a healthy pipeline
-        if TeamsHook.subjects:
-            fail(f"notices during a healthy run: {TeamsHook.subjects}")
+        if teams.bodies():
+            fail(f"notices during a healthy run: {teams.bodies()}")
 
         # 1. A poison event: dead-lettered (the receiver answers 422), alerted.
         st, _, _ = http("POST", f"http://127.0.0.1:{g.recv_port}/_sim/poison?event_id=bid.placed-9001")
@@ -76,7 +49,7 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
         st, body, _ = http("POST", g.base + "/v1/events", bid(200, 9001), token=g.token)
         if st != 202:
             fail(f"ingest of the poison event answered {st}: {body}")
-        wait(lambda: posts("ALERT: new dead letters on webhook") == 1, "the dead-letter alert", 30)
+        wait(lambda: posts(teams, "ALERT: new dead letters on webhook") == 1, "the dead-letter alert", 30)
         log("dead letter alerted")
 
         # 2. The destination worker crashed past its limit (2): failed, alerted.
@@ -90,13 +63,13 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
             wait(lambda: g.destination()["restarts"] >= n + 1 or dest_state() == "failed",
                  f"crash {n + 1} seen", 60)
         wait(lambda: dest_state() == "failed", "the destination failed", 60)
-        wait(lambda: posts("ALERT: destination webhook stopped (restart intensity exceeded)") == 1,
+        wait(lambda: posts(teams, "ALERT: destination webhook stopped (restart intensity exceeded)") == 1,
              "the destination's restart-intensity alert", 30)
         log("destination escalation alerted")
         st, body, _ = http("POST", g.base + "/v1/destinations/webhook/restart", token=g.token)
         if st != 202:
             fail(f"destination restart: {st} {body}")
-        wait(lambda: posts("RECOVERED: destination webhook stopped (restart intensity exceeded)") == 1,
+        wait(lambda: posts(teams, "RECOVERED: destination webhook stopped (restart intensity exceeded)") == 1,
              "the destination's recovery notice", 30)
 
         # 3. The core (store and registry) crashed past its limit (1).
@@ -106,13 +79,13 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
             if st != 202:
                 fail(f"crash {which}: {st} {body}")
         wait(lambda: g.pipeline()["core"]["state"] == "failed", "the core failed", 60)
-        wait(lambda: posts("ALERT: store and registry stopped (restart intensity exceeded)") == 1,
+        wait(lambda: posts(teams, "ALERT: store and registry stopped (restart intensity exceeded)") == 1,
              "the core's restart-intensity alert", 30)
         log("core escalation alerted")
         st, body, _ = http("POST", g.base + "/v1/components/core/restart", token=g.token)
         if st != 202:
             fail(f"core restart: {st} {body}")
-        wait(lambda: posts("RECOVERED: store and registry stopped (restart intensity exceeded)") == 1,
+        wait(lambda: posts(teams, "RECOVERED: store and registry stopped (restart intensity exceeded)") == 1,
              "the core's recovery notice", 30)
         st, body, _ = http("POST", g.base + "/v1/events", bid(100, 51), token=g.token)
         if st != 202:
@@ -124,10 +97,10 @@ teams_webhook_url = "env:GAVEL_TEST_TEAMS_URL"
                      "RECOVERED: destination webhook stopped (restart intensity exceeded)",
                      "ALERT: store and registry stopped (restart intensity exceeded)",
                      "RECOVERED: store and registry stopped (restart intensity exceeded)"):
-            if posts(text) != 1:
-                fail(f"{posts(text)} posts with '{text}'")
-        log(f"{len(TeamsHook.subjects)} Teams posts:",
-            json.dumps([b[b.find('[e2e]'):b.find('[e2e]') + 90] for b in TeamsHook.subjects]))
+            if posts(teams, text) != 1:
+                fail(f"{posts(teams, text)} posts with '{text}'")
+        log(f"{len(teams.bodies())} Teams posts:",
+            json.dumps([b[b.find('[e2e]'):b.find('[e2e]') + 90] for b in teams.bodies()]))
         if g.stop() != 0:
             fail("gavel did not exit 0")
     finally:
