@@ -118,8 +118,7 @@ struct fixture {
 /// `never`). http_server publishes its counters only as a snapshot, stats(),
 /// and tells no one when one changes, so this is the one place here that
 /// polls: a short pause between snapshots; the deadline only catches "never".
-template <class Done>
-http_server_stats stats_once(const http_server& server, Done done) {
+template <class Done> http_server_stats stats_once(const http_server& server, Done done) {
   auto deadline = clock_type::now() + never;
   auto s = server.stats();
   while (!done(s) && clock_type::now() < deadline) {
@@ -133,7 +132,9 @@ http_server_stats stats_once(const http_server& server, Done done) {
 /// counts a timeout just after the client has seen the close.
 std::uint64_t counted(const http_server& server, std::uint64_t http_server_stats::*field,
                       std::uint64_t want) {
-  return stats_once(server, [&](const http_server_stats& s) { return s.*field >= want; }).*field;
+  return stats_once(server,
+                    [&](const http_server_stats& s) { return s.*field >= want; }).*
+         field;
 }
 
 bool between(std::optional<clock_type::duration> d, clock_type::duration lo,
