@@ -427,10 +427,6 @@ destination_settings make_destination_settings(const adapters::destination_confi
   for (const auto& t : cfg.event_types)
     if (auto x = protocols::parse_event_type(t))
       s.event_types.insert(*x);
-  if (cfg.event_types.empty())
-    s.event_types = {
-        protocols::event_type::auction_opened, protocols::event_type::bid_placed,
-        protocols::event_type::auction_closed, protocols::event_type::producer_heartbeat};
   s.concurrency = adapters::effective_concurrency(cfg);
   s.window = std::max<std::size_t>(cfg.window, 100);
   s.page = std::min<std::size_t>(2000, s.window / 4);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "protocols/event.hpp"
 #include "protocols/expected.hpp"
 
 #include <chrono>
@@ -96,7 +97,8 @@ struct retry_config {
 struct destination_config {
   std::string name;
   std::string kind;                     ///< eventhub | hubspot | webhook
-  std::vector<std::string> event_types; ///< default: all four
+  std::vector<std::string> event_types{protocols::event_type_names.begin(),
+                                       protocols::event_type_names.end()};
   // eventhub
   std::string endpoint;
   std::string hub;

@@ -129,9 +129,6 @@ opt_error parse_destination(const toml::table& t, destination_config& dc,
     for (auto& k : kind->keys)
       if (k.required && !t.contains(k.name))
         return fail(k.name, "missing (required for a " + dc.kind + " destination)");
-  if (!t.contains("event_types"))
-    dc.event_types.assign(protocols::event_type_names.begin(),
-                          protocols::event_type_names.end());
   if (dc.event_types.empty())
     return fail("event_types", "must list at least one event type");
   std::set<std::string> unique(dc.event_types.begin(), dc.event_types.end());
@@ -277,13 +274,8 @@ std::vector<config_key> config_keys() {
   const destination_config dest_defaults;
   for (auto& k : destination_keys()) {
     auto shown = k.show(dest_defaults);
-    if (k.name == "event_types") {
-      std::vector<std::string> all{protocols::event_type_names.begin(),
-                                   protocols::event_type_names.end()};
-      shown = show_list(all);
-    } else if (k.required) {
+    if (k.required)
       shown = "(required)";
-    }
     out.push_back(
         {"destination." + std::string{k.name}, shown, k.doc, std::string{k.kind}});
   }
