@@ -3,6 +3,8 @@
 // The sim subcommands: their options (filled from the command line by
 // main.cpp) and entry points. Each returns the process exit code.
 
+#include "sim/emulator_args.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -15,32 +17,23 @@ namespace gavel::sim {
 
 struct send_options;
 
+/// `sim receive`: a Standard Webhooks receiver with the emulators' listening
+/// and fault options (sim/emulator.hpp), plus its own.
 struct receive_args {
-  std::string listen = "127.0.0.1:9000";
+  listen_args listen = [] {
+    listen_args l;
+    l.listen = "127.0.0.1:9000";
+    return l;
+  }();
+  fault_args faults;
   std::string secret;
-  std::string out = "arrivals.jsonl";
-  double fail_rate = 0.0;
-  unsigned latency_ms = 0;
-  std::uint64_t seed = 1;
-  unsigned threads = 1;
-  // TLS and the emulators' common faults (sim/emulator.hpp, sim/README.md).
-  std::string tls_cert;
-  std::string tls_key;
-  int fail_status = 503;
-  std::string latency; ///< duration; empty: latency_ms
-  std::vector<std::string> outages;
-  std::string outage_mode = "503";
-  double drop_after_accept = 0;
-  std::vector<std::string> poison_event_ids;
+  unsigned latency_ms = 0; ///< older spelling of --latency, used when that is 0
   /// Outages apply only to events of these auctions (empty: to every request).
   std::vector<std::int64_t> outage_auctions;
 };
 int run_receive(const receive_args& args);
-/// Adds --tls-cert, --tls-key, --fail-status, --latency, --outage,
-/// --outage-mode, --outage-auction, --poison-event-id and --drop-after-accept
-/// to the receive
-/// subcommand.
-void add_receive_fault_options(CLI::App& cmd, receive_args& args);
+/// Adds every option of `sim receive`.
+void add_receive_options(CLI::App& cmd, receive_args& args);
 
 /// What `sim burst` and `sim replay` both tell the sender (send_workload).
 struct send_args {

@@ -40,9 +40,9 @@ void add_listen_options(CLI::App& cmd, listen_args& args) {
   cmd.add_option("--threads", args.threads, "I/O threads")->capture_default_str();
 }
 
-void add_poison_event_option(CLI::App& cmd, fault_args& args) {
+void add_poison_event_option(CLI::App& cmd, fault_args& args, std::string_view what) {
   cmd.add_option("--poison-event-id", args.poison_event_ids,
-                 "event_id refused permanently, the whole send (repeatable)");
+                 std::string{what} + " (repeatable)");
 }
 
 void add_fault_options(CLI::App& cmd, fault_args& args) {
@@ -427,7 +427,7 @@ std::shared_ptr<emulator_commands> add_emulator_commands(CLI::App& app) {
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
   add_fault_options(*e, eh.faults);
-  add_poison_event_option(*e, eh.faults);
+  add_poison_event_option(*e, eh.faults, "event_id refused permanently, the whole send");
   cmds->eventhub_cmd = e;
 
   auto& hs = cmds->hubspot;

@@ -16,21 +16,7 @@ int main(int argc, char** argv) {
   receive_args recv;
   auto* receive =
       app.add_subcommand("receive", "Standard Webhooks receiver recording arrivals");
-  receive->add_option("--listen", recv.listen, "host:port to listen on (port 0: any)")
-      ->capture_default_str();
-  receive->add_option("--secret", recv.secret, "webhook secret, whsec_<base64>")
-      ->required();
-  receive->add_option("--out", recv.out, "arrival log (JSON lines, appended)")
-      ->capture_default_str();
-  receive->add_option("--fail-rate", recv.fail_rate, "fraction of requests answered 503")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
-  receive->add_option("--latency-ms", recv.latency_ms, "delay before every response")
-      ->capture_default_str();
-  receive->add_option("--seed", recv.seed, "seed of the failure injection")
-      ->capture_default_str();
-  receive->add_option("--threads", recv.threads, "I/O threads")->capture_default_str();
-  add_receive_fault_options(*receive, recv);
+  add_receive_options(*receive, recv);
 
   burst_args b;
   auto* burst =

@@ -127,29 +127,16 @@ private:
 
 } // namespace
 
-void add_receive_fault_options(CLI::App& cmd, receive_args& args) {
-  cmd.add_option("--tls-cert", args.tls_cert,
-                 "PEM certificate chain: serve https (with --tls-key)");
-  cmd.add_option("--tls-key", args.tls_key, "PEM private key of --tls-cert");
-  cmd.add_option("--fail-status", args.fail_status, "status of injected failures")
-      ->check(CLI::Range(500, 599))
-      ->capture_default_str();
-  cmd.add_option("--latency", args.latency,
-                 "delay before every response (duration; overrides --latency-ms)");
-  cmd.add_option("--outage", args.outages,
-                 "START+DURATION after start, e.g. 10s+60s (repeatable)");
-  cmd.add_option("--outage-mode", args.outage_mode,
-                 "during an outage: 503 (answer 503) or drop (close unanswered)")
-      ->check(CLI::IsMember({"503", "drop"}))
+void add_receive_options(CLI::App& cmd, receive_args& args) {
+  add_listen_options(cmd, args.listen);
+  cmd.add_option("--secret", args.secret, "webhook secret, whsec_<base64>")->required();
+  add_fault_options(cmd, args.faults);
+  cmd.add_option("--latency-ms", args.latency_ms,
+                 "delay before every response, in ms (when --latency is 0)")
       ->capture_default_str();
   cmd.add_option("--outage-auction", args.outage_auctions,
                  "outages apply only to events of this auction (repeatable)");
-  cmd.add_option("--poison-event-id", args.poison_event_ids,
-                 "event_id answered 422 and not recorded (repeatable)");
-  cmd.add_option("--drop-after-accept", args.drop_after_accept,
-                 "fraction of accepted requests recorded, then closed unanswered")
-      ->check(CLI::Range(0.0, 1.0))
-      ->capture_default_str();
+  add_poison_event_option(cmd, args.faults, "event_id answered 422 and not recorded");
 }
 
 int run_receive(const receive_args& args) {
@@ -157,23 +144,10 @@ int run_receive(const receive_args& args) {
     std::cerr << "sim receive: --secret is required\n";
     return 2;
   }
-  listen_args listen;
-  listen.listen = args.listen;
-  listen.tls_cert = args.tls_cert;
-  listen.tls_key = args.tls_key;
-  listen.out = args.out;
-  listen.threads = args.threads;
-  fault_args faults;
-  faults.fail_rate = args.fail_rate;
-  faults.fail_status = args.fail_status;
-  faults.latency =
-      args.latency.empty() ? std::to_string(args.latency_ms) + "ms" : args.latency;
-  faults.outages = args.outages;
-  faults.outage_mode = args.outage_mode;
-  faults.drop_after_accept = args.drop_after_accept;
-  faults.seed = args.seed;
-  faults.poison_event_ids = args.poison_event_ids;
-  emulator_host host("receive", listen, faults);
+  auto faults = args.faults;
+  if (args.latency_ms > 0 && faults.latency == fault_args{}.latency)
+    faults.latency = std::to_string(args.latency_ms) + "ms";
+  emulator_host host("receive", args.listen, faults);
   if (auto err = host.configure(); !err.empty()) {
     std::cerr << "sim receive: " << err << "\n";
     return 2;
