@@ -162,12 +162,6 @@ void append_cents(std::int64_t cents, std::string& out) {
   append_digits(cents % 100, 2, out);
 }
 
-std::string cents_text(std::int64_t cents) {
-  std::string s;
-  append_cents(cents, s);
-  return s;
-}
-
 void append_json_string(std::string_view s, std::string& out) {
   protocols::json::dump_string(s, out);
 }

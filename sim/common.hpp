@@ -31,7 +31,6 @@ void append_int(std::int64_t v, std::string& out);
 void append_fixed(double v, int decimals, std::string& out);
 /// Integer cents as a decimal string with two decimals: 87510 -> "875.10".
 void append_cents(std::int64_t cents, std::string& out);
-std::string cents_text(std::int64_t cents);
 /// `s` as a quoted, escaped JSON string.
 void append_json_string(std::string_view s, std::string& out);
 

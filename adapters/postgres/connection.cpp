@@ -18,10 +18,6 @@ bool pg_store::connected() const noexcept {
   return conn_ != nullptr && conn_->is_open();
 }
 
-void pg_store::disconnect() {
-  conn_.reset();
-}
-
 std::string pg_store::connection_url() const {
   std::string url = opts_.url;
   // libpq accepts both URIs and key=value strings; options are appended in

@@ -74,7 +74,6 @@ public:
   expected<std::vector<taken>>
   find_taken(const std::vector<protocols::new_event>& events);
   bool connected() const noexcept;
-  void disconnect();
 
   /// Applies pending migrations under an advisory lock; returns the version.
   expected<int> migrate();
