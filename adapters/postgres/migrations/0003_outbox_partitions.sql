@@ -16,19 +16,13 @@ alter index outbox_sequence_taken rename to outbox_legacy_sequence_taken;
 drop index outbox_auction_sequence;
 drop index outbox_bidder;
 drop index outbox_created_at;
+-- The same columns as before (the old table becomes a partition, which needs
+-- an exact match); position now takes its numbers from the sequence.
 create table outbox (
-  position       bigint not null default nextval('outbox_positions'),
-  event_id       text not null,
-  auction_id     bigint not null,
-  event_type     text not null,
-  bid_sequence   bigint not null,
-  bid_id         bigint,
-  bidder_user_id text,
-  producer_ts    timestamptz not null,
-  created_at     timestamptz not null default now(),
-  envelope       text not null,
+  like outbox_legacy including defaults,
   primary key (position, created_at)
 ) partition by range (created_at);
+alter table outbox alter column position set default nextval('outbox_positions');
 alter sequence outbox_positions owned by outbox.position;
 create index outbox_auction_sequence on outbox (auction_id, bid_sequence);
 create index outbox_bidder on outbox (bidder_user_id) where bidder_user_id is not null;
