@@ -43,8 +43,9 @@ void mark_done(self_ptr self, std::int64_t pos) {
 
 /// Records a dead (or parked) letter with the store; it is then done as far
 /// as the delivered-through position is concerned.
-void record_dead(self_ptr self, const destination_lanes::item& it, std::string status,
-                 std::string reason, int attempts, int http_status) {
+void record_dead(self_ptr self, const destination_lanes::item& it,
+                 protocols::dead_letter_status status, std::string reason, int attempts,
+                 int http_status) {
   auto& st = self->state;
   protocols::dead_letter d;
   d.destination = st.settings.name;
@@ -53,12 +54,12 @@ void record_dead(self_ptr self, const destination_lanes::item& it, std::string s
   d.event_id = it.rec.event_id;
   d.type = it.rec.type;
   d.bid_sequence = it.rec.bid_sequence;
-  d.status = std::move(status);
+  d.status = status;
   d.reason = std::move(reason);
   d.attempts = attempts;
   d.http_status = http_status;
   d.envelope = it.rec.envelope;
-  bool dead = d.status == "dead";
+  bool dead = status == protocols::dead_letter_status::dead;
   self->send(st.store, atom::dead_v, std::move(d));
   if (dead) {
     ++st.counters->dead_letters;
@@ -81,10 +82,11 @@ void park(self_ptr self, destination_lanes::settled& s, std::string reason,
                   st.settings.name, head.rec.event_id, s.auction, head.rec.position,
                   s.attempts, reason);
   set_error(st, "dead letter " + head.rec.event_id + ": " + reason);
-  record_dead(self, head, "dead", reason, static_cast<int>(s.attempts), http_status);
+  record_dead(self, head, protocols::dead_letter_status::dead, reason,
+              static_cast<int>(s.attempts), http_status);
   auto behind = "parked behind " + head.rec.event_id;
   for (auto& it : s.behind)
-    record_dead(self, it, "parked", behind, 0, 0);
+    record_dead(self, it, protocols::dead_letter_status::parked, behind, 0, 0);
 }
 
 void enqueue(self_ptr self, outbox_record rec) {
@@ -101,8 +103,8 @@ void enqueue(self_ptr self, outbox_record rec) {
   }
   if (!st.lanes.push(rec)) {
     destination_lanes::item it{std::move(rec), false};
-    record_dead(self, it, "parked", "auction parked (an earlier event is dead-lettered)",
-                0, 0);
+    record_dead(self, it, protocols::dead_letter_status::parked,
+                "auction parked (an earlier event is dead-lettered)", 0, 0);
   }
 }
 
@@ -366,7 +368,8 @@ void redrive_one(self_ptr self, std::int64_t auction) {
             set_error(st, "redrive: " + caf::to_string(err));
             // Still parked: what queued meanwhile joins the parked letters.
             for (auto& it : st.lanes.redrive_failed(auction))
-              record_dead(self, it, "parked", "auction parked (redrive failed)", 0, 0);
+              record_dead(self, it, protocols::dead_letter_status::parked,
+                          "auction parked (redrive failed)", 0, 0);
           });
 }
 

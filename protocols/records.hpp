@@ -63,6 +63,14 @@ struct outbox_record {
 /// An event a destination could not deliver: `dead` (a permanent failure) or
 /// `parked` (a later event of the same auction, held behind a dead one so the
 /// auction's order holds). Keyed by (destination, position).
+/// Why a dead letter is in the table: the event failed for good, or it is
+/// held behind one of its auction that did.
+enum class dead_letter_status : std::uint8_t { dead, parked };
+
+constexpr std::string_view to_string(dead_letter_status s) noexcept {
+  return s == dead_letter_status::dead ? "dead" : "parked";
+}
+
 struct dead_letter {
   std::string destination;
   std::int64_t position = 0;
@@ -70,7 +78,7 @@ struct dead_letter {
   std::string event_id;
   event_type type = event_type::bid_placed;
   std::int64_t bid_sequence = 0;
-  std::string status = "dead"; ///< dead | parked
+  dead_letter_status status = dead_letter_status::dead;
   std::string reason;
   int attempts = 0;
   int http_status = 0;

@@ -39,7 +39,7 @@ ojson dead_letter_json(const protocols::dead_letter& d) {
   j["event_id"] = d.event_id;
   j["event_type"] = protocols::to_string(d.type);
   j["bid_sequence"] = d.bid_sequence;
-  j["status"] = d.status;
+  j["status"] = protocols::to_string(d.status);
   j["reason"] = d.reason;
   j["attempts"] = d.attempts;
   j["http_status"] = d.http_status;

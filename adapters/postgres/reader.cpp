@@ -113,7 +113,9 @@ pg_store::dead_letters(const std::string& destination, std::int64_t auction_id,
       d.type =
           protocols::parse_event_type(row[4].c_str()).value_or(event_type::bid_placed);
       d.bid_sequence = row[5].as<std::int64_t>();
-      d.status = row[6].c_str();
+      d.status = std::string_view{row[6].c_str()} == "parked"
+                     ? protocols::dead_letter_status::parked
+                     : protocols::dead_letter_status::dead;
       d.reason = row[7].c_str();
       d.attempts = row[8].as<int>();
       d.http_status = row[9].as<int>();

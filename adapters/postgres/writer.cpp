@@ -152,7 +152,7 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
                        text([](auto& d) -> const std::string& { return d.event_id; }),
                        text([](auto& d) { return protocols::to_string(d.type); }),
                        ints([](auto& d) { return d.bid_sequence; }),
-                       text([](auto& d) -> const std::string& { return d.status; }),
+                       text([](auto& d) { return protocols::to_string(d.status); }),
                        text([](auto& d) -> const std::string& { return d.reason; }),
                        ints([](auto& d) { return d.attempts; }),
                        ints([](auto& d) { return d.http_status; }), text([](auto& d) {

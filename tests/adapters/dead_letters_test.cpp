@@ -7,6 +7,8 @@
 
 using namespace gavel;
 using protocols::dead_letter;
+constexpr auto dead = protocols::dead_letter_status::dead;
+constexpr auto parked = protocols::dead_letter_status::parked;
 
 namespace {
 
@@ -23,7 +25,7 @@ protocols::new_event event(std::int64_t auction, std::int64_t seq, std::string b
 }
 
 dead_letter letter(const protocols::new_event& e, std::int64_t position,
-                   std::string status, std::string reason) {
+                   protocols::dead_letter_status status, std::string reason) {
   dead_letter d;
   d.destination = "crm";
   d.position = position;
@@ -31,7 +33,7 @@ dead_letter letter(const protocols::new_event& e, std::int64_t position,
   d.event_id = e.event_id;
   d.type = e.type;
   d.bid_sequence = e.bid_sequence;
-  d.status = std::move(status);
+  d.status = status;
   d.reason = std::move(reason);
   d.attempts = 1;
   d.http_status = 400;
@@ -55,22 +57,21 @@ CAF_TEST(
   auto pos = store.commit(evs, {}, {});
   CAF_REQUIRE(pos);
   auto& p = *pos;
-  auto ok =
-      store.commit({}, {}, {{"crm", p[2]}},
-                   {letter(evs[0], p[0], "dead", "HTTP 400: bad amount"),
-                    letter(evs[1], p[1], "parked", "parked behind bid.placed-7001")},
-                   {});
+  auto ok = store.commit({}, {}, {{"crm", p[2]}},
+                         {letter(evs[0], p[0], dead, "HTTP 400: bad amount"),
+                          letter(evs[1], p[1], parked, "parked behind bid.placed-7001")},
+                         {});
   CAF_REQUIRE(ok);
   CAF_CHECK_EQUAL(db.scalar("select delivered_through from destination_positions"),
                   std::to_string(p[2]));
   auto rows = store.dead_letters("crm", 7, 0, 100);
   CAF_REQUIRE(rows);
   CAF_REQUIRE_EQUAL(rows->size(), 2u);
-  CAF_CHECK_EQUAL((*rows)[0].status, "dead");
+  CAF_CHECK(((*rows)[0].status == protocols::dead_letter_status::dead));
   CAF_CHECK_EQUAL((*rows)[0].reason, "HTTP 400: bad amount");
   CAF_CHECK_EQUAL(*(*rows)[0].envelope, R"({"a":"€ 875.10 \"q\""})");
   CAF_CHECK_EQUAL((*rows)[0].http_status, 400);
-  CAF_CHECK_EQUAL((*rows)[1].status, "parked");
+  CAF_CHECK(((*rows)[1].status == protocols::dead_letter_status::parked));
   CAF_CHECK_EQUAL((*rows)[1].bid_sequence, 2);
   CAF_CHECK((*rows)[0].position < (*rows)[1].position);
   auto parked = store.parked_auctions("crm");
@@ -84,11 +85,11 @@ CAF_TEST(
 CAF_TEST(recording the same dead letter again updates it and resolving deletes it) {
   std::vector<protocols::new_event> evs{event(9, 1, "{}"), event(9, 2, "{}")};
   auto p = *store.commit(evs, {}, {});
-  CAF_REQUIRE(store.commit({}, {}, {}, {letter(evs[0], p[0], "dead", "first")}, {}));
-  auto again = letter(evs[0], p[0], "dead", "second");
+  CAF_REQUIRE(store.commit({}, {}, {}, {letter(evs[0], p[0], dead, "first")}, {}));
+  auto again = letter(evs[0], p[0], dead, "second");
   again.attempts = 5;
   CAF_REQUIRE(
-      store.commit({}, {}, {}, {again, letter(evs[1], p[1], "parked", "behind")}, {}));
+      store.commit({}, {}, {}, {again, letter(evs[1], p[1], parked, "behind")}, {}));
   auto rows = *store.dead_letters("", 0, 0, 100);
   CAF_REQUIRE_EQUAL(rows.size(), 2u);
   CAF_CHECK_EQUAL(rows[0].reason, "second");
@@ -114,7 +115,7 @@ CAF_TEST(paging through the dead letters of every destination returns each once)
   std::vector<dead_letter> letters;
   for (std::size_t i = 0; i < evs.size(); ++i)
     for (const char* dest : {"crm", "warehouse"}) {
-      auto d = letter(evs[i], p[i], i == 0 ? "dead" : "parked", "r");
+      auto d = letter(evs[i], p[i], i == 0 ? dead : parked, "r");
       d.destination = dest;
       letters.push_back(d);
     }
