@@ -1,8 +1,10 @@
 """kill -9 of the embedded cluster's postmaster mid-burst (see
 postmaster_kill.sh): the database supervisor restarts it, ingest recovers by
 itself, nothing acknowledged is lost."""
+import datetime
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +33,18 @@ def alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
     except (OSError, IndexError):
         return False
+
+
+def death_logged(g, pid):
+    """When (unix seconds) the supervisor logged the death of postmaster
+    `pid`, or None."""
+    pattern = re.compile(r"^(\S+Z) .*embedded PostgreSQL: postmaster \(pid %d\) exited" % pid)
+    for line in open(f"{g.work}/gavel.log", errors="replace"):
+        m = pattern.match(line)
+        if m:
+            ts = datetime.datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ")
+            return ts.replace(tzinfo=datetime.timezone.utc).timestamp()
+    return None
 
 
 def probe(g, n):
@@ -86,6 +100,12 @@ def run(bin_dir):
         pid = postmaster_pid(g)
         if pid <= 0 or not alive(pid):
             fail(f"no live postmaster in {g.work}/pg/data/postmaster.pid")
+        # The supervisor watches the postmaster of the pid file.
+        wait(lambda: g.pipeline()["database_server"]["pid"] == pid,
+             f"/v1/pipeline database_server.pid {pid}", 30)
+        db = g.pipeline()["database_server"]
+        if not db["embedded"] or db["state"] != "running" or db["deaths"] != 0:
+            fail(f"/v1/pipeline database_server before the kill: {db}")
         n_before = g.acked()
         os.kill(pid, signal.SIGKILL)
         killed = time.time()
@@ -136,6 +156,14 @@ def run(bin_dir):
         new_pid = postmaster_pid(g)
         if new_pid in (0, pid) or not alive(new_pid):
             fail(f"postmaster pid {new_pid} after the restart (killed: {pid})")
+        # Seen through the pidfd at once, not at the next failed query: the
+        # supervisor's log line says when (the bound is loose; it is ~ms).
+        seen = death_logged(g, pid)
+        if seen is None:
+            fail(f"no log line of postmaster {pid} exiting; log:\n" + g.tail_log(15))
+        log(f"death seen {(seen - killed) * 1000:.0f} ms after the kill")
+        if seen - killed > 1.0:
+            fail(f"the death was seen {seen - killed:.2f}s after the kill (want within 1s)")
         wait(lambda: g.acked() > n_before + 1000 or burst.poll() is not None,
              "the burst's acknowledgements resuming", 60)
         wait(lambda: http("GET", g.base + "/readyz")[0] == 200, "/readyz 200", 30)
@@ -146,8 +174,10 @@ def run(bin_dir):
         db = g.pipeline()["database_server"]
         log("database in /v1/pipeline:", db)
         if not db["embedded"] or db["state"] != "running" or db["restarts"] != 1 \
-                or db["over_limit"]:
-            fail(f"/v1/pipeline database_server after one restart: {db}")
+                or db["deaths"] != 1 or db["over_limit"] or db["pid"] != new_pid \
+                or new_pid != postmaster_pid(g) or "exited" not in db["last_error"]:
+            fail(f"/v1/pipeline database_server after one restart: {db} "
+                 f"(postmaster pid {postmaster_pid(g)}, killed {pid})")
         samples, _, _ = g.scrape()
         if value(samples, "gavel_database_restarts_total") != 1:
             fail("gavel_database_restarts_total is not 1")
