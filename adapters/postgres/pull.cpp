@@ -140,7 +140,7 @@ expected<protocols::pull_page> pg_store::pull_events(const protocols::pull_query
 
     statement page;
     auto horizon = page.add(xmin) + "::xid8";
-    page.sql = "select envelope, xid::text, position, bid_sequence from outbox where xid < " +
+    page.sql = "select envelope, xid::text as at_xid, position, bid_sequence from outbox where xid < " +
                horizon + filters(page, q);
     if (q.after)
       page.sql += after(page, *q.after);

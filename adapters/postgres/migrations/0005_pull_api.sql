@@ -19,6 +19,8 @@ create index outbox_type_order on outbox (event_type, xid, position)
 create index outbox_opened on outbox (producer_ts, auction_id)
   where event_type = 'auction.opened';
 -- from/to and bid_from/bid_to: both follow insertion order closely, so a
--- block-range index prunes a window at almost no cost per insert.
-create index outbox_producer_ts on outbox using brin (producer_ts);
-create index outbox_bid_ts on outbox using brin (bid_ts);
+-- block-range index prunes a window at almost no cost per insert; each
+-- range is summarised as soon as it fills (autosummarize), not only at the
+-- next vacuum (an unsummarised range always matches).
+create index outbox_producer_ts on outbox using brin (producer_ts) with (autosummarize = on);
+create index outbox_bid_ts on outbox using brin (bid_ts) with (autosummarize = on);
