@@ -255,7 +255,8 @@ using pull_actor = caf::typed_actor<
     /// GET /v1/auctions/<id>; auction_id 0 in the answer: unknown auction.
     caf::replies_to<atom::summary, std::int64_t>::with<protocols::auction_summary>,
     /// One page of GET /v1/auctions.
-    caf::replies_to<atom::auctions, protocols::auction_query>::with<protocols::auction_page>>;
+    caf::replies_to<atom::auctions,
+                    protocols::auction_query>::with<protocols::auction_page>>;
 
 /// The DESTINATION actor interface (one per configured destination; what the
 /// rest of the system sees: the supervisor in front of the worker).

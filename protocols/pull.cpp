@@ -161,8 +161,8 @@ private:
 expected<done> check_window(std::optional<unix_ms> from, std::optional<unix_ms> to,
                             std::string_view to_name, std::string_view from_name) {
   if (from && to && *to <= *from)
-    return bad(to_name, std::string{to_name} + " must be after " + std::string{from_name} +
-                            " (the window is [from, to))");
+    return bad(to_name, std::string{to_name} + " must be after " +
+                            std::string{from_name} + " (the window is [from, to))");
   return done{};
 }
 
@@ -247,8 +247,8 @@ parse_query_string(std::string_view query) {
 std::string encode_cursor(const pull_cursor& c) {
   std::string text;
   if (c.auction_id != 0)
-    text = "a1." + std::to_string(c.auction_id) + "." + std::to_string(c.bid_sequence) +
-           ".";
+    text =
+        "a1." + std::to_string(c.auction_id) + "." + std::to_string(c.bid_sequence) + ".";
   else
     text = "s1.";
   text += std::to_string(c.xid) + "." + std::to_string(c.position);
@@ -256,7 +256,9 @@ std::string encode_cursor(const pull_cursor& c) {
 }
 
 expected<pull_cursor> decode_cursor(std::string_view text) {
-  auto fail = [] { return bad("after", "not a cursor this API gave (pass `next` back)"); };
+  auto fail = [] {
+    return bad("after", "not a cursor this API gave (pass `next` back)");
+  };
   auto plain = from_base64url(text);
   if (!plain)
     return fail();
@@ -289,7 +291,9 @@ std::string encode_cursor(const auction_cursor& c) {
 }
 
 expected<auction_cursor> decode_auction_cursor(std::string_view text) {
-  auto fail = [] { return bad("after", "not a cursor this API gave (pass `next` back)"); };
+  auto fail = [] {
+    return bad("after", "not a cursor this API gave (pass `next` back)");
+  };
   auto plain = from_base64url(text);
   if (!plain)
     return fail();
@@ -331,9 +335,9 @@ parse_pull_query(const std::vector<std::pair<std::string, std::string>>& params)
                                "producer.heartbeat");
     q.type = *t;
   }
-  for (auto [name, slot] : {std::pair{"from", &q.from}, std::pair{"to", &q.to},
-                            std::pair{"bid_from", &q.bid_from},
-                            std::pair{"bid_to", &q.bid_to}}) {
+  for (auto [name, slot] :
+       {std::pair{"from", &q.from}, std::pair{"to", &q.to},
+        std::pair{"bid_from", &q.bid_from}, std::pair{"bid_to", &q.bid_to}}) {
     auto t = r.time(name);
     if (!t)
       return t.err();

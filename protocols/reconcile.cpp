@@ -186,9 +186,9 @@ auction_difference compare_auction(std::int64_t auction_id,
     }
     // The export's own view, for its digest: the type only decides the
     // close's place (last), which the id tells.
-    as_exported.push_back({is_closed_id(r.event_id) ? event_type::auction_closed
-                                                    : event_type::bid_placed,
-                           r.bid_sequence, r.event_id});
+    as_exported.push_back(
+        {is_closed_id(r.event_id) ? event_type::auction_closed : event_type::bid_placed,
+         r.bid_sequence, r.event_id});
     auto it = stored.find(r.event_id);
     if (it == stored.end())
       d.extra.push_back(r);
@@ -220,7 +220,8 @@ std::vector<std::string> describe(const auction_difference& d) {
   for (const auto& [r, seq] : d.out_of_order)
     out.push_back(head + "out of order " + r.event_id + ": bid_sequence " +
                   std::to_string(r.bid_sequence) + " in the export (line " +
-                  std::to_string(r.line) + "), " + std::to_string(seq) + " in the outbox");
+                  std::to_string(r.line) + "), " + std::to_string(seq) +
+                  " in the outbox");
   if (d.outbox_digest.sha256 != d.export_digest.sha256)
     out.push_back(head + "digest mismatch: outbox " + d.outbox_digest.sha256 + " (" +
                   std::to_string(d.outbox_digest.events) + " events), export " +

@@ -31,7 +31,8 @@ struct pull_check {
 
 /// Asks Gavel at `base_url` (with bearer `token`) for each auction of
 /// `received` and compares. Blocking.
-pull_check check_against_gavel(const std::string& base_url, const std::string& token,
-                               const std::map<std::int64_t, protocols::auction_digest>& received);
+pull_check
+check_against_gavel(const std::string& base_url, const std::string& token,
+                    const std::map<std::int64_t, protocols::auction_digest>& received);
 
 } // namespace gavel::sim

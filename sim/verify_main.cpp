@@ -84,8 +84,8 @@ int run_verify(const verify_args& args) {
     j["destination"] = name;
     if (!args.gavel.empty()) {
       // Gavel's view of each closed auction against what arrived here.
-      auto pull = check_against_gavel(args.gavel, args.token,
-                                      closed_auction_digests(arrivals));
+      auto pull =
+          check_against_gavel(args.gavel, args.token, closed_auction_digests(arrivals));
       all_ok = all_ok && pull.ok();
       std::cout << "pull API digests: " << pull.auctions << " closed auctions, "
                 << pull.equal << " equal, " << pull.mismatched << " differ, "

@@ -7,8 +7,9 @@
 
 namespace gavel::sim {
 
-pull_check check_against_gavel(const std::string& base_url, const std::string& token,
-                               const std::map<std::int64_t, protocols::auction_digest>& received) {
+pull_check
+check_against_gavel(const std::string& base_url, const std::string& token,
+                    const std::map<std::int64_t, protocols::auction_digest>& received) {
   pull_check out;
   auto note = [&](std::string text) {
     if (out.examples.size() < 20)

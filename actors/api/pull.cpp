@@ -55,9 +55,10 @@ ojson summary_json(const protocols::auction_summary& a, bool with_destinations) 
   if (with_destinations) {
     ojson d = ojson::object();
     for (const auto& x : a.destinations)
-      d[x.destination] = ojson{{"delivered_through_sequence", x.delivered_through_sequence},
-                               {"pending", x.pending},
-                               {"dead_letters", x.dead_letters}};
+      d[x.destination] =
+          ojson{{"delivered_through_sequence", x.delivered_through_sequence},
+                {"pending", x.pending},
+                {"dead_letters", x.dead_letters}};
     j["destinations"] = std::move(d);
   }
   return j;
@@ -168,23 +169,23 @@ void pull_api::auctions(http_request&& req, http_responder respond) {
   auto [p, ec] = std::from_chars(id_text.data(), id_text.data() + id_text.size(), id);
   if (id_text.empty() || ec != std::errc{} || p != id_text.data() + id_text.size() ||
       id <= 0)
-    return respond(
-        error_response(400, "bad_parameter", "auction_id", "expected a positive integer"));
+    return respond(error_response(400, "bad_parameter", "auction_id",
+                                  "expected a positive integer"));
   if (!params->empty())
     return respond(error_response(400, "unknown_parameter", params->front().first,
                                   "this route takes no parameters"));
-  sys_->spawn([reads = reads_, id,
-               respond = std::move(respond)](caf::event_based_actor* self) {
-    self->request(reads, read_timeout, atom::summary_v, id)
-        .then(
-            [respond](protocols::auction_summary& a) {
-              if (a.auction_id == 0)
-                return respond(
-                    error_response(404, "not_found", "auction_id", "no such auction"));
-              respond(json_response(200, dump(summary_json(a, true))));
-            },
-            [respond](caf::error& err) { unavailable(respond, err); });
-  });
+  sys_->spawn(
+      [reads = reads_, id, respond = std::move(respond)](caf::event_based_actor* self) {
+        self->request(reads, read_timeout, atom::summary_v, id)
+            .then(
+                [respond](protocols::auction_summary& a) {
+                  if (a.auction_id == 0)
+                    return respond(error_response(404, "not_found", "auction_id",
+                                                  "no such auction"));
+                  respond(json_response(200, dump(summary_json(a, true))));
+                },
+                [respond](caf::error& err) { unavailable(respond, err); });
+      });
 }
 
 } // namespace gavel::actors::api

@@ -333,8 +333,10 @@ int main(int argc, char** argv) {
       "reconcile", "compare a warehouse export (CSV or JSON lines) with the outbox");
   reconcile_cmd->add_option("--config,-c", config_path, "TOML configuration file");
   std::string export_path;
-  reconcile_cmd->add_option("--file", export_path, "the export: event_id, auction_id, "
-                                                   "bid_sequence")
+  reconcile_cmd
+      ->add_option("--file", export_path,
+                   "the export: event_id, auction_id, "
+                   "bid_sequence")
       ->required();
   auto* check_cmd = app.add_subcommand("check-config", "validate a configuration file");
   check_cmd->add_option("--config,-c", config_path, "TOML configuration file")

@@ -100,7 +100,8 @@ from outbox
 where auction_id = any($1::bigint[]) and event_type <> 'producer.heartbeat')sql",
                                       ids)) {
     auto i = index[r[0].as<std::int64_t>()];
-    auto type = protocols::parse_event_type(r[1].c_str()).value_or(event_type::bid_placed);
+    auto type =
+        protocols::parse_event_type(r[1].c_str()).value_or(event_type::bid_placed);
     if (type == event_type::auction_opened)
       summaries[i].opened_at = r[4].as<std::int64_t>();
     else if (type == event_type::auction_closed)
@@ -140,7 +141,8 @@ expected<protocols::pull_page> pg_store::pull_events(const protocols::pull_query
 
     statement page;
     auto horizon = page.add(xmin) + "::xid8";
-    page.sql = "select envelope, xid::text as at_xid, position, bid_sequence from outbox where xid < " +
+    page.sql = "select envelope, xid::text as at_xid, position, bid_sequence from outbox "
+               "where xid < " +
                horizon + filters(page, q);
     if (q.after)
       page.sql += after(page, *q.after);
@@ -151,11 +153,12 @@ expected<protocols::pull_page> pg_store::pull_events(const protocols::pull_query
     protocols::pull_page out;
     const auto n = std::min<std::size_t>(rows.size(), q.limit);
     out.envelopes.reserve(n);
-    protocols::pull_cursor last = q.after.value_or(
-        protocols::pull_cursor{q.auction_id.value_or(0), 0, 0, 0});
+    protocols::pull_cursor last =
+        q.after.value_or(protocols::pull_cursor{q.auction_id.value_or(0), 0, 0, 0});
     for (std::size_t i = 0; i < n; ++i) {
       const auto& r = rows[static_cast<pqxx::result::size_type>(i)];
-      out.envelopes.push_back(std::make_shared<const std::string>(r[0].c_str(), r[0].size()));
+      out.envelopes.push_back(
+          std::make_shared<const std::string>(r[0].c_str(), r[0].size()));
       last.xid = r[1].as<std::uint64_t>();
       last.position = r[2].as<std::int64_t>();
       last.bid_sequence = by_auction ? r[3].as<std::int64_t>() : 0;
@@ -198,7 +201,8 @@ pg_store::auction_summary(std::int64_t auction_id,
       std::vector<std::string> lists;
       for (const auto& d : destinations)
         lists.push_back(type_list(d.types));
-      auto types = postgres::text_array(lists, [](auto& s) -> const std::string& { return s; });
+      auto types =
+          postgres::text_array(lists, [](auto& s) -> const std::string& { return s; });
       // A destination's progress on this auction: its delivered-through
       // position, or the auction's own progress beyond it (ADR 0012); a dead
       // letter stops "delivered through" (what follows it is parked).
@@ -249,8 +253,9 @@ pg_store::list_auctions(const protocols::auction_query& q) {
     if (q.closed)
       s.sql += std::string{" and a.closed = "} + (*q.closed ? "true" : "false");
     if (q.after)
-      s.sql += " and (o.producer_ts, o.auction_id) > (" + ms_param(s, q.after->opened_at) +
-               ", " + s.add(std::to_string(q.after->auction_id)) + "::bigint)";
+      s.sql += " and (o.producer_ts, o.auction_id) > (" +
+               ms_param(s, q.after->opened_at) + ", " +
+               s.add(std::to_string(q.after->auction_id)) + "::bigint)";
     s.sql += " order by o.producer_ts, o.auction_id limit " +
              s.add(std::to_string(q.limit + 1)) + "::bigint";
     auto rows = s.run(tx);

@@ -125,9 +125,9 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
       pqxx::work tx{*conn_};
       auto xid = current_xid(tx);
       auto r = tx.exec_prepared("commit_all", a_ids, e_auctions, a_types, e_sequences,
-                                e_bid_ids, a_bidders, e_producer, a_envelopes, e_bid_ms, r_ids,
-                                r_last, r_bids, r_beats, ends, closed, a_prices, p_names,
-                                p_positions, g_names, g_auctions, g_positions);
+                                e_bid_ids, a_bidders, e_producer, a_envelopes, e_bid_ms,
+                                r_ids, r_last, r_bids, r_beats, ends, closed, a_prices,
+                                p_names, p_positions, g_names, g_auctions, g_positions);
       take_positions(r);
       if (auto ok = commit_or_resolve(tx, xid, events); !ok)
         return ok.err();

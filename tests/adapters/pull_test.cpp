@@ -155,7 +155,8 @@ CAF_TEST(paging with after returns every stored event once while others commit) 
                              << got.ids.size() - n << " committed meanwhile");
 }
 
-CAF_TEST(a row committed late is not passed over: pages stop below running transactions) {
+CAF_TEST(a row committed late is not passed over
+         : pages stop below running transactions) {
   CAF_REQUIRE(store.commit({make(1, event_type::auction_opened, 1, "a1"),
                             make(1, event_type::bid_placed, 2, "a2")},
                            {}, {}));
@@ -201,18 +202,19 @@ CAF_TEST(every filter selects what it names and pages in its documented order) {
     return make(a, event_type::bid_placed, seq, std::move(id), at(k), std::move(bidder),
                 t0 - 3600000 + bid_k * 1000);
   };
-  CAF_REQUIRE(store.commit({make(1, event_type::auction_opened, 1, "auction.opened-1", at(0)),
-                            bid(1, 3, "bid.placed-13", 1, "u1", 5)},
-                           {}, {}));
-  CAF_REQUIRE(store.commit({make(2, event_type::auction_opened, 1, "auction.opened-2", at(2)),
-                            bid(1, 2, "bid.placed-12", 3, "u2", 4),
-                            make(1, event_type::producer_heartbeat, 3,
-                                 "producer.heartbeat-1-1", at(4))},
-                           {}, {}));
-  CAF_REQUIRE(store.commit({bid(2, 2, "bid.placed-21", 5, "u1", 6),
-                            bid(1, 4, "bid.placed-14", 6, "77", 7),
-                            make(1, event_type::auction_closed, 4, "auction.closed-1", at(7))},
-                           {}, {}));
+  CAF_REQUIRE(
+      store.commit({make(1, event_type::auction_opened, 1, "auction.opened-1", at(0)),
+                    bid(1, 3, "bid.placed-13", 1, "u1", 5)},
+                   {}, {}));
+  CAF_REQUIRE(store.commit(
+      {make(2, event_type::auction_opened, 1, "auction.opened-2", at(2)),
+       bid(1, 2, "bid.placed-12", 3, "u2", 4),
+       make(1, event_type::producer_heartbeat, 3, "producer.heartbeat-1-1", at(4))},
+      {}, {}));
+  CAF_REQUIRE(store.commit(
+      {bid(2, 2, "bid.placed-21", 5, "u1", 6), bid(1, 4, "bid.placed-14", 6, "77", 7),
+       make(1, event_type::auction_closed, 4, "auction.closed-1", at(7))},
+      {}, {}));
   using list = std::vector<std::string>;
   pull_query all;
   CAF_CHECK_EQUAL(ids(store, all),
@@ -274,14 +276,14 @@ CAF_TEST(every filter selects what it names and pages in its documented order) {
 CAF_TEST(an auction summary carries its state, digest and each destination's view) {
   using protocols::auction_row;
   auto row = [](std::int64_t id, std::int64_t last, bool closed) {
-    auction_row r;
-    r.auction_id = id;
-    r.last_sequence = last;
-    r.total_bid_count = last - 1;
-    r.heartbeat_count = 1;
-    r.end_date = t0 + 3600000;
-    r.closed = closed;
-    return r;
+  auction_row r;
+  r.auction_id = id;
+  r.last_sequence = last;
+  r.total_bid_count = last - 1;
+  r.heartbeat_count = 1;
+  r.end_date = t0 + 3600000;
+  r.closed = closed;
+  return r;
   };
   auto pos = store.commit(
       {make(5, event_type::auction_opened, 1, "auction.opened-5", t0 + 10),

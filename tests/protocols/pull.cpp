@@ -22,16 +22,17 @@ std::pair<std::string, std::string> bad(std::string field) {
 
 } // namespace
 
-CAF_TEST(the digest is sha256 of the ids joined by newlines: a known answer) {
+CAF_TEST(the digest is sha256 of the ids joined by newlines : a known answer) {
   // printf 'auction.opened-7\nbid.placed-1\nbid.placed-2\nauction.closed-7' | sha256sum
-  auto d = digest_of_ids({"auction.opened-7", "bid.placed-1", "bid.placed-2",
-                          "auction.closed-7"});
+  auto d = digest_of_ids(
+      {"auction.opened-7", "bid.placed-1", "bid.placed-2", "auction.closed-7"});
   CAF_CHECK_EQUAL(d, "d03e9258ba0f48efe1dfa336339e6f6c459146344cc65f2fef95cf01db401745");
   CAF_CHECK_EQUAL(digest_of_ids({}),
                   "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
-CAF_TEST(the digest orders by bid_sequence with the close last and leaves heartbeats out) {
+CAF_TEST(
+    the digest orders by bid_sequence with the close last and leaves heartbeats out) {
   // Shuffled, with heartbeats carrying sequence numbers already taken: the
   // close shares the last bid's number and still goes after it.
   std::vector<digest_event> events{
@@ -66,7 +67,7 @@ CAF_TEST(the digest changes with a missing event and with two swapped sequences)
   CAF_CHECK_NOT_EQUAL(digest_of(fewer).sha256, d);
 }
 
-CAF_TEST(cursors round-trip and are opaque url-safe text) {
+CAF_TEST(cursors round - trip and are opaque url - safe text) {
   for (auto c : {pull_cursor{0, 0, 0, 0}, pull_cursor{0, 0, 18446744073709551615ull, 42},
                  pull_cursor{1042, 48, 731, 99}}) {
     auto text = encode_cursor(c);
@@ -86,8 +87,9 @@ CAF_TEST(cursors round-trip and are opaque url-safe text) {
   CAF_CHECK(!decode_cursor(encode_cursor(a)));
 }
 
-CAF_TEST(query strings are split and percent-decoded) {
-  auto p = parse_query_string("from=2026-06-09T14%3A00%3A00%2B02%3A00&bidder_user_id=a+b&x");
+CAF_TEST(query strings are split and percent - decoded) {
+  auto p =
+      parse_query_string("from=2026-06-09T14%3A00%3A00%2B02%3A00&bidder_user_id=a+b&x");
   CAF_REQUIRE(p);
   CAF_REQUIRE_EQUAL(p->size(), 3u);
   CAF_CHECK_EQUAL((*p)[0].second, "2026-06-09T14:00:00+02:00");
@@ -113,8 +115,8 @@ CAF_TEST(every pull parameter is read) {
   CAF_CHECK(*q->type == event_type::bid_placed);
   CAF_CHECK_EQUAL(*q->from, 1781013600000);
   CAF_CHECK_EQUAL(*q->to, 1781013600000 + 3600000);
-  CAF_CHECK(!parse_pull_query({{"from", "2026-06-09T14:00:00Z"},
-                               {"to", "2026-06-09T15:00:00+01:00"}}));
+  CAF_CHECK(!parse_pull_query(
+      {{"from", "2026-06-09T14:00:00Z"}, {"to", "2026-06-09T15:00:00+01:00"}}));
   CAF_CHECK_EQUAL(*q->bid_to - *q->bid_from, 1);
   CAF_CHECK(q->after->bid_sequence == 3);
   CAF_CHECK_EQUAL(q->limit, 1000u);
@@ -155,9 +157,8 @@ CAF_TEST(bad pull parameters are refused naming the parameter) {
 }
 
 CAF_TEST(auction listing parameters) {
-  auto q = parse_auction_query({{"state", "closed"},
-                                {"from", "2026-06-09T14:00:00Z"},
-                                {"limit", "5"}});
+  auto q = parse_auction_query(
+      {{"state", "closed"}, {"from", "2026-06-09T14:00:00Z"}, {"limit", "5"}});
   CAF_REQUIRE(q);
   CAF_CHECK(*q->closed);
   CAF_CHECK_EQUAL(q->limit, 5u);

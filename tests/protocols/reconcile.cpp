@@ -38,9 +38,10 @@ CAF_TEST(an export reads as CSV with a header or as JSON lines) {
   CAF_CHECK_EQUAL(c[1].event_id, "bid.placed-71");
   CAF_CHECK_EQUAL(c[1].line, 3u);
   CAF_CHECK_EQUAL(c[4].bid_sequence, 4);
-  auto j = rows("{\"event_id\":\"bid.placed-71\",\"auction_id\":7,\"bid_sequence\":2}\n"
-                "\n"
-                "{\"auction_id\":\"7\",\"bid_sequence\":\"3\",\"event_id\":\"x\",\"y\":[]}\r\n");
+  auto j = rows(
+      "{\"event_id\":\"bid.placed-71\",\"auction_id\":7,\"bid_sequence\":2}\n"
+      "\n"
+      "{\"auction_id\":\"7\",\"bid_sequence\":\"3\",\"event_id\":\"x\",\"y\":[]}\r\n");
   CAF_REQUIRE_EQUAL(j.size(), 2u);
   CAF_CHECK_EQUAL(j[1].auction_id, 7);
   CAF_CHECK_EQUAL(j[1].bid_sequence, 3);
@@ -48,12 +49,13 @@ CAF_TEST(an export reads as CSV with a header or as JSON lines) {
 }
 
 CAF_TEST(an export that cannot be read in full is refused naming the line) {
-  for (auto text : {"", "event_id,auction_id\nx,1\n", "event_id,auction_id,bid_sequence\nx,1\n",
-                    "event_id,auction_id,bid_sequence\nx,one,2\n",
-                    "event_id,auction_id,bid_sequence\n\"x,1,2\n",
-                    "{\"event_id\":\"x\",\"auction_id\":1}\n",
-                    "{\"event_id\":\"x\",\"auction_id\":1,\"bid_sequence\":2}\n{oops\n",
-                    "\x89PNG\r\n"}) {
+  for (auto text :
+       {"", "event_id,auction_id\nx,1\n", "event_id,auction_id,bid_sequence\nx,1\n",
+        "event_id,auction_id,bid_sequence\nx,one,2\n",
+        "event_id,auction_id,bid_sequence\n\"x,1,2\n",
+        "{\"event_id\":\"x\",\"auction_id\":1}\n",
+        "{\"event_id\":\"x\",\"auction_id\":1,\"bid_sequence\":2}\n{oops\n",
+        "\x89PNG\r\n"}) {
     auto r = parse_export(text);
     CAF_CHECK(!r);
     if (!r)

@@ -18,7 +18,7 @@ arrival_record arrival(std::string id, std::int64_t auction, std::int64_t seq) {
 
 } // namespace
 
-CAF_TEST(closed auctions digest what arrived: redeliveries once and heartbeats out) {
+CAF_TEST(closed auctions digest what arrived : redeliveries once and heartbeats out) {
   std::vector<arrival_record> a{arrival("auction.opened-7", 7, 1),
                                 arrival("bid.placed-1", 7, 2),
                                 arrival("producer.heartbeat-7-1", 7, 2),
@@ -35,10 +35,9 @@ CAF_TEST(closed auctions digest what arrived: redeliveries once and heartbeats o
 }
 
 CAF_TEST(a missing arrival or a bad signature changes the received digest) {
-  std::vector<arrival_record> a{arrival("auction.opened-7", 7, 1),
-                                arrival("bid.placed-1", 7, 2),
-                                arrival("bid.placed-2", 7, 3),
-                                arrival("auction.closed-7", 7, 3)};
+  std::vector<arrival_record> a{
+      arrival("auction.opened-7", 7, 1), arrival("bid.placed-1", 7, 2),
+      arrival("bid.placed-2", 7, 3), arrival("auction.closed-7", 7, 3)};
   auto good = closed_auction_digests(a)[7].sha256;
   auto forged = a;
   forged[1].sig_ok = false;
