@@ -231,7 +231,7 @@ def run(bin_dir):
         if r.returncode != 2:
             fail(f"a missing file: {r.returncode}")
         with open(f"{g.work}/unreachable.toml", "w") as f:
-            f.write('[database]\nurl = "postgresql://127.0.0.1:1/postgres?connect_timeout=2"\n')
+            f.write('[database]\nurl = "postgresql://127.0.0.1:1/postgres"\n')
         rc, out = reconcile(rows, config=f"{g.work}/unreachable.toml")
         if rc != 2:
             fail(f"an unreachable database: {rc}\n{out}")
