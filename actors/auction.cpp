@@ -328,6 +328,7 @@ void process(self_ptr self) {
         new_bids.emplace(ev.bid_id, seq);
         emit(r.event_id, event_type::bid_placed, seq, ev.data, ev.bid_id,
              ev.bidder_user_id);
+        req.events.back().bid_ms = ev.bid_timestamp;
         new_prints.emplace(ev.bid_id, protocols::fingerprint(protocols::envelope_data(
                                           *req.events.back().envelope)));
         r.st = status::accepted;

@@ -10,6 +10,7 @@
 #include "protocols/event.hpp"
 #include "protocols/health.hpp"
 #include "protocols/outcome.hpp"
+#include "protocols/pull.hpp"
 #include "protocols/records.hpp"
 
 #include <caf/all.hpp>
@@ -57,6 +58,9 @@ CAF_ADD_ATOM(gavel, gavel::atom, tick, "tick")
 CAF_ADD_ATOM(gavel, gavel::atom, epoch, "epoch")
 CAF_ADD_ATOM(gavel, gavel::atom, progress, "progress")
 CAF_ADD_ATOM(gavel, gavel::atom, expire, "expire")
+CAF_ADD_ATOM(gavel, gavel::atom, pull, "pull")
+CAF_ADD_ATOM(gavel, gavel::atom, summary, "summary")
+CAF_ADD_ATOM(gavel, gavel::atom, auctions, "auctions")
 CAF_END_TYPE_ID_BLOCK(gavel)
 
 namespace gavel::actors {
@@ -177,6 +181,11 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<std::int64_t>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::auction_progress)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::outbox_facts)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::protocols::outbox_partition>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::pull_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::pull_page)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::auction_summary)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::auction_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::auction_page)
 
 namespace gavel::actors {
 
@@ -236,6 +245,18 @@ using reader_actor = caf::typed_actor<
                     std::string>::with<std::vector<protocols::dead_letter>>,
     /// Auctions parked on a destination (those with dead letters).
     caf::replies_to<atom::parked, std::string>::with<std::vector<std::int64_t>>>;
+
+/// The PULL actor interface: the reconciliation pull API's reads (ADR 0020),
+/// blocking, on a connection of its own, so that a large page never delays
+/// a destination's catch-up read or an auction's restore.
+using pull_actor = caf::typed_actor<
+    /// One page of GET /v1/events.
+    caf::replies_to<atom::pull, protocols::pull_query>::with<protocols::pull_page>,
+    /// GET /v1/auctions/<id>; auction_id 0 in the answer: unknown auction.
+    caf::replies_to<atom::summary, std::int64_t>::with<protocols::auction_summary>,
+    /// One page of GET /v1/auctions.
+    caf::replies_to<atom::auctions,
+                    protocols::auction_query>::with<protocols::auction_page>>;
 
 /// The DESTINATION actor interface (one per configured destination; what the
 /// rest of the system sees: the supervisor in front of the worker).

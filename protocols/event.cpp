@@ -190,8 +190,10 @@ expected<ingest_event> validate_event(const json::value& event) {
     const auto* ts = present(*data, "bid_timestamp");
     if (ts == nullptr)
       return schema_error("data.bid_timestamp", "is required");
-    if (auto t = timestamp_field(*ts, "bid_timestamp"); !t)
+    auto t = timestamp_field(*ts, "bid_timestamp");
+    if (!t)
       return t.err();
+    out.bid_timestamp = *t;
   }
 
   for (auto key : {std::string_view{"start_date"}, std::string_view{"end_date"}}) {

@@ -44,6 +44,8 @@ struct ingest_event {
   json::value data;
   /// `data.end_date` when present and parseable.
   std::optional<unix_ms> end_date;
+  /// `data.bid_timestamp` of a bid.placed (the pull API's bid_from/bid_to).
+  std::optional<unix_ms> bid_timestamp;
   /// `data.current_price`, else `data.bid_amount` (bids), exact text; may be empty.
   std::string price;
   /// `data.bidder_user_id` as text (number or string), empty when absent.

@@ -26,6 +26,8 @@ struct new_event {
   std::string bidder_user_id;
   unix_ms producer_ms = 0;
   std::shared_ptr<const std::string> envelope;
+  /// data.bid_timestamp of a bid.placed (the pull API filters on it).
+  std::optional<unix_ms> bid_ms;
 };
 
 /// The durable per-auction state (what an auction actor restores).

@@ -92,6 +92,10 @@ struct verify_args {
   std::string report;
   bool expect_closed = false;
   std::string bucket = "1s"; ///< time-series bucket width ("0s": no series)
+  /// Gavel's base URL and a token: each closed auction's digest from
+  /// GET /v1/auctions/<id> must equal the one computed from the arrivals.
+  std::string gavel;
+  std::string token;
 };
 int run_verify(const verify_args& args);
 

@@ -144,6 +144,10 @@ int main(int argc, char** argv) {
   verify->add_option("--report", v.report, "write the report as JSON here");
   verify->add_flag("--expect-closed", v.expect_closed,
                    "every acked auction must have its close delivered");
+  verify->add_option("--gavel", v.gavel,
+                     "Gavel's base URL: reconcile closed auctions' digests through "
+                     "GET /v1/auctions/<id>");
+  verify->add_option("--token", v.token, "bearer token for --gavel");
 
   auto emulators = add_emulator_commands(app); // eventhub, hubspot
 

@@ -3,6 +3,7 @@
 
 #include "sim/commands.hpp"
 #include "sim/verify.hpp"
+#include "sim/verify_digest.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -81,6 +82,22 @@ int run_verify(const verify_args& args) {
     std::cout << report_text(report) << std::flush;
     auto j = nlohmann::json::parse(report_json(report));
     j["destination"] = name;
+    if (!args.gavel.empty()) {
+      // Gavel's view of each closed auction against what arrived here.
+      auto pull =
+          check_against_gavel(args.gavel, args.token, closed_auction_digests(arrivals));
+      all_ok = all_ok && pull.ok();
+      std::cout << "pull API digests: " << pull.auctions << " closed auctions, "
+                << pull.equal << " equal, " << pull.mismatched << " differ, "
+                << pull.failed << " not answered\n";
+      for (const auto& e : pull.examples)
+        std::cout << "  " << e << "\n";
+      j["pull"] = {{"auctions", pull.auctions},
+                   {"equal", pull.equal},
+                   {"mismatched", pull.mismatched},
+                   {"failed", pull.failed},
+                   {"examples", pull.examples}};
+    }
     if (i == 0)
       combined = j; // the first destination's figures at the top, as before
     destinations.push_back(std::move(j));

@@ -20,6 +20,7 @@ struct operations_targets {
   std::shared_ptr<const health_sources> health;
   reader_actor reader; ///< dead-letter listing
   std::shared_ptr<std::atomic<bool>> core_up;
+  pull_actor pull; ///< the reconciliation pull API's reads
 };
 
 /// The operations API (docs/operations.md): /healthz, /readyz, /v1/pipeline,

@@ -2,6 +2,7 @@
 
 #include "actors/api/ingest.hpp"
 #include "actors/api/operations.hpp"
+#include "actors/api/pull.hpp"
 
 namespace gavel::actors::api {
 
@@ -20,6 +21,7 @@ public:
 private:
   ingest_endpoint ingest_;
   operations_api operations_;
+  pull_api pull_;
 };
 
 } // namespace gavel::actors::api

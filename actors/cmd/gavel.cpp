@@ -1,4 +1,5 @@
 // gavel: the service and its admin subcommands.
+#include "actors/cmd/reconcile.hpp"
 #include "actors/cmd/service.hpp"
 #include "adapters/config/config.hpp"
 #include "adapters/log.hpp"
@@ -328,6 +329,15 @@ int main(int argc, char** argv) {
   prune_cmd->add_option("--config,-c", config_path, "TOML configuration file");
   bool dry_run = false;
   prune_cmd->add_flag("--dry-run", dry_run, "show what would go; change nothing");
+  auto* reconcile_cmd = app.add_subcommand(
+      "reconcile", "compare a warehouse export (CSV or JSON lines) with the outbox");
+  reconcile_cmd->add_option("--config,-c", config_path, "TOML configuration file");
+  std::string export_path;
+  reconcile_cmd
+      ->add_option("--file", export_path,
+                   "the export: event_id, auction_id, "
+                   "bid_sequence")
+      ->required();
   auto* check_cmd = app.add_subcommand("check-config", "validate a configuration file");
   check_cmd->add_option("--config,-c", config_path, "TOML configuration file")
       ->required();
@@ -347,6 +357,18 @@ int main(int argc, char** argv) {
   }
   if (*prune_cmd)
     return prune(*cfg, dry_run);
+  if (*reconcile_cmd) {
+    // Exit 2 (could not compare) when the database cannot be reached.
+    auto db = open_database(*cfg);
+    if (!db) {
+      GAVEL_LOG_ERROR("database: {}", db.err().message);
+      return 2;
+    }
+    int rc = actors::run_reconcile(db->url, export_path);
+    if (db->embedded && db->embedded->started_here())
+      db->embedded->stop();
+    return rc;
+  }
   if (*migrate_cmd) {
     auto db = open_database(*cfg);
     if (!db) {

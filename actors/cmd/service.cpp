@@ -1,6 +1,7 @@
 #include "actors/cmd/service.hpp"
 
 #include "actors/api/gateway.hpp"
+#include "actors/pull.hpp"
 #include "adapters/metrics.hpp"
 
 #include <thread>
@@ -52,6 +53,15 @@ protocols::expected<adapters::done> service::start() {
   }
   maintenance_ =
       sys_.spawn<caf::detached>(maintenance, db, make_maintenance_settings(cfg_));
+  std::vector<protocols::delivery_scope> scopes;
+  for (const auto& d : cfg_.destinations) {
+    protocols::delivery_scope s{d.name, {}};
+    for (const auto& t : d.event_types)
+      if (auto type = protocols::parse_event_type(t))
+        s.types.push_back(*type);
+    scopes.push_back(std::move(s));
+  }
+  pull_ = sys_.spawn<caf::detached>(pull, db, std::move(scopes));
   board_ = std::make_shared<auction_board>();
   auction_deps deps;
   deps.store = store_;
@@ -106,7 +116,7 @@ protocols::expected<adapters::done> service::start() {
                                       make_alert_senders(cfg_.alerts));
   router_ = std::make_unique<api::router>(
       cfg_, admission_, gateways_,
-      api::operations_targets{&sys_, health_, reader_, core_up_});
+      api::operations_targets{&sys_, health_, reader_, core_up_, pull_});
   return adapters::done{};
 }
 
@@ -122,6 +132,8 @@ void service::stop() {
     caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(loader_, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(reader_, caf::exit_reason::user_shutdown);
+  if (pull_)
+    caf::anon_send_exit(pull_, caf::exit_reason::user_shutdown);
   if (maintenance_)
     caf::anon_send_exit(maintenance_, caf::exit_reason::user_shutdown);
   if (alerts_)

@@ -74,6 +74,7 @@ private:
       std::make_shared<std::atomic<bool>>(false);
   std::vector<destination_actor> destinations_;
   maintenance_actor maintenance_;
+  pull_actor pull_;
   alerts_actor alerts_;
   std::shared_ptr<auction_board> board_;
   std::shared_ptr<health_sources> health_;

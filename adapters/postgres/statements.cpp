@@ -12,17 +12,20 @@ namespace gavel::adapters {
 
 namespace {
 
-// Appends rows to the outbox from eight arrays ($1..$8); the envelopes come
+// Appends rows to the outbox from nine arrays ($1..$9); the envelopes come
 // as one text joined by the ASCII unit separator (see pg_store::commit).
+// xid (the pull API's commit-safe order) is the column's default.
 constexpr std::string_view insert_events = R"sql(
 insert into outbox (event_id, auction_id, event_type, bid_sequence, bid_id,
-                    bidder_user_id, producer_ts, envelope)
+                    bidder_user_id, producer_ts, envelope, bid_ts)
 select u.event_id, u.auction_id, u.event_type, u.bid_sequence, nullif(u.bid_id, 0),
-       u.bidder_user_id, to_timestamp(u.producer_ms / 1000.0), u.envelope
+       u.bidder_user_id, to_timestamp(u.producer_ms / 1000.0), u.envelope,
+       to_timestamp(u.bid_ms / 1000.0)
 from unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[],
-            $6::text[], $7::bigint[], string_to_array($8::text, chr(31)))
+            $6::text[], $7::bigint[], string_to_array($8::text, chr(31)),
+            $9::bigint[])
      with ordinality as u(event_id, auction_id, event_type, bid_sequence, bid_id,
-                          bidder_user_id, producer_ms, envelope, ord)
+                          bidder_user_id, producer_ms, envelope, bid_ms, ord)
 order by u.ord
 returning position, event_id)sql";
 
@@ -97,19 +100,19 @@ std::string shifted(std::string_view sql, int offset) {
 /// exactly once whether or not the outer query reads them), inside an
 /// explicit transaction whose id is known before COMMIT: a COMMIT cut off by
 /// a broken connection is then resolved with pg_xact_status instead of being
-/// guessed (docs/adr/0009-ambiguous-commits.md). Parameters: events $1..$8,
-/// auctions $9..$15, positions $16..$17, progress $18..$20.
+/// guessed (docs/adr/0009-ambiguous-commits.md). Parameters: events $1..$9,
+/// auctions $10..$16, positions $17..$18, progress $19..$21.
 std::string commit_all() {
   std::string sql = "with ev as (";
   sql += shifted(insert_events, 0);
   sql += "\n), au as (";
-  sql += shifted(upsert_auctions, 8);
+  sql += shifted(upsert_auctions, 9);
   sql += "\n), po as (";
-  sql += shifted(upsert_positions, 15);
+  sql += shifted(upsert_positions, 16);
   sql += "\n), pr as (";
-  sql += shifted(upsert_progress, 17);
+  sql += shifted(upsert_progress, 18);
   sql += "\n), pd as (";
-  sql += shifted(delete_progress, 15);
+  sql += shifted(delete_progress, 16);
   sql += "\n)\nselect position, event_id from ev";
   return sql;
 }

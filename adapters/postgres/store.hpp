@@ -1,6 +1,7 @@
 #pragma once
 
 #include "protocols/expected.hpp"
+#include "protocols/pull.hpp"
 #include "protocols/records.hpp"
 
 #include <chrono>
@@ -134,6 +135,25 @@ public:
 
   /// Runs one statement and returns its rows as text (tests and tools).
   expected<std::vector<std::vector<std::string>>> query(const std::string& sql);
+
+  // -- the reconciliation pull API (postgres/pull.cpp, ADR 0020) -------------
+
+  /// GET /v1/events: one page in commit-safe keyset order, never past the
+  /// oldest transaction still running.
+  expected<protocols::pull_page> pull_events(const protocols::pull_query& q);
+
+  /// GET /v1/auctions/<id> (nullopt: unknown), with each destination's view.
+  expected<std::optional<protocols::auction_summary>>
+  auction_summary(std::int64_t auction_id,
+                  const std::vector<protocols::delivery_scope>& destinations);
+
+  /// GET /v1/auctions: by (opened_at, auction_id), with digests.
+  expected<protocols::auction_page> list_auctions(const protocols::auction_query& q);
+
+  /// Each auction's events (heartbeats left out) for `gavel reconcile`, in
+  /// the order of `auction_ids`; an unknown auction has none.
+  expected<std::vector<std::vector<protocols::digest_event>>>
+  auction_events(const std::vector<std::int64_t>& auction_ids);
 
   // -- operations: health facts and retention --------------------------------
 

@@ -35,7 +35,7 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
     // The statements' array arguments (text form; empty arrays insert nothing).
     std::string a_ids, a_types, a_bidders, a_envelopes;
     std::string e_auctions = "{}", e_sequences = "{}", e_bid_ids = "{}",
-                e_producer = "{}";
+                e_producer = "{}", e_bid_ms = "{}";
     if (!events.empty()) {
       std::vector<std::string_view> ids, types, bidders, envelopes;
       ids.reserve(events.size());
@@ -69,6 +69,9 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
       e_sequences = int_array(events, [](auto& e) { return e.bid_sequence; });
       e_bid_ids = int_array(events, [](auto& e) { return e.bid_id; });
       e_producer = int_array(events, [](auto& e) { return e.producer_ms; });
+      e_bid_ms = postgres::join_array(events, [](std::string& out, auto& e) {
+        out += e.bid_ms ? std::to_string(*e.bid_ms) : "NULL";
+      });
     } else {
       a_ids = a_types = a_bidders = "{}";
       a_envelopes.clear(); // string_to_array('') is the empty array
@@ -122,9 +125,9 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
       pqxx::work tx{*conn_};
       auto xid = current_xid(tx);
       auto r = tx.exec_prepared("commit_all", a_ids, e_auctions, a_types, e_sequences,
-                                e_bid_ids, a_bidders, e_producer, a_envelopes, r_ids,
-                                r_last, r_bids, r_beats, ends, closed, a_prices, p_names,
-                                p_positions, g_names, g_auctions, g_positions);
+                                e_bid_ids, a_bidders, e_producer, a_envelopes, e_bid_ms,
+                                r_ids, r_last, r_bids, r_beats, ends, closed, a_prices,
+                                p_names, p_positions, g_names, g_auctions, g_positions);
       take_positions(r);
       if (auto ok = commit_or_resolve(tx, xid, events); !ok)
         return ok.err();
@@ -136,7 +139,7 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
     if (!events.empty())
       take_positions(tx.exec_prepared("insert_events", a_ids, e_auctions, a_types,
                                       e_sequences, e_bid_ids, a_bidders, e_producer,
-                                      a_envelopes));
+                                      a_envelopes, e_bid_ms));
     if (!rows.empty())
       tx.exec_prepared("upsert_auctions", r_ids, r_last, r_bids, r_beats, ends, closed,
                        a_prices);
