@@ -80,7 +80,8 @@ scope_set legacy_scopes() {
 expected<std::string> resolve_source(std::string_view requested, const scope_set& scopes,
                                      const std::vector<std::string>& http_sources) {
   auto is_http = [&](std::string_view name) {
-    return std::find(http_sources.begin(), http_sources.end(), name) != http_sources.end();
+    return std::find(http_sources.begin(), http_sources.end(), name) !=
+           http_sources.end();
   };
   std::string source;
   if (!requested.empty()) {

@@ -28,8 +28,8 @@ std::string_view first_char(std::string_view s) {
 
 std::string mask_text(std::string_view text) {
   auto at = text.rfind('@');
-  bool email = at != std::string_view::npos &&
-               std::none_of(text.begin(), text.end(), is_space);
+  bool email =
+      at != std::string_view::npos && std::none_of(text.begin(), text.end(), is_space);
   std::string out;
   if (email) {
     out += first_char(text.substr(0, at));

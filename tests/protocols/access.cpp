@@ -99,20 +99,16 @@ CAF_TEST(the source is the requested one then the one its scope names then defau
   CAF_CHECK_EQUAL(source("", scopes({"ingest:web"}), http), "web");
   CAF_CHECK_EQUAL(source("", scopes({"ingest:*"}), http), "default");
   CAF_CHECK_EQUAL(source("", legacy_scopes(), just_default), "default");
-  CAF_CHECK_EQUAL(source("", scopes({"ingest:default", "ingest:web"}), http),
-                  "default");
+  CAF_CHECK_EQUAL(source("", scopes({"ingest:default", "ingest:web"}), http), "default");
 }
 
 CAF_TEST(a token not allowed on the source is forbidden) {
   std::vector<std::string> http{"default", "web", "app"};
-  CAF_CHECK_EQUAL(refusal("app", scopes({"ingest:web"}), http),
-                  "forbidden");
+  CAF_CHECK_EQUAL(refusal("app", scopes({"ingest:web"}), http), "forbidden");
   // Two sources named: no one source, so `default`, which it may not use.
-  CAF_CHECK_EQUAL(refusal("", scopes({"ingest:web", "ingest:app"}), http),
-                  "forbidden");
+  CAF_CHECK_EQUAL(refusal("", scopes({"ingest:web", "ingest:app"}), http), "forbidden");
   // Its one source takes no HTTP events (an inbox, or none configured).
-  CAF_CHECK_EQUAL(refusal("", scopes({"ingest:wp"}), just_default),
-                  "forbidden");
+  CAF_CHECK_EQUAL(refusal("", scopes({"ingest:wp"}), just_default), "forbidden");
 }
 
 CAF_TEST(an unknown requested source is a bad parameter) {
