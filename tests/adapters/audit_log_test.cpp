@@ -2,6 +2,7 @@
 #include "adapters/postgres/store.hpp"
 #include "pg_fixture.hpp"
 
+#include <algorithm>
 #include <caf/test/unit_test.hpp>
 
 using namespace gavel;
