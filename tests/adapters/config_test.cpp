@@ -558,7 +558,7 @@ CAF_TEST(bad tokens stop the start naming the key) {
       "[[token]]\nname = \"b\"\nsecret = \"shared-secret\"\nscopes = [\"admin\"]\n");
   CAF_CHECK_EQUAL(e.field, "token[1].secret");
   CAF_CHECK(mentions(e.message, "token[0].secret"));
-  CAF_CHECK(mentions(e.message, "test.toml:6"));
+  CAF_CHECK(mentions(e.message, "test.toml:7"));
   CAF_CHECK(!mentions(e.message, "shared-secret"));
   e = fails("[[token]]\nname = \"a\"\nsecret = \"old\"\nscopes = [\"read\"]\n"
             "[ingest]\ntokens = [\"old\"]\n");

@@ -157,7 +157,7 @@ def run(bin_dir):
             data = json.loads(letter["envelope"])["data"]
             if data["bidder_name"] != "É*** Z*** H***" or data["bidder_email"] != "e***@example.com":
                 fail(f"{name} sees unmasked or wrongly masked data: {data}")
-            if data["bid_amount"] != 875.10 or '"bid_amount":875.10' not in letter["envelope"]:
+            if '"bid_amount":"875.10"' not in letter["envelope"]:
                 fail(f"the money text changed: {letter['envelope']}")
             for clear in (NAME, EMAIL, "Hansen", "emile.hansen"):
                 if clear in text or json.dumps(clear)[1:-1] in text:
