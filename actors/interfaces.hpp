@@ -61,6 +61,8 @@ CAF_ADD_ATOM(gavel, gavel::atom, expire, "expire")
 CAF_ADD_ATOM(gavel, gavel::atom, pull, "pull")
 CAF_ADD_ATOM(gavel, gavel::atom, summary, "summary")
 CAF_ADD_ATOM(gavel, gavel::atom, auctions, "auctions")
+CAF_ADD_ATOM(gavel, gavel::atom, audit, "audit")
+CAF_ADD_ATOM(gavel, gavel::atom, audit_list, "audit_list")
 CAF_END_TYPE_ID_BLOCK(gavel)
 
 namespace gavel::actors {
@@ -176,6 +178,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::auction_snapshot)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::adapters::delivery_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::dead_letter)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::protocols::dead_letter>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::audit_record)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::protocols::audit_record>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::protocols::outbox_record>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<std::int64_t>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::auction_progress)
@@ -225,7 +229,8 @@ using store_actor = caf::typed_actor<
     /// Fault injection: the store fails as if it had hit a bug.
     caf::reacts_to<atom::crash>>;
 
-/// The READER actor interface: blocking reads on a connection of its own.
+/// The READER actor interface: blocking reads on a connection of its own
+/// (and the audit log's appends, which gate the reads they record).
 using reader_actor = caf::typed_actor<
     /// An auction's durable state and its accepted bids.
     caf::replies_to<atom::load, std::int64_t>::with<protocols::auction_snapshot>,
@@ -244,7 +249,13 @@ using reader_actor = caf::typed_actor<
                     std::uint64_t,
                     std::string>::with<std::vector<protocols::dead_letter>>,
     /// Auctions parked on a destination (those with dead letters).
-    caf::replies_to<atom::parked, std::string>::with<std::vector<std::int64_t>>>;
+    caf::replies_to<atom::parked, std::string>::with<std::vector<std::int64_t>>,
+    /// Stores one audit record of an unmasked read; replies with its id once
+    /// committed.
+    caf::replies_to<atom::audit, protocols::audit_record>::with<std::int64_t>,
+    /// Audit records newest first (before: an id, 0 for the newest; limit).
+    caf::replies_to<atom::audit_list, std::int64_t,
+                    std::uint64_t>::with<std::vector<protocols::audit_record>>>;
 
 /// The PULL actor interface: the reconciliation pull API's reads (ADR 0020),
 /// blocking, on a connection of its own, so that a large page never delays

@@ -474,6 +474,19 @@ reader(reader_impl_actor::stateful_pointer<reader_state> self,
           return make_error(ids.err());
         return std::move(*ids);
       },
+      [self](atom::audit, protocols::audit_record& r) -> caf::result<std::int64_t> {
+        auto id = self->state.db->append_audit(r);
+        if (!id)
+          return make_error(id.err());
+        return *id;
+      },
+      [self](atom::audit_list, std::int64_t before,
+             std::uint64_t limit) -> caf::result<std::vector<protocols::audit_record>> {
+        auto rows = self->state.db->audit_records(before, limit);
+        if (!rows)
+          return make_error(rows.err());
+        return std::move(*rows);
+      },
       [self](atom::position, std::string& name) -> caf::result<std::int64_t> {
         auto pos = self->state.db->load_position(name);
         if (!pos)

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 namespace gavel::protocols {
 
@@ -104,6 +105,16 @@ std::string hmac_sha256(std::string_view key, std::string_view message) {
            message.size(), md, &len) == nullptr)
     return {}; // only on allocation failure inside OpenSSL
   return std::string(reinterpret_cast<const char*>(md), len);
+}
+
+std::string sha256(std::string_view bytes_in) {
+  std::string out(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(bytes(bytes_in), bytes_in.size(), reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+bool same_digest(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string url_encode(std::string_view s) {

@@ -14,6 +14,11 @@ std::string base64_encode(std::string_view bytes);
 expected<std::string> base64_decode(std::string_view text);
 /// Raw 32-byte HMAC-SHA256.
 std::string hmac_sha256(std::string_view key, std::string_view message);
+/// Raw 32-byte SHA-256.
+std::string sha256(std::string_view bytes);
+/// Constant-time equality of two digests (of equal, public length): compare
+/// secrets by their SHA-256, so neither their content nor their length leaks.
+bool same_digest(std::string_view a, std::string_view b) noexcept;
 /// RFC 3986 percent-encoding of everything but unreserved characters
 /// (what Azure expects in SAS tokens).
 std::string url_encode(std::string_view s);

@@ -88,6 +88,17 @@ struct dead_letter {
   unix_ms created_ms = 0;
 };
 
+/// One read of records made with the `pii` scope (DESIGN §1.9): who saw
+/// unmasked bidder data, when, what they asked for and how much came back.
+struct audit_record {
+  std::int64_t id = 0; ///< assigned when stored; newer records have larger ids
+  std::string token;   ///< the token's name, never its secret
+  unix_ms at_ms = 0;   ///< when stored (the database's clock)
+  std::string route;   ///< path, `/v1/dead-letters`
+  std::string query;   ///< the query string as sent, without `?`
+  std::int64_t records = 0;
+};
+
 /// One auction's highest position a destination has delivered (or
 /// dead-lettered): with per-auction order, every earlier one of that auction
 /// is done too.

@@ -120,7 +120,7 @@ cat "$work/burst.out"
 # stops moving.
 wait_arrivals_settled 600
 kill -TERM "$recv_pid"; wait "$recv_pid" 2>/dev/null || true; recv_pid=""
-curl -sf --max-time 10 "http://127.0.0.1:$gavel_port/v1/pipeline" > "$work/pipeline.json" || true
+curl -sf --max-time 10 -H "Authorization: Bearer $token" "http://127.0.0.1:$gavel_port/v1/pipeline" > "$work/pipeline.json" || true
 rc=0
 "$bin/sim" verify --acks "$work/acks.jsonl" --arrivals "$work/arrivals.jsonl" \
   --report "$work/report.json" --expect-closed || rc=$?

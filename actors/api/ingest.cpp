@@ -59,7 +59,7 @@ void append_result(std::string& out, const ingest_result& r) {
 
 /// Ingest series, looked up once.
 struct ingest_metrics {
-  static constexpr int codes[] = {200, 202, 400, 401, 405, 409, 413, 422, 503};
+  static constexpr int codes[] = {200, 202, 400, 401, 403, 405, 409, 413, 422, 503};
   adapters::metrics::counter* requests[std::size(codes) + 1];
   adapters::metrics::counter& accepted;
   adapters::metrics::counter& duplicate;
@@ -180,11 +180,10 @@ void ingest_endpoint::register_metrics() {
   ingest_metrics::get();
 }
 
-void ingest_endpoint::handle(http_request&& req, http_responder plain_respond) {
+http_responder ingest_endpoint::metered(http_responder plain_respond) {
   // Every answer is counted by code and timed (the acknowledgement latency).
   auto started = std::chrono::steady_clock::now();
-  http_responder respond = [plain_respond = std::move(plain_respond),
-                            started](http_response r) {
+  return [plain_respond = std::move(plain_respond), started](http_response r) {
     auto& m = ingest_metrics::get();
     m.count_request(r.status);
     m.duration.observe(
@@ -192,8 +191,20 @@ void ingest_endpoint::handle(http_request&& req, http_responder plain_respond) {
             .count());
     plain_respond(std::move(r));
   };
-  if (!token_ok(cfg_.ingest.tokens, req.header("Authorization")))
-    return respond(unauthorized_response());
+}
+
+void ingest_endpoint::handle(http_request&& req, const caller& who,
+                             http_responder respond) {
+  // The source the events belong to (DESIGN §1.7); the router has checked
+  // that the token has some ingest scope, this checks it covers the source.
+  auto source = protocols::resolve_source(adapters::query_param(req.target, "source"),
+                                          who.token->scopes, http_sources_);
+  if (!source) {
+    const auto& e = source.err();
+    int status = e.code == "forbidden" ? 403 : 400;
+    return respond(error_response(status, e.code, e.field, e.message));
+  }
+  // Per-source flags and counts attach to *source once sources exist.
   if (draining_) {
     auto [status, code] = to_http(ingest_error::shutting_down);
     auto r = unavailable_response(

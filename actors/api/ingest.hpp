@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/admission.hpp"
+#include "actors/api/access.hpp"
 #include "actors/api/gateway.hpp"
 #include "adapters/config/config.hpp"
 #include "adapters/http/http.hpp"
@@ -11,7 +12,7 @@
 
 namespace gavel::actors::api {
 
-/// `POST /v1/events` (docs/ingest.md): authenticates, sheds at admission,
+/// `POST /v1/events` (docs/ingest.md): resolves the source, sheds at admission,
 /// validates, hands the events to a gateway actor and answers once they are
 /// committed (or refused). Called on the HTTP I/O threads; never blocks.
 class ingest_endpoint {
@@ -21,7 +22,13 @@ public:
   ingest_endpoint(const adapters::config& cfg, std::shared_ptr<admission_gate> admission,
                   std::vector<gateway_actor> gateways);
 
-  void handle(adapters::http_request&& req, adapters::http_responder respond);
+  /// A request the router authenticated: `who` has an ingest scope.
+  void handle(adapters::http_request&& req, const caller& who,
+              adapters::http_responder respond);
+
+  /// `respond`, counting the answer by status and timing it (every answer to
+  /// POST /v1/events goes through this, the router's 401 and 403 included).
+  static adapters::http_responder metered(adapters::http_responder respond);
 
   /// From now on every request is answered 503 `shutting_down` and its
   /// connection closed (graceful shutdown).
@@ -34,6 +41,9 @@ private:
   const adapters::config& cfg_;
   std::shared_ptr<admission_gate> admission_; ///< ADR 0014
   std::vector<gateway_actor> gateways_;
+  /// The http sources events may name (DESIGN §1.7); until `[[source]]`
+  /// exists, the one implicit `default`.
+  std::vector<std::string> http_sources_{"default"};
   std::atomic<std::size_t> next_gateway_{0};
   std::atomic<bool> draining_{false};
 };

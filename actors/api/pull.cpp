@@ -70,41 +70,22 @@ std::string dump(const ojson& j) {
 
 } // namespace
 
-void read_access::present(std::string_view envelope, std::string& out) const {
-  out += envelope;
-}
+pull_api::pull_api(caf::actor_system* sys, pull_actor reads, const disclosure& disclose)
+    : sys_(sys), reads_(std::move(reads)), disclose_(&disclose) {}
 
-pull_api::pull_api(const adapters::config& cfg, caf::actor_system* sys, pull_actor reads)
-    : cfg_(cfg), sys_(sys), reads_(std::move(reads)) {}
-
-std::optional<read_access> pull_api::authorize(const http_request& req,
-                                               const http_responder& respond) const {
-  // The ingest tokens for now; the `read` scope check (401 unknown token,
-  // 403 known without `read`) replaces this test.
-  if (!token_ok(cfg_.ingest.tokens, req.header("Authorization"))) {
-    respond(unauthorized_response());
-    return std::nullopt;
-  }
-  return read_access{};
-}
-
-void pull_api::events(http_request&& req, http_responder respond) {
-  if (req.method != "GET")
-    return respond(error_response(405, "method", "", "use GET (or POST to ingest)"));
-  auto access = authorize(req, respond);
-  if (!access)
-    return;
+void pull_api::events(http_request&& req, const caller& who, http_responder respond) {
   auto params = protocols::parse_query_string(query_of(req.target));
   if (!params)
     return bad_request(respond, params.err());
   auto q = protocols::parse_pull_query(*params);
   if (!q)
     return bad_request(respond, q.err());
-  sys_->spawn([reads = reads_, q = std::move(*q), access = *access,
+  sys_->spawn([reads = reads_, q = std::move(*q), disclose = disclose_, who,
+               req = std::move(req),
                respond = std::move(respond)](caf::event_based_actor* self) mutable {
     self->request(reads, read_timeout, atom::pull_v, std::move(q))
         .then(
-            [respond, access](protocols::pull_page& page) {
+            [respond, disclose, who, req](protocols::pull_page& page) {
               // The stored bytes spliced in, never parsed and re-serialised:
               // numbers keep their exact text (docs/envelope.md).
               std::size_t bytes = 64;
@@ -116,7 +97,7 @@ void pull_api::events(http_request&& req, http_responder respond) {
               for (std::size_t i = 0; i < page.envelopes.size(); ++i) {
                 if (i)
                   body += ',';
-                access.present(*page.envelopes[i], body);
+                body += disclose->envelope(who, *page.envelopes[i]);
               }
               body += R"(],"next":)";
               if (page.next)
@@ -124,18 +105,14 @@ void pull_api::events(http_request&& req, http_responder respond) {
               else
                 body += "null";
               body += '}';
-              respond(json_response(200, std::move(body)));
+              disclose->answer(who, req, page.envelopes.size(),
+                               json_response(200, std::move(body)), respond);
             },
             [respond](caf::error& err) { unavailable(respond, err); });
   });
 }
 
 void pull_api::auctions(http_request&& req, http_responder respond) {
-  if (req.method != "GET")
-    return respond(error_response(405, "method", "", "use GET"));
-  auto access = authorize(req, respond);
-  if (!access)
-    return;
   auto params = protocols::parse_query_string(query_of(req.target));
   if (!params)
     return bad_request(respond, params.err());

@@ -1,7 +1,6 @@
 #include "actors/api/responses.hpp"
 
 #include <nlohmann/json.hpp>
-#include <openssl/crypto.h>
 
 namespace gavel::actors::api {
 
@@ -47,16 +46,13 @@ adapters::http_response unauthorized_response() {
   return r;
 }
 
-bool token_ok(const std::vector<std::string>& tokens, std::string_view header) {
-  constexpr std::string_view prefix = "Bearer ";
-  if (header.size() <= prefix.size() || header.substr(0, prefix.size()) != prefix)
-    return false;
-  auto given = header.substr(prefix.size());
-  bool ok = false;
-  for (const auto& t : tokens)
-    if (t.size() == given.size() && CRYPTO_memcmp(t.data(), given.data(), t.size()) == 0)
-      ok = true;
-  return ok;
+adapters::http_response forbidden_response(protocols::scope needed) {
+  using protocols::scope;
+  std::string_view what = needed == scope::ingest ? "an ingest scope (ingest:<source>)"
+                          : needed == scope::read ? "the read scope (or admin)"
+                                                  : "the admin scope";
+  return error_response(403, "forbidden", "",
+                        "this token lacks " + std::string{what} + " for this route");
 }
 
 } // namespace gavel::actors::api

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "adapters/http/http.hpp"
+#include "protocols/access.hpp"
 #include "protocols/outcome.hpp"
 
 #include <string>
@@ -61,7 +62,7 @@ adapters::http_response unavailable_response(std::string body);
 /// 401 with `WWW-Authenticate: Bearer`.
 adapters::http_response unauthorized_response();
 
-/// Whether `header` is `Bearer <one of tokens>` (constant-time compare).
-bool token_ok(const std::vector<std::string>& tokens, std::string_view header);
+/// 403 `forbidden`: a known token without the scope the route needs.
+adapters::http_response forbidden_response(protocols::scope needed);
 
 } // namespace gavel::actors::api

@@ -2,6 +2,7 @@
 
 #include "protocols/event.hpp"
 #include "protocols/expected.hpp"
+#include "protocols/pii.hpp"
 
 #include <chrono>
 #include <cstdint>
@@ -67,9 +68,26 @@ struct database_config {
 };
 
 struct ingest_config {
-  std::vector<std::string> tokens; ///< resolved secrets; empty list = every request 401
+  /// Legacy bearer tokens (resolved secrets), each with the scopes `ingest:*`
+  /// and `admin`; empty list and no [[token]]: every request 401.
+  std::vector<std::string> tokens;
   std::size_t max_batch = 1000;
   std::size_t max_depth = 32;
+};
+
+/// One `[[token]]` (DESIGN §1.9): a named bearer secret and what it may do.
+struct token_config {
+  std::string name;   ///< unique, [a-z0-9_-]+; audit records and logs name it
+  std::string secret; ///< resolved secret
+  /// `ingest:<source>`, `ingest:*`, `read`, `pii`, `admin` (checked by
+  /// protocols::parse_scopes).
+  std::vector<std::string> scopes;
+};
+
+/// Masking on read paths (protocols/pii.hpp).
+struct pii_config {
+  /// Members of an envelope's `data` masked for tokens without `pii`.
+  std::vector<std::string> fields = protocols::default_pii_fields();
 };
 
 struct auction_config {
@@ -96,7 +114,7 @@ struct retry_config {
 
 struct destination_config {
   std::string name;
-  std::string kind;                     ///< eventhub | hubspot | webhook
+  std::string kind; ///< eventhub | hubspot | webhook
   std::vector<std::string> event_types{protocols::event_type_names.begin(),
                                        protocols::event_type_names.end()};
   // eventhub
@@ -186,6 +204,8 @@ struct config {
   admission_config admission;
   database_config database;
   ingest_config ingest;
+  std::vector<token_config> tokens;
+  pii_config pii;
   auction_config auction;
   store_config store;
   log_config log;

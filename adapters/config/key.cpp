@@ -234,6 +234,7 @@ const std::vector<top_key>& top_keys() {
     add_admission_keys(k);
     add_database_keys(k);
     add_ingest_keys(k);
+    add_pii_keys(k);
     add_auction_keys(k);
     add_store_keys(k);
     add_alerts_keys(k);

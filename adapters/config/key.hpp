@@ -83,6 +83,7 @@ template <class Owner> struct key_def {
 
 using top_key = key_def<config>;
 using dest_key = key_def<destination_config>;
+using token_key = key_def<token_config>;
 
 /// `k`, marked as a key its kind's destinations must set.
 template <class Owner> key_def<Owner> required(key_def<Owner> k) {
@@ -220,7 +221,7 @@ list_key(std::string_view section, std::string_view name, std::string doc, Get g
 // --- the tables -------------------------------------------------------------------
 
 /// The keys of the top-level sections, in listing order (server, admission,
-/// database, ingest, auction, store, alerts, retention, log).
+/// database, ingest, pii, auction, store, alerts, retention, log).
 const std::vector<top_key>& top_keys();
 
 /// Each section's keys, appended to `k`; declared by concern in
@@ -235,6 +236,8 @@ void add_retention_keys(std::vector<top_key>& k);
 void add_auction_keys(std::vector<top_key>& k);
 void add_alerts_keys(std::vector<top_key>& k);
 void add_log_keys(std::vector<top_key>& k);
+/// `[pii]`; declared in access_keys.cpp beside the `[[token]]` keys.
+void add_pii_keys(std::vector<top_key>& k);
 
 /// A rule over several keys broken, found once every key is read: the key
 /// at fault (dotted for sections, bare for a destination's) and why.
@@ -251,6 +254,9 @@ struct key_fault {
 std::optional<key_fault> check_alerts_keys(const config& c);
 std::optional<key_fault> check_admission_keys(const config& c);
 std::optional<key_fault> check_auction_keys(const config& c);
+/// Token names and secrets unique across `[[token]]` and `ingest.tokens`;
+/// `key` is dotted with the index (`token[1].secret`).
+std::optional<key_fault> check_token_keys(const config& c);
 
 /// A destination kind as the configuration sees it: its name, its own keys
 /// and its cross-key rules. Declared in adapters/destinations/<kind>/keys.cpp.
@@ -269,5 +275,11 @@ const destination_kind& webhook_kind();
 /// Every `[[destination]]` key: the common ones and each kind's, in listing
 /// order (name, kind, event_types, the kinds' own, then the common rest).
 const std::vector<dest_key>& destination_keys();
+
+/// Every `[[token]]` key (access_keys.cpp), all required.
+const std::vector<token_key>& token_keys();
+/// The per-table rule of one `[[token]]`: its scopes parse
+/// (protocols::parse_scopes); `key` is `scopes` or `scopes[i]`.
+std::optional<key_fault> check_token(const token_config& t);
 
 } // namespace gavel::adapters::keys

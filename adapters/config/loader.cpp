@@ -143,6 +143,31 @@ opt_error parse_destination(const toml::table& t, destination_config& dc,
   return std::nullopt;
 }
 
+opt_error parse_token(const toml::table& t, token_config& tc, const std::string& prefix,
+                      std::string_view origin) {
+  const auto& table = token_keys();
+  std::vector<std::string_view> names;
+  for (auto& k : table)
+    names.push_back(k.name);
+  for (auto&& [key, node] : t) {
+    std::string_view key_name = key.str(); // clang < 16: no capture of key
+    auto field = prefix + "." + std::string{key_name};
+    auto it = std::find_if(table.begin(), table.end(),
+                           [&](const token_key& k) { return k.name == key_name; });
+    if (it == table.end())
+      return locate(unknown_key(field, key.str(), names), origin, &node);
+    if (auto e = it->assign(node, tc, field))
+      return locate(*e, origin, &node);
+  }
+  for (auto& k : table)
+    if (k.required && !t.contains(k.name))
+      return locate_fault({std::string{k.name}, "missing (every token needs it)"},
+                          prefix + "." + std::string{k.name}, origin, t, k.name, &t);
+  if (auto fault = check_token(tc))
+    return locate_fault(*fault, prefix + "." + fault->key, origin, t, "scopes", &t);
+  return std::nullopt;
+}
+
 } // namespace
 
 expected<std::string> resolve_secret(std::string_view value) {
@@ -199,8 +224,23 @@ expected<config> parse_config(std::string_view toml_text, std::string_view origi
   config cfg = default_config();
   std::vector<std::string_view> top_names = section_names();
   top_names.emplace_back("destination");
+  top_names.emplace_back("token");
   for (auto&& [key, node] : root) {
     std::string section{key.str()};
+    if (section == "token") {
+      auto arr = node.as_array();
+      if (!arr || !arr->is_array_of_tables())
+        return locate(wrong_type("token", "an array of tables ([[token]])", node), origin,
+                      &node);
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        token_config tc;
+        if (auto e = parse_token(*arr->get(i)->as_table(), tc,
+                                 "token[" + std::to_string(i) + "]", origin))
+          return *e;
+        cfg.tokens.push_back(std::move(tc));
+      }
+      continue;
+    }
     if (section == "destination") {
       auto arr = node.as_array();
       if (!arr || !arr->is_array_of_tables())
@@ -244,7 +284,8 @@ expected<config> parse_config(std::string_view toml_text, std::string_view origi
         return locate(*e, origin, &value);
     }
   }
-  for (auto rule : {check_alerts_keys, check_admission_keys, check_auction_keys})
+  for (auto rule :
+       {check_alerts_keys, check_admission_keys, check_auction_keys, check_token_keys})
     if (auto fault = rule(cfg))
       return locate_fault(*fault, fault->key, origin, root, fault->key, nullptr);
   return cfg;
@@ -269,6 +310,12 @@ std::vector<config_key> config_keys() {
   for (auto& k : top_keys())
     out.push_back({std::string{k.section} + "." + std::string{k.name},
                    k.show(defaults),
+                   k.doc,
+                   {}});
+  const token_config token_defaults;
+  for (auto& k : token_keys())
+    out.push_back({"token." + std::string{k.name},
+                   k.required ? std::string{"(required)"} : k.show(token_defaults),
                    k.doc,
                    {}});
   const destination_config dest_defaults;

@@ -113,6 +113,14 @@ public:
                std::int64_t after, std::size_t limit,
                const std::string& after_destination = {});
 
+  /// Stores one audit record (its id and time are assigned here); returns the id.
+  expected<std::int64_t> append_audit(const protocols::audit_record& r);
+
+  /// Audit records newest first: those with id < `before` (0: from the
+  /// newest), at most `limit`.
+  expected<std::vector<protocols::audit_record>> audit_records(std::int64_t before,
+                                                               std::size_t limit);
+
   /// Auctions with at least one dead letter on this destination (parked).
   expected<std::vector<std::int64_t>> parked_auctions(const std::string& destination);
 

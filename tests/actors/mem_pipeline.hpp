@@ -192,6 +192,10 @@ inline actors::reader_actor::behavior_type mem_reader(std::shared_ptr<mem_db> db
       [](atom::dead_list, std::string&, std::int64_t, std::int64_t, std::uint64_t,
          std::string&) { return std::vector<protocols::dead_letter>{}; },
       [](atom::parked, std::string&) { return std::vector<std::int64_t>{}; },
+      [](atom::audit, protocols::audit_record&) { return std::int64_t{0}; },
+      [](atom::audit_list, std::int64_t, std::uint64_t) {
+        return std::vector<protocols::audit_record>{};
+      },
   };
 }
 

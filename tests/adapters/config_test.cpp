@@ -373,6 +373,8 @@ CAF_TEST(the shipped configuration files parse) {
   ::setenv("GAVEL_SMTP_PASSWORD", "smtp-password", 1);
   ::setenv("GAVEL_TEAMS_WEBHOOK_URL", "https://example.webhook.office.com/webhookb2/k",
            1);
+  ::setenv("GAVEL_PLATFORM_TOKEN", "platform-token", 1);
+  ::setenv("GAVEL_OPS_TOKEN", "ops-token", 1);
   auto dir = source_dir() + "/config/";
   for (auto name : {"gavel.example.toml", "dev.toml", "prod.toml"}) {
     CAF_MESSAGE("parsing " << name);
@@ -397,7 +399,8 @@ CAF_TEST(the shipped configuration files parse) {
   CAF_CHECK_EQUAL(e.err().field, "ingest.tokens[0]");
   CAF_CHECK(mentions(e.err().message, "GAVEL_INGEST_TOKEN"));
   for (auto v : {"GAVEL_EVENTHUB_KEY", "GAVEL_HUBSPOT_TOKEN", "GAVEL_WEBHOOK_SECRET",
-                 "GAVEL_DATABASE_URL", "GAVEL_SMTP_PASSWORD", "GAVEL_TEAMS_WEBHOOK_URL"})
+                 "GAVEL_DATABASE_URL", "GAVEL_SMTP_PASSWORD", "GAVEL_TEAMS_WEBHOOK_URL",
+                 "GAVEL_PLATFORM_TOKEN", "GAVEL_OPS_TOKEN"})
     ::unsetenv(v);
 }
 
@@ -476,4 +479,91 @@ min_limit = 500
   CAF_CHECK_EQUAL(e.field, "admission.min_limit");
   e = fails("[admission]\ntarget = \"50ms\"\n");
   CAF_CHECK_EQUAL(e.field, "admission.target");
+}
+
+CAF_TEST(tokens parse with their scopes and pii fields default to the bidder) {
+  ::setenv("GAVEL_TEST_READ_TOKEN", "read-secret", 1);
+  temp_file secret{"ops-secret\n"};
+  auto r = parse_config(R"(
+[ingest]
+tokens = ["legacy"]
+[[token]]
+name = "platform"
+secret = "literal-secret"
+scopes = ["ingest:*"]
+[[token]]
+name = "analyst"
+secret = "env:GAVEL_TEST_READ_TOKEN"
+scopes = ["read", "pii"]
+[[token]]
+name = "ops"
+secret = "file:)" + secret.path +
+                        R"("
+scopes = ["admin", "ingest:web"]
+)");
+  ::unsetenv("GAVEL_TEST_READ_TOKEN");
+  CAF_REQUIRE(r);
+  CAF_REQUIRE_EQUAL(r->tokens.size(), 3u);
+  CAF_CHECK_EQUAL(r->tokens[0].secret, "literal-secret");
+  CAF_CHECK_EQUAL(r->tokens[1].name, "analyst");
+  CAF_CHECK_EQUAL(r->tokens[1].secret, "read-secret");
+  CAF_CHECK_EQUAL(r->tokens[2].secret, "ops-secret");
+  CAF_CHECK_EQUAL(r->tokens[2].scopes, (std::vector<std::string>{"admin", "ingest:web"}));
+  CAF_CHECK_EQUAL(r->ingest.tokens, std::vector<std::string>{"legacy"});
+  CAF_CHECK_EQUAL(r->pii.fields,
+                  (std::vector<std::string>{"bidder_name", "bidder_email"}));
+  auto p = parse_config("[pii]\nfields = [\"bidder_phone\"]\n");
+  CAF_REQUIRE(p);
+  CAF_CHECK_EQUAL(p->pii.fields, std::vector<std::string>{"bidder_phone"});
+}
+
+CAF_TEST(bad tokens stop the start naming the key) {
+  auto check = [](std::string_view text, std::string_view field, std::string_view what) {
+    auto e = fails(text);
+    CAF_CHECK_EQUAL(e.code, "config");
+    CAF_CHECK_EQUAL(e.field, field);
+    if (!mentions(e.message, what))
+      CAF_ERROR("message " << e.message << " does not say " << what);
+  };
+  check("[[token]]\nname = \"a\"\nsecret = \"s\"\nscopes = [\"read\", \"write\"]\n",
+        "token[0].scopes[1]", "unknown scope \"write\"");
+  check("[[token]]\nname = \"a\"\nsecret = \"s\"\nscopes = [\"ingest:Web\"]\n",
+        "token[0].scopes[0]", "unknown scope");
+  check("[[token]]\nname = \"a\"\nsecret = \"s\"\nscopes = []\n", "token[0].scopes",
+        "at least one scope");
+  check("[[token]]\nname = \"a\"\nsecret = \"s\"\nscopes = [\"pii\"]\n",
+        "token[0].scopes", "pii needs read or admin");
+  check("[[token]]\nname = \"a\"\nsecret = \"s\"\nscopes = [\"read\", \"read\"]\n",
+        "token[0].scopes[1]", "listed twice");
+  check("[[token]]\nname = \"a\"\nscopes = [\"read\"]\n", "token[0].secret", "missing");
+  check("[[token]]\nsecret = \"s\"\nscopes = [\"read\"]\n", "token[0].name", "missing");
+  check("[[token]]\nname = \"a\"\nsecret = \"s\"\n", "token[0].scopes", "missing");
+  check("[[token]]\nname = \"A b\"\nsecret = \"s\"\nscopes = [\"read\"]\n",
+        "token[0].name", "");
+  check("[[token]]\nname = \"a\"\nsecret = \"s\"\nscopes = [\"read\"]\nscope = 1\n",
+        "token[0].scope", "did you mean `scopes`");
+  check("[[token]]\nname = \"a\"\nsecret = \"\"\nscopes = [\"read\"]\n",
+        "token[0].secret", "");
+  check("[[token]]\nname = \"a\"\nsecret = \"env:GAVEL_TEST_UNSET_TOKEN\"\n"
+        "scopes = [\"read\"]\n",
+        "token[0].secret", "GAVEL_TEST_UNSET_TOKEN");
+  check("token = 1\n", "token", "[[token]]");
+  // Names and secrets are unique, across the legacy tokens too; the message
+  // names the keys and never the secret.
+  check("[[token]]\nname = \"a\"\nsecret = \"s1\"\nscopes = [\"read\"]\n"
+        "[[token]]\nname = \"a\"\nsecret = \"s2\"\nscopes = [\"read\"]\n",
+        "token[1].name", "duplicate token name");
+  auto e = fails(
+      "[[token]]\nname = \"a\"\nsecret = \"shared-secret\"\nscopes = [\"read\"]\n"
+      "[[token]]\nname = \"b\"\nsecret = \"shared-secret\"\nscopes = [\"admin\"]\n");
+  CAF_CHECK_EQUAL(e.field, "token[1].secret");
+  CAF_CHECK(mentions(e.message, "token[0].secret"));
+  CAF_CHECK(mentions(e.message, "test.toml:7"));
+  CAF_CHECK(!mentions(e.message, "shared-secret"));
+  e = fails("[[token]]\nname = \"a\"\nsecret = \"old\"\nscopes = [\"read\"]\n"
+            "[ingest]\ntokens = [\"old\"]\n");
+  CAF_CHECK_EQUAL(e.field, "token[0].secret");
+  CAF_CHECK(mentions(e.message, "ingest.tokens[0]"));
+  check("[pii]\nfields = [\"\"]\n", "pii.fields[0]", "must not be empty");
+  check("[pii]\nfield = []\n", "pii.field", "did you mean `fields`");
 }

@@ -85,7 +85,7 @@ log("gavel up on", G)
 
 
 def pipeline():
-    st, body = http("GET", G + "/v1/pipeline")
+    st, body = http("GET", G + "/v1/pipeline", token=TOKEN)
     if st != 200:
         fail(f"/v1/pipeline answered {st}: {body}")
     return {d["name"]: d for d in body["destinations"]}

@@ -68,7 +68,7 @@ def storage_view(g):
         rtext = json.loads(rbody).get("status", "")
     except ValueError:
         rtext = rbody
-    st, body, _ = http("GET", g.base + "/v1/pipeline", timeout=10)
+    st, body, _ = http("GET", g.base + "/v1/pipeline", token=g.token, timeout=10)
     storage = json.loads(body).get("storage") if st == 200 else None
     samples, _, _ = g.scrape()
     return rst, rtext, storage, value(samples, "gavel_storage_writable")

@@ -109,7 +109,7 @@ class Gavel:
     """One Gavel with a webhook destination on a `sim receive`."""
 
     def __init__(self, bin_dir, name, extra_toml="", receiver=True, keep=False,
-                 server_toml="", destination_toml="", database_toml=""):
+                 server_toml="", destination_toml="", database_toml="", receiver_args=()):
         self.bin = os.path.abspath(bin_dir)
         self.work = tempfile.mkdtemp(prefix=f"gavel-e2e-{name}.")
         os.chmod(self.work, 0o755)
@@ -122,6 +122,7 @@ class Gavel:
         self.server_toml = server_toml  # more keys of [server]
         self.destination_toml = destination_toml  # more keys of the webhook destination
         self.database_toml = database_toml  # more keys of [database]
+        self.receiver_args = list(receiver_args)  # more options of `sim receive`
         self.gavel = None
         self.recv = None
         self.recv_port = free_port()
@@ -135,7 +136,8 @@ class Gavel:
         out = open(f"{self.work}/receive.out", "a")
         self.recv = subprocess.Popen(
             [f"{self.bin}/sim", "receive", "--listen", f"127.0.0.1:{self.recv_port}",
-             "--secret", self.secret, "--out", f"{self.work}/arrivals.jsonl"],
+             "--secret", self.secret, "--out", f"{self.work}/arrivals.jsonl",
+             *self.receiver_args],
             stdout=out, stderr=open(f"{self.work}/receive.err", "a"))
         wait(lambda: self.receiver_up(), "sim receive", 10)
 
@@ -266,7 +268,7 @@ retry_max = "1s"
         return acks_count(f"{self.work}/acks.jsonl")
 
     def pipeline(self):
-        st, body, _ = http("GET", self.base + "/v1/pipeline")
+        st, body, _ = http("GET", self.base + "/v1/pipeline", token=self.token)
         if st != 200:
             fail(f"/v1/pipeline answered {st}: {body}")
         return json.loads(body)

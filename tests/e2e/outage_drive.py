@@ -64,7 +64,7 @@ def rss_kib():
 
 
 def pipeline():
-    return {d["name"]: d for d in http("GET", G + "/v1/pipeline")[1]["destinations"]}
+    return {d["name"]: d for d in http("GET", G + "/v1/pipeline", token=TOKEN)[1]["destinations"]}
 
 
 events = RATE * (OUTAGE + 10)
