@@ -65,6 +65,18 @@ std::span<const router::route> router::routes() {
        [](router& r, http_request&& req, const caller&, http_responder respond) {
          r.operations_.control(std::move(req), std::move(respond));
        }},
+      {"GET", "/v1/events", scope::read,
+       [](router& r, http_request&& req, const caller& who, http_responder respond) {
+         r.pull_.events(std::move(req), who, std::move(respond));
+       }},
+      {"GET", "/v1/auctions", scope::read,
+       [](router& r, http_request&& req, const caller&, http_responder respond) {
+         r.pull_.auctions(std::move(req), std::move(respond));
+       }},
+      {"GET", "/v1/auctions/", scope::read,
+       [](router& r, http_request&& req, const caller&, http_responder respond) {
+         r.pull_.auctions(std::move(req), std::move(respond));
+       }},
       {"GET", "/v1/audit", scope::admin,
        [](router& r, http_request&& req, const caller&, http_responder respond) {
          r.operations_.audit(std::move(req), std::move(respond));

@@ -325,7 +325,7 @@ CAF_TEST(an auction summary carries its state digest and the view of each destin
   parked.position = (*pos)[4];
   parked.event_id = "auction.closed-5";
   parked.type = event_type::auction_closed;
-  parked.status = "parked";
+  parked.status = protocols::dead_letter_status::parked;
   CAF_REQUIRE(store.commit({}, {}, {{"crm", (*pos)[4]}, {"hooks", (*pos)[5]}},
                            {dead, parked}, {}));
   std::vector<protocols::delivery_scope> dests{

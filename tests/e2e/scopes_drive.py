@@ -65,7 +65,8 @@ ROUTES = [
     ("POST", "/v1/destinations/nope/restart", {}, "admin"),
     ("POST", "/v1/destinations/webhook/crash", {}, "admin"),
     ("GET", "/v1/audit", None, "admin"),
-    ("GET", "/v1/events", None, "read"),
+    # An auction with no events: a pii read of nothing leaves no audit record.
+    ("GET", "/v1/events?auction_id=424242", None, "read"),
     ("GET", "/v1/auctions", None, "read"),
     ("GET", "/v1/auctions/77", None, "read"),
 ]
