@@ -83,6 +83,13 @@ template <class P> void rows_come_in_id_order_whatever_the_commit_order(P& p) {
   t2->exec(insert(event(101)));
   t2->exec("commit");
   CAF_CHECK_EQUAL(ids(*reader), id_list{101});
+  // Neither does counting, nor rejecting another row.
+  auto open_depth = reader->depth();
+  CAF_REQUIRE(open_depth);
+  CAF_CHECK_EQUAL(open_depth->rows, 1);
+  auto none = reader->reject(99, "absent");
+  CAF_REQUIRE(none);
+  CAF_CHECK(!*none);
   t1->exec("commit");
   CAF_CHECK_EQUAL(ids(*reader), (id_list{100, 101}));
   // The limit takes the lowest ids.
