@@ -5,10 +5,11 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config clang-format clang-tidy ccache
   clang-14 libclang-rt-14-dev # libFuzzer (-fsanitize=fuzzer) for scripts/fuzz.sh
-  libcaf-dev libpqxx-dev libpq-dev libboost-dev libboost-system-dev libboost-filesystem-dev libssl-dev
+  libcaf-dev libpqxx-dev libpq-dev libmariadb-dev libboost-dev libboost-system-dev libboost-filesystem-dev libssl-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libcurl4-openssl-dev libjemalloc-dev
   postgresql-15 postgresql-client-15
+  mariadb-server # the mysql_inbox tests' throwaway server (scripts/test-mysql.sh)
   curl openssl procps
   python3-prometheus-client python3-aiosmtpd
 )

@@ -2,6 +2,7 @@
 #include "actors/cmd/reconcile.hpp"
 #include "actors/cmd/service.hpp"
 #include "adapters/config/config.hpp"
+#include "adapters/inbox.hpp"
 #include "adapters/log.hpp"
 #include "adapters/metrics.hpp"
 #include "adapters/postgres/embedded_postgres.hpp"
@@ -341,7 +342,22 @@ int main(int argc, char** argv) {
   auto* check_cmd = app.add_subcommand("check-config", "validate a configuration file");
   check_cmd->add_option("--config,-c", config_path, "TOML configuration file")
       ->required();
+  auto* schema_cmd = app.add_subcommand(
+      "inbox-schema",
+      "print the DDL of the transactional inbox for the platform's database");
+  std::string kind_name;
+  schema_cmd->add_option("--kind", kind_name, "postgres or mysql");
   CLI11_PARSE(app, argc, argv);
+
+  if (*schema_cmd) {
+    auto kind = adapters::parse_inbox_kind(kind_name);
+    if (!kind) {
+      std::cerr << "gavel: inbox-schema: --kind must be postgres or mysql" << std::endl;
+      return 2;
+    }
+    std::cout << adapters::inbox_schema(*kind);
+    return 0;
+  }
 
   auto cfg = config_path.empty()
                  ? protocols::expected<adapters::config>{adapters::default_config()}

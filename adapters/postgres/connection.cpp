@@ -18,18 +18,23 @@ bool pg_store::connected() const noexcept {
   return conn_ != nullptr && conn_->is_open();
 }
 
-std::string pg_store::connection_url() const {
-  std::string url = opts_.url;
+std::string postgres::libpq_url(std::string url, int connect_timeout_seconds,
+                                const std::string& application_name) {
   // libpq accepts both URIs and key=value strings; options are appended in
   // the matching syntax.
-  auto timeout = std::to_string(opts_.connect_timeout_seconds);
+  auto timeout = std::to_string(connect_timeout_seconds);
   if (url.rfind("postgres", 0) == 0) {
     url += url.find('?') == std::string::npos ? '?' : '&';
-    url += "connect_timeout=" + timeout + "&application_name=" + opts_.application_name;
+    url += "connect_timeout=" + timeout + "&application_name=" + application_name;
   } else {
-    url += " connect_timeout=" + timeout + " application_name=" + opts_.application_name;
+    url += " connect_timeout=" + timeout + " application_name=" + application_name;
   }
   return url;
+}
+
+std::string pg_store::connection_url() const {
+  return postgres::libpq_url(opts_.url, opts_.connect_timeout_seconds,
+                             opts_.application_name);
 }
 
 expected<done> pg_store::ensure_connected() {

@@ -18,6 +18,11 @@ protocols::error unavailable(const char* what, const std::exception& e);
 /// Code "storage": the server refused to write (see storage_refused).
 protocols::error storage(const char* what, const std::exception& e);
 
+/// `url` (a libpq URI or key=value string) with connect_timeout and
+/// application_name appended in its own syntax.
+std::string libpq_url(std::string url, int connect_timeout_seconds,
+                      const std::string& application_name);
+
 } // namespace postgres
 
 template <class F> auto pg_store::guarded(const char* what, F&& f) -> decltype(f()) {

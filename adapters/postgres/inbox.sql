@@ -1,0 +1,50 @@
+-- The transactional inbox in the platform's PostgreSQL (DESIGN §1.7,
+-- docs/inbox.md). The platform inserts one row per event in the same
+-- transaction as the bid; Gavel reads committed rows, stores them in its
+-- outbox and then deletes them. Safe to run again: it creates only what is
+-- missing and takes no lock that the platform's inserts would wait on.
+
+-- event is text, not json/jsonb: Gavel validates the bytes the platform
+-- wrote exactly as the HTTP ingest does (jsonb would drop a repeated key
+-- and reorder the object), and a bad event must not fail the bid's own
+-- transaction, so there is no check constraint either: it is rejected later.
+-- created_at is the insert's own clock time (not now(), the transaction's
+-- start), the closest the default can get to the commit: the start of the
+-- propagation latency.
+create table if not exists gavel_inbox (
+  id bigint generated always as identity primary key,
+  event text not null,
+  created_at timestamptz not null default clock_timestamp()
+);
+
+-- Rows that failed validation, with the reason; id is the inbox row's.
+create table if not exists gavel_inbox_rejected (
+  id bigint primary key,
+  event text not null,
+  reason text not null,
+  rejected_at timestamptz not null default now()
+);
+
+-- Wakes the reader (LISTEN gavel_inbox). NOTIFY is delivered at commit and
+-- never for a rolled-back transaction, and one per statement is enough: the
+-- reader reads everything committed when it wakes.
+create or replace function gavel_inbox_notify() returns trigger
+language plpgsql as $$
+begin
+  perform pg_notify('gavel_inbox', '');
+  return null;
+end
+$$;
+
+-- create trigger takes a lock that blocks inserts while it runs: create it
+-- only when it is missing.
+do $$
+begin
+  if not exists (select 1 from pg_trigger
+                 where tgname = 'gavel_inbox_notify'
+                   and tgrelid = 'gavel_inbox'::regclass) then
+    create trigger gavel_inbox_notify after insert on gavel_inbox
+      for each statement execute function gavel_inbox_notify();
+  end if;
+end
+$$;
