@@ -191,7 +191,7 @@ bool webhook_signature_matches(std::string_view secret, std::string_view id,
   while (!header.empty()) {
     auto space = header.find(' ');
     auto entry = header.substr(0, space);
-    header.remove_prefix(space == header.npos ? header.size() : space + 1);
+    header.remove_prefix(space == std::string_view::npos ? header.size() : space + 1);
     if (entry.size() == want.size() &&
         CRYPTO_memcmp(entry.data(), want.data(), want.size()) == 0)
       found = true;

@@ -9,7 +9,7 @@
 /// Small wrappers over OpenSSL's libcrypto (pure computation, no I/O).
 namespace gavel::protocols {
 
-std::string base64_encode(std::string_view bytes);
+std::string base64_encode(std::string_view in);
 /// Standard alphabet with padding; error code "base64" on bad input.
 expected<std::string> base64_decode(std::string_view text);
 /// Raw 32-byte HMAC-SHA256.

@@ -122,9 +122,9 @@ void pull_api::auctions(http_request&& req, http_responder respond) {
     auto q = protocols::parse_auction_query(*params);
     if (!q)
       return bad_request(respond, q.err());
-    sys_->spawn([reads = reads_, q = std::move(*q),
+    sys_->spawn([reads = reads_, q = *q,
                  respond = std::move(respond)](caf::event_based_actor* self) mutable {
-      self->request(reads, read_timeout, atom::auctions_v, std::move(q))
+      self->request(reads, read_timeout, atom::auctions_v, q)
           .then(
               [respond](protocols::auction_page& page) {
                 ojson list = ojson::array();

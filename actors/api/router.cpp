@@ -104,7 +104,7 @@ void router::handle(http_request&& req, http_responder respond) {
   // Every answer to POST /v1/events is counted and timed by ingest, the
   // refusals of the token check included.
   if (path == "/v1/events" && req.method == "POST")
-    respond = ingest_.metered(std::move(respond));
+    respond = ingest_endpoint::metered(std::move(respond));
   bool path_known = false;
   const route* row = find(req.method, path, path_known);
   if (!row) {

@@ -147,6 +147,7 @@ opt_error parse_token(const toml::table& t, token_config& tc, const std::string&
                       std::string_view origin) {
   const auto& table = token_keys();
   std::vector<std::string_view> names;
+  names.reserve(table.size());
   for (auto& k : table)
     names.push_back(k.name);
   for (auto&& [key, node] : t) {

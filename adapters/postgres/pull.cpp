@@ -199,6 +199,7 @@ pg_store::auction_summary(std::int64_t auction_id,
       auto names = postgres::text_array(
           destinations, [](auto& d) -> const std::string& { return d.name; });
       std::vector<std::string> lists;
+      lists.reserve(destinations.size());
       for (const auto& d : destinations)
         lists.push_back(type_list(d.types));
       auto types =
