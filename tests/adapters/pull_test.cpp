@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <caf/test/unit_test.hpp>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <pqxx/pqxx>
@@ -103,6 +104,7 @@ CAF_TEST(paging with after returns every stored event once while others commit) 
   // position order (the case the horizon exists for).
   std::atomic<bool> stop{false};
   std::mutex m;
+  std::condition_variable first_commits;
   std::vector<std::string> committed;
   auto writer = [&](int w) {
     adapters::pg_store own{{db.url()}};
@@ -116,14 +118,17 @@ CAF_TEST(paging with after returns every stored event once while others commit) 
         std::lock_guard g{m};
         for (auto& e : evs)
           committed.push_back(e.event_id);
+        first_commits.notify_all();
       }
     }
   };
   std::thread w1{writer, 1}, w2{writer, 2};
-  std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  // The first page is asked once the writers have committed two batches
+  // (woken by their commits, not by a clock).
   std::vector<std::string> before_first_page;
   {
-    std::lock_guard g{m};
+    std::unique_lock g{m};
+    first_commits.wait(g, [&] { return committed.size() >= 40; });
     before_first_page = committed;
   }
   // The writers keep going until every preloaded event has been paged
