@@ -149,24 +149,41 @@ int hex_digit(char c) noexcept {
   return -1;
 }
 
-} // namespace
-
-std::string url_decode(std::string_view s) {
+/// The one decoding loop; `strict` decides whether a malformed `%` fails the
+/// whole text or is kept as a literal character.
+std::optional<std::string> decode(std::string_view s, plus_is plus, bool strict) {
   std::string out;
   out.reserve(s.size());
   for (std::size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
-    if (c == '+') {
+    if (c == '+' && plus == plus_is::space) {
       out.push_back(' ');
-    } else if (c == '%' && i + 2 < s.size() && hex_digit(s[i + 1]) >= 0 &&
-               hex_digit(s[i + 2]) >= 0) {
-      out.push_back(static_cast<char>(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2])));
-      i += 2;
+    } else if (c == '%') {
+      int hi = i + 2 < s.size() ? hex_digit(s[i + 1]) : -1;
+      int lo = i + 2 < s.size() ? hex_digit(s[i + 2]) : -1;
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+      } else if (strict) {
+        return std::nullopt;
+      } else {
+        out.push_back(c);
+      }
     } else {
       out.push_back(c);
     }
   }
   return out;
+}
+
+} // namespace
+
+std::optional<std::string> percent_decode(std::string_view s, plus_is plus) {
+  return decode(s, plus, true);
+}
+
+std::string url_decode(std::string_view s) {
+  return *decode(s, plus_is::space, false);
 }
 
 expected<std::string> webhook_signature(std::string_view secret, std::string_view id,

@@ -3,6 +3,7 @@
 #include "protocols/expected.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,8 +23,15 @@ bool same_digest(std::string_view a, std::string_view b) noexcept;
 /// RFC 3986 percent-encoding of everything but unreserved characters
 /// (what Azure expects in SAS tokens).
 std::string url_encode(std::string_view s);
-/// Percent-decoding as HTML forms (and Azure's form decoder) do it: `%XX`
-/// and `+` (a space). A stray or malformed `%` is kept as is.
+/// What a `+` means to percent_decode: a space in a form's query
+/// (application/x-www-form-urlencoded), itself in a URL's other parts (a
+/// legal character of a password, say).
+enum class plus_is { space, plus };
+/// Strict RFC 3986 percent-decoding: nullopt when a `%` is not followed by
+/// two hex digits.
+std::optional<std::string> percent_decode(std::string_view s, plus_is plus);
+/// Lenient form decoding as Azure's decoder does it: `%XX` and `+` (a
+/// space); a stray or malformed `%` is kept as is.
 std::string url_decode(std::string_view s);
 
 /// Standard Webhooks (standardwebhooks.com): `v1,<base64 HMAC-SHA256 of

@@ -66,34 +66,11 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   }
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-expected<std::string> percent_decode(std::string_view s, std::string_view field) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%') {
-      int hi = i + 2 < s.size() ? hex_value(s[i + 1]) : -1;
-      int lo = i + 2 < s.size() ? hex_value(s[i + 2]) : -1;
-      if (hi < 0 || lo < 0)
-        return bad(field, "malformed percent-escape");
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
+expected<std::string> form_decode(std::string_view s, std::string_view field) {
+  auto out = percent_decode(s, plus_is::space);
+  if (!out)
+    return bad(field, "malformed percent-escape");
+  return std::move(*out);
 }
 
 /// Walks the parameters once: each known name at most once, every name known.
@@ -230,10 +207,10 @@ parse_query_string(std::string_view query) {
       continue;
     auto eq = part.find('=');
     auto raw_name = part.substr(0, eq);
-    auto name = percent_decode(raw_name, raw_name);
+    auto name = form_decode(raw_name, raw_name);
     if (!name)
       return name.err();
-    auto value = percent_decode(
+    auto value = form_decode(
         eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1), *name);
     if (!value)
       return value.err();

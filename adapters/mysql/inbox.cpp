@@ -5,6 +5,8 @@
 // holds back nothing but its own rows.
 #include "adapters/inbox.hpp"
 
+#include "protocols/crypto.hpp"
+
 #include <charconv>
 #include <errmsg.h>
 #include <mutex>
@@ -22,36 +24,13 @@ error url_error(std::string message) {
   return error{"url", {}, "mysql inbox url: " + std::move(message)};
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/// RFC 3986 percent-decoding; unlike a form's query, `+` stays a `+` (it is
-/// a legal character of a password).
-expected<std::string> percent_decode(std::string_view s, const char* part) {
-  std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] != '%') {
-      out.push_back(s[i]);
-      continue;
-    }
-    if (i + 2 >= s.size())
-      return url_error(std::string{"bad percent-encoding in the "} + part);
-    int hi = hex(s[i + 1]);
-    int lo = hex(s[i + 2]);
-    if (hi < 0 || lo < 0)
-      return url_error(std::string{"bad percent-encoding in the "} + part);
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return out;
+/// A URL's user, password and path keep `+` as a `+` (a legal character of
+/// a password), unlike a form's query.
+expected<std::string> decode_part(std::string_view s, const char* part) {
+  auto out = protocols::percent_decode(s, protocols::plus_is::plus);
+  if (!out)
+    return url_error(std::string{"bad percent-encoding in the "} + part);
+  return std::move(*out);
 }
 
 } // namespace
@@ -75,14 +54,14 @@ expected<mysql_url> parse_mysql_url(std::string_view text) {
   auto hostport = authority.substr(at + 1);
   mysql_url out;
   auto colon = userinfo.find(':');
-  auto user = percent_decode(userinfo.substr(0, colon), "user");
+  auto user = decode_part(userinfo.substr(0, colon), "user");
   if (!user)
     return user.err();
   out.user = std::move(*user);
   if (out.user.empty())
     return url_error("empty user");
   if (colon != std::string_view::npos) {
-    auto password = percent_decode(userinfo.substr(colon + 1), "password");
+    auto password = decode_part(userinfo.substr(colon + 1), "password");
     if (!password)
       return password.err();
     out.password = std::move(*password);
@@ -117,7 +96,7 @@ expected<mysql_url> parse_mysql_url(std::string_view text) {
     out.port = port;
   }
   auto q = path_query.find('?');
-  auto database = percent_decode(path_query.substr(0, q), "database");
+  auto database = decode_part(path_query.substr(0, q), "database");
   if (!database)
     return database.err();
   out.database = std::move(*database);
@@ -133,7 +112,7 @@ expected<mysql_url> parse_mysql_url(std::string_view text) {
       if (name != "socket" || eq == std::string_view::npos)
         return url_error("unknown parameter '" + std::string{name} +
                          "' (only socket=PATH)");
-      auto socket = percent_decode(param.substr(eq + 1), "socket");
+      auto socket = decode_part(param.substr(eq + 1), "socket");
       if (!socket)
         return socket.err();
       out.socket = std::move(*socket);

@@ -3,7 +3,7 @@
 #include <span>
 
 /// The schema migrations, compiled in from migrations/*.sql
-/// (migrations.cmake generates their definition).
+/// (adapters/embed_sql.cmake generates their definition).
 namespace gavel::adapters::postgres {
 
 struct migration {

@@ -96,6 +96,25 @@ CAF_TEST(url_encode escapes everything but unreserved characters) {
   CAF_CHECK_EQUAL(url_encode(""), "");
 }
 
+CAF_TEST(percent_decode is strict and reads plus as the caller says) {
+  CAF_CHECK_EQUAL(*percent_decode("a%20b%2Bc+d%C3%A9", plus_is::space),
+                  "a b+c d\xc3\xa9");
+  CAF_CHECK_EQUAL(*percent_decode("p+w%2bx", plus_is::plus), "p+w+x");
+  CAF_CHECK_EQUAL(*percent_decode("", plus_is::plus), "");
+  CAF_CHECK_EQUAL(*percent_decode("%41", plus_is::plus), "A");
+  for (auto bad : {"%", "%4", "a%4", "%zz", "%4g", "x%%41"}) {
+    CAF_CHECK(!percent_decode(bad, plus_is::space));
+    CAF_CHECK(!percent_decode(bad, plus_is::plus));
+  }
+}
+
+CAF_TEST(url_decode keeps a malformed escape as it is) {
+  CAF_CHECK_EQUAL(url_decode("a%20b+c"), "a b c");
+  CAF_CHECK_EQUAL(url_decode("100%"), "100%");
+  CAF_CHECK_EQUAL(url_decode("%zz%4"), "%zz%4");
+  CAF_CHECK_EQUAL(url_decode(url_encode("a b+/=\xc3\xa9")), "a b+/=\xc3\xa9");
+}
+
 CAF_TEST(webhook signature matches the standard webhooks reference vector) {
   auto sig = webhook_signature(spec_secret, spec_id, spec_timestamp, spec_body);
   CAF_REQUIRE(sig);
