@@ -87,6 +87,21 @@ void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources>
   g->snap.storage = storage_state(src->storage.get(), g->snap.database_server);
   if (src->board)
     g->snap.auctions = src->board->summarize(g->snap.now, src->final_window_ms);
+  if (src->sources)
+    for (const auto& e : src->sources->all()) {
+      source_health h;
+      h.name = e->name;
+      h.kind = e->kind;
+      h.enabled = e->enabled.load();
+      h.taken = e->accepted.load() + e->duplicate.load();
+      h.rejected = e->rejected.load();
+      h.bounds = e->propagation->bounds();
+      for (std::size_t i = 0; i <= h.bounds.size(); ++i)
+        h.buckets.push_back(e->propagation->bucket(i));
+      if (auto rows = e->inbox_rows.load(); rows > 0)
+        h.oldest_seconds = static_cast<double>(e->inbox_oldest_ms.load()) / 1000;
+      g->snap.sources.push_back(std::move(h));
+    }
   g->snap.destinations.resize(src->destinations.size());
   for (std::size_t i = 0; i < src->destinations.size(); ++i) {
     auto& d = g->snap.destinations[i].status;

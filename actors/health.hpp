@@ -3,6 +3,7 @@
 #include "actors/auction.hpp"
 #include "actors/board.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/sources.hpp"
 #include "actors/store.hpp"
 #include "adapters/postgres/embedded_postgres_supervisor.hpp"
 
@@ -26,6 +27,19 @@ struct health_sources {
   std::function<adapters::database_status()> database;
   std::int64_t final_window_ms = 300000;
   wall_clock clock;
+  std::shared_ptr<const source_registry> sources; ///< may be null
+};
+
+/// One source as /v1/pipeline and the alerts see it (cumulative counts).
+struct source_health {
+  std::string name;
+  protocols::source_kind kind = protocols::source_kind::http;
+  bool enabled = true;
+  std::uint64_t taken = 0; ///< accepted and duplicate
+  std::uint64_t rejected = 0;
+  std::vector<double> bounds;           ///< propagation buckets (seconds)
+  std::vector<std::uint64_t> buckets;   ///< non-cumulative, +Inf last
+  std::optional<double> oldest_seconds; ///< inboxes: the oldest row waiting
 };
 
 /// One destination as /v1/pipeline, /metrics and the alerts see it.
@@ -50,6 +64,7 @@ struct pipeline_snapshot {
   bool core_answered = false; ///< false: state "unknown"
   auction_board::summary auctions;
   std::vector<protocols::outbox_facts::gap> gaps;
+  std::vector<source_health> sources;
 };
 
 /// The storage condition as people should see it: the store's commits

@@ -63,6 +63,8 @@ CAF_ADD_ATOM(gavel, gavel::atom, summary, "summary")
 CAF_ADD_ATOM(gavel, gavel::atom, auctions, "auctions")
 CAF_ADD_ATOM(gavel, gavel::atom, audit, "audit")
 CAF_ADD_ATOM(gavel, gavel::atom, audit_list, "audit_list")
+CAF_ADD_ATOM(gavel, gavel::atom, set_flag, "set_flag")
+CAF_ADD_ATOM(gavel, gavel::atom, refresh, "refresh")
 CAF_END_TYPE_ID_BLOCK(gavel)
 
 namespace gavel::actors {
@@ -190,6 +192,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::pull_page)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::auction_summary)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::auction_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::auction_page)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::source_flag)
 
 namespace gavel::actors {
 
@@ -268,6 +271,15 @@ using pull_actor = caf::typed_actor<
     /// One page of GET /v1/auctions.
     caf::replies_to<atom::auctions,
                     protocols::auction_query>::with<protocols::auction_page>>;
+
+/// The SOURCES actor interface: the persisted source flags (actors/sources.hpp).
+using sources_actor = caf::typed_actor<
+    /// Operator: sets a source's flag (name, enabled, the token's name);
+    /// replies once it is committed and in effect.
+    caf::replies_to<atom::set_flag, std::string, bool,
+                    std::string>::with<protocols::source_flag>,
+    /// Reads the persisted flags again (periodic, sent to itself).
+    caf::reacts_to<atom::refresh>>;
 
 /// The DESTINATION actor interface (one per configured destination; what the
 /// rest of the system sees: the supervisor in front of the worker).

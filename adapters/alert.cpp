@@ -204,7 +204,76 @@ std::vector<alert_notice> alert_engine::evaluate(const health_input& in) {
               out);
     }
   }
+  evaluate_sources(in, out);
   return out;
+}
+
+void alert_engine::evaluate_sources(const health_input& in,
+                                    std::vector<alert_notice>& out) {
+  const auto now = in.now;
+  const double slow_above =
+      static_cast<double>(cfg_.source_propagation_above.count()) / 1000;
+  char percent[32];
+  std::snprintf(percent, sizeof percent, "%g", cfg_.source_rejection_percent);
+  for (const auto& s : in.sources) {
+    // Rejections: the share over a full window (so a start-up blip of three
+    // events, one bad, is not 33 % of anything).
+    auto& samples = source_samples_[s.name];
+    samples.push_back({now, s.taken, s.rejected});
+    const auto window = cfg_.source_rejection_window.count();
+    while (samples.size() > 1 && now - samples[1].at >= window)
+      samples.pop_front();
+    const auto& base = samples.front();
+    bool full = now - base.at >= window;
+    auto taken = s.taken >= base.taken ? s.taken - base.taken : 0;
+    auto rejected = s.rejected >= base.rejected ? s.rejected - base.rejected : 0;
+    double share = taken + rejected > 0 ? 100.0 * static_cast<double>(rejected) /
+                                              static_cast<double>(taken + rejected)
+                                        : 0;
+    observe("source_rejections:" + s.name,
+            cfg_.source_rejection_percent > 0 && full && rejected > 0 &&
+                share > cfg_.source_rejection_percent,
+            0, now, "source " + s.name + " rejecting events",
+            "Source: " + s.name + "\nRejected " + std::to_string(rejected) + " of " +
+                std::to_string(taken + rejected) + " events in the last " +
+                duration_text(cfg_.source_rejection_window) + " (threshold " + percent +
+                " %).\nWhy: gavel_source_rejected_total{source=\"" + s.name +
+                "\"} by reason; an inbox keeps its rows in gavel_inbox_rejected.",
+            out);
+    // Propagation: p99 above the threshold means more than 1 % of the
+    // interval's events in buckets above it (the threshold is taken at the
+    // first bucket bound at or above it). An interval without events keeps
+    // the last verdict; an enabled inbox whose oldest row is older than the
+    // threshold is slow whatever flowed.
+    std::uint64_t all = 0;
+    std::uint64_t slow = 0;
+    for (std::size_t i = 0; i < s.buckets.size(); ++i) {
+      all += s.buckets[i];
+      if (i > 0 && s.bounds[i - 1] >= slow_above)
+        slow += s.buckets[i];
+    }
+    auto [seen, fresh] = propagation_seen_.try_emplace(s.name, all, slow);
+    auto d_all = all >= seen->second.first ? all - seen->second.first : 0;
+    auto d_slow = slow >= seen->second.second ? slow - seen->second.second : 0;
+    seen->second = {all, slow};
+    bool& verdict = propagation_slow_[s.name];
+    if (!fresh && d_all > 0)
+      verdict = static_cast<double>(d_slow) > 0.01 * static_cast<double>(d_all);
+    bool stuck = s.enabled && s.oldest_seconds && *s.oldest_seconds > slow_above;
+    observe("source_propagation:" + s.name, s.enabled && (verdict || stuck),
+            cfg_.source_propagation_for.count(), now,
+            "source " + s.name + " propagating slowly",
+            "Source: " + s.name +
+                "\nPropagation p99 (commit or arrival to the outbox "
+                "commit) above " +
+                duration_text(cfg_.source_propagation_above) + " for " +
+                duration_text(cfg_.source_propagation_for) +
+                (stuck
+                     ? ".\nOldest inbox row: " + seconds_text(*s.oldest_seconds) + " old."
+                     : std::string{"."}) +
+                "\nSee GET /v1/sources and gavel_source_propagation_seconds.",
+            out);
+  }
 }
 
 std::string scrub_for_alert(std::string_view text, std::size_t max) {

@@ -15,6 +15,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,20 @@ struct health_input {
   /// The store's commits are refused for want of storage (disk full, read-only).
   bool storage_refusing = false;
   std::string storage_error;
+  /// Each source's cumulative counts (actors/sources.hpp).
+  struct source {
+    std::string name;
+    bool enabled = true;
+    std::uint64_t taken = 0;    ///< accepted and duplicate events
+    std::uint64_t rejected = 0; ///< events turned away for good
+    /// The propagation histogram: upper bounds (seconds) and non-cumulative
+    /// bucket counts (one more than bounds: +Inf).
+    std::vector<double> bounds;
+    std::vector<std::uint64_t> buckets;
+    /// Inboxes: the age of the oldest row waiting (nullopt: empty or unknown).
+    std::optional<double> oldest_seconds;
+  };
+  std::vector<source> sources;
 };
 
 /// One notice to send.
@@ -80,6 +95,7 @@ private:
                protocols::unix_ms now, std::string subject, std::string detail,
                std::vector<alert_notice>& out);
   bool allow(const std::string& key, protocols::unix_ms now);
+  void evaluate_sources(const health_input& in, std::vector<alert_notice>& out);
 
   alerts_config cfg_;
   std::map<std::string, incident> incidents_;
@@ -87,6 +103,17 @@ private:
   std::map<std::string, protocols::unix_ms> last_dead_letter_;
   std::map<std::string, protocols::unix_ms> last_notice_;
   std::deque<protocols::unix_ms> sent_; ///< notice times in the last hour
+  /// Per source: (time, taken, rejected) samples covering the rejection window.
+  struct source_sample {
+    protocols::unix_ms at = 0;
+    std::uint64_t taken = 0;
+    std::uint64_t rejected = 0;
+  };
+  std::map<std::string, std::deque<source_sample>> source_samples_;
+  /// Per source: the propagation counts (all, slow) at the last evaluation,
+  /// and whether the last interval with events was slow.
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> propagation_seen_;
+  std::map<std::string, bool> propagation_slow_;
   std::uint64_t suppressed_ = 0;
 };
 

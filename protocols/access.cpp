@@ -1,16 +1,12 @@
 #include "protocols/access.hpp"
 
+#include "protocols/source.hpp"
+
 #include <algorithm>
 
 namespace gavel::protocols {
 
 namespace {
-
-bool valid_source_name(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-  });
-}
 
 error scope_error(std::string field, std::string message) {
   return error{"scope", std::move(field), std::move(message)};
@@ -96,7 +92,7 @@ expected<std::string> resolve_source(std::string_view requested, const scope_set
                    "the token's scope names source \"" + source +
                        "\", which takes no events over HTTP"};
   } else {
-    source = "default";
+    source = std::string{default_source};
     if (!is_http(source))
       return error{"unknown_source", "source",
                    "source: required (there is no http source named \"default\")"};

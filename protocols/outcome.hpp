@@ -16,6 +16,7 @@ enum class ingest_error : std::uint8_t {
   unavailable,       ///< cannot be made durable now (database, restart, deadline)
   overloaded,        ///< shed at admission: too much in flight
   shutting_down,     ///< Gavel is draining before it stops
+  source_disabled,   ///< its source's flag is off (the operator's switch)
 };
 
 /// The snake_case name, as metrics and logs spell it.
@@ -35,6 +36,8 @@ constexpr std::string_view to_string(ingest_error e) noexcept {
     return "overloaded";
   case ingest_error::shutting_down:
     return "shutting_down";
+  case ingest_error::source_disabled:
+    return "source_disabled";
   }
   return "unknown";
 }
@@ -42,7 +45,7 @@ constexpr std::string_view to_string(ingest_error e) noexcept {
 /// Whether the producer should send the same event again later.
 constexpr bool retryable(ingest_error e) noexcept {
   return e == ingest_error::unavailable || e == ingest_error::overloaded ||
-         e == ingest_error::shutting_down;
+         e == ingest_error::shutting_down || e == ingest_error::source_disabled;
 }
 
 } // namespace gavel::protocols

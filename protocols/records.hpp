@@ -99,6 +99,14 @@ struct audit_record {
   std::int64_t records = 0;
 };
 
+/// A source's flag as an operator last set it (source_flags).
+struct source_flag {
+  std::string name;
+  bool enabled = true;
+  unix_ms changed_ms = 0; ///< the database's clock
+  std::string changed_by; ///< the token's name
+};
+
 /// One auction's highest position a destination has delivered (or
 /// dead-lettered): with per-auction order, every earlier one of that auction
 /// is done too.

@@ -12,6 +12,7 @@ packages=(
   mariadb-server # the mysql_inbox tests' throwaway server (scripts/test-mysql.sh)
   curl openssl procps
   python3-prometheus-client python3-aiosmtpd
+  python3-psycopg2 python3-pymysql # the inbox e2e tests write as the platform does
 )
 missing=()
 for p in "${packages[@]}"; do

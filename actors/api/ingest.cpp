@@ -114,6 +114,7 @@ struct ingest_metrics {
       return closed;
     case ingest_error::unavailable:
     case ingest_error::shutting_down:
+    case ingest_error::source_disabled:
       return unavailable;
     case ingest_error::overloaded:
       return overloaded;
@@ -173,8 +174,10 @@ http_response answer(bool batch, const std::vector<ingest_result>& results) {
 
 ingest_endpoint::ingest_endpoint(const adapters::config& cfg,
                                  std::shared_ptr<admission_gate> admission,
-                                 std::vector<gateway_actor> gateways)
-    : cfg_(cfg), admission_(std::move(admission)), gateways_(std::move(gateways)) {}
+                                 std::vector<gateway_actor> gateways,
+                                 std::shared_ptr<source_registry> sources)
+    : cfg_(cfg), admission_(std::move(admission)), gateways_(std::move(gateways)),
+      sources_(std::move(sources)) {}
 
 void ingest_endpoint::register_metrics() {
   ingest_metrics::get();
@@ -195,22 +198,34 @@ http_responder ingest_endpoint::metered(http_responder plain_respond) {
 
 void ingest_endpoint::handle(http_request&& req, const caller& who,
                              http_responder respond) {
+  const auto arrived = std::chrono::steady_clock::now();
   // The source the events belong to (DESIGN §1.7); the router has checked
   // that the token has some ingest scope, this checks it covers the source.
   auto source = protocols::resolve_source(adapters::query_param(req.target, "source"),
-                                          who.token->scopes, http_sources_);
+                                          who.token->scopes, sources_->http_names());
   if (!source) {
     const auto& e = source.err();
     int status = e.code == "forbidden" ? 403 : 400;
     return respond(error_response(status, e.code, e.field, e.message));
   }
-  // Per-source flags and counts attach to *source once sources exist.
+  auto* src = sources_->find(*source);
   if (draining_) {
     auto [status, code] = to_http(ingest_error::shutting_down);
     auto r = unavailable_response(
         error_body(status, code, "", "gavel is shutting down; retry"));
     r.headers.emplace_back("Connection", "close");
     return respond(std::move(r));
+  }
+  // A flag an operator turned off must hold from the first request after a
+  // restart: until the persisted flags are read, nothing is taken.
+  if (!sources_->flags_known())
+    return respond(unavailable_response(error_body(
+        503, "unavailable", "", "source flags not read from the database yet; retry")));
+  if (!src->enabled.load()) {
+    auto [status, code] = to_http(ingest_error::source_disabled);
+    return respond(unavailable_response(
+        error_body(status, code, "source",
+                   "source \"" + src->name + "\" is disabled; retry later")));
   }
   // Shed before parsing: a request turned away costs only reading its bytes,
   // and its 503 leaves at once instead of queueing behind the parse work of
@@ -223,6 +238,8 @@ void ingest_endpoint::handle(http_request&& req, const caller& who,
   auto body = protocols::parse_ingest_body(req.body, limits);
   if (!body) {
     const auto& e = body.err();
+    src->rejected.fetch_add(1);
+    source_rejected_counter(src->name, e.code).inc();
     return respond(
         error_response(parse_error_status(e.code), e.code, e.field, e.message));
   }
@@ -242,8 +259,16 @@ void ingest_endpoint::handle(http_request&& req, const caller& who,
     }
   }
   const bool batch = body->is_batch;
-  auto finish = [batch, respond](std::vector<ingest_result>& results) {
+  auto finish = [batch, respond, src, sources = sources_,
+                 arrived](std::vector<ingest_result>& results) {
     ingest_metrics::get().count_results(results);
+    auto propagation = std::chrono::steady_clock::now() - arrived;
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    for (const auto& r : results)
+      sources->count(*src, r.error, r.st == ingest_result::status::duplicate,
+                     to_http(r.error).code, propagation, now_ms);
     respond(answer(batch, results));
   };
   if (sub->events.empty()) {

@@ -3,6 +3,7 @@
 #include "actors/admission.hpp"
 #include "actors/api/access.hpp"
 #include "actors/api/gateway.hpp"
+#include "actors/sources.hpp"
 #include "adapters/config/config.hpp"
 #include "adapters/http/http.hpp"
 
@@ -20,7 +21,8 @@ public:
   /// `cfg` must outlive the endpoint; `gateways` are spawned by the wiring
   /// (one is picked per request, round robin).
   ingest_endpoint(const adapters::config& cfg, std::shared_ptr<admission_gate> admission,
-                  std::vector<gateway_actor> gateways);
+                  std::vector<gateway_actor> gateways,
+                  std::shared_ptr<source_registry> sources);
 
   /// A request the router authenticated: `who` has an ingest scope.
   void handle(adapters::http_request&& req, const caller& who,
@@ -41,9 +43,9 @@ private:
   const adapters::config& cfg_;
   std::shared_ptr<admission_gate> admission_; ///< ADR 0014
   std::vector<gateway_actor> gateways_;
-  /// The http sources events may name (DESIGN §1.7); until `[[source]]`
-  /// exists, the one implicit `default`.
-  std::vector<std::string> http_sources_{"default"};
+  /// Every source's flag and counts (DESIGN §1.7); the http ones are where
+  /// events may be sent.
+  std::shared_ptr<source_registry> sources_;
   std::atomic<std::size_t> next_gateway_{0};
   std::atomic<bool> draining_{false};
 };

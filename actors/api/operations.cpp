@@ -18,11 +18,6 @@ using adapters::http_responder;
 using adapters::http_response;
 using ojson = nlohmann::ordered_json;
 
-/// Compact; invalid UTF-8 (a database error text) replaced, never thrown on.
-std::string dump(const ojson& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 std::optional<std::int64_t> to_int(std::string_view s) {
   std::int64_t x = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), x);
@@ -79,6 +74,8 @@ void operations_api::readyz(http_responder respond) {
   bool server = !h.database || status.state == "running";
   bool db = server && h.db_healthy->load();
   bool core = t_.core_up->load();
+  // Until the persisted source flags are read, ingest refuses everything.
+  bool flags = !t_.sources || t_.sources->flags_known();
   // A full or read-only disk outlasts the restarts it may cause (a PANIC on
   // a WAL write) and needs someone to free space: it is told first.
   bool storage_ok = !storage_state(h.storage.get(), status).failing;
@@ -87,8 +84,9 @@ void operations_api::readyz(http_responder respond) {
                    : !server   ? "database restarting"
                    : !db       ? "database unreachable"
                    : !core     ? "core restarting or failed"
+                   : !flags    ? "source flags not read yet"
                                : "ready";
-  respond(json_response(storage_ok && db && core ? 200 : 503, dump(body)));
+  respond(json_response(storage_ok && db && core && flags ? 200 : 503, dump_json(body)));
 }
 
 void operations_api::pipeline(http_responder respond) {
@@ -150,7 +148,7 @@ void operations_api::dead_letters(http_request&& req, const caller& who,
                 body["next_after"] = nullptr;
                 body["next_after_destination"] = nullptr;
               }
-              disclose->answer(who, req, rows.size(), json_response(200, dump(body)),
+              disclose->answer(who, req, rows.size(), json_response(200, dump_json(body)),
                                respond);
             },
             [respond](caf::error& err) {
@@ -194,7 +192,7 @@ void operations_api::redrive(http_request&& req, http_responder respond) {
               if (auction != 0)
                 out["auction_id"] = auction;
               out["auctions_redriven"] = n;
-              respond(json_response(202, dump(out)));
+              respond(json_response(202, dump_json(out)));
             },
             [respond](caf::error& err) {
               respond(unavailable_response(
@@ -246,7 +244,7 @@ void operations_api::audit(http_request&& req, http_responder respond) {
                 body["next"] = std::to_string(rows.back().id);
               else
                 body["next"] = nullptr;
-              respond(json_response(200, dump(body)));
+              respond(json_response(200, dump_json(body)));
             },
             [respond](caf::error& err) {
               respond(unavailable_response(error_body(

@@ -3,6 +3,7 @@
 #include "actors/api/access.hpp"
 #include "actors/health.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/sources.hpp"
 #include "adapters/config/config.hpp"
 #include "adapters/http/http.hpp"
 
@@ -21,7 +22,9 @@ struct operations_targets {
   std::shared_ptr<const health_sources> health;
   reader_actor reader; ///< dead-letter listing, the audit log
   std::shared_ptr<std::atomic<bool>> core_up;
-  pull_actor pull; ///< the reconciliation pull API's reads
+  pull_actor pull;                          ///< the reconciliation pull API's reads
+  std::shared_ptr<source_registry> sources; ///< flags and counts of every source
+  sources_actor source_flags;               ///< sets the persisted flags
 };
 
 /// The operations API (docs/operations.md): /healthz, /readyz, /v1/pipeline,

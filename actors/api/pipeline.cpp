@@ -1,6 +1,7 @@
 // The /v1/pipeline body (docs/operations.md): the health model of actors/health.hpp
 // as people and alerting read it.
 #include "actors/api/operations.hpp"
+#include "actors/api/responses.hpp"
 #include "protocols/time.hpp"
 
 #include <cmath>
@@ -98,6 +99,14 @@ std::string pipeline_json(const pipeline_snapshot& s) {
   for (const auto& h : s.destinations)
     destinations.push_back(destination_json(h, s.head_position));
   out["destinations"] = std::move(destinations);
+  ojson sources = ojson::array();
+  for (const auto& h : s.sources)
+    sources.push_back(ojson{{"name", h.name},
+                            {"kind", to_string(h.kind)},
+                            {"state", h.enabled ? "enabled" : "disabled"},
+                            {"taken", h.taken},
+                            {"rejected", h.rejected}});
+  out["sources"] = std::move(sources);
   ojson final_window = ojson::array();
   for (const auto& a : s.auctions.final_window)
     final_window.push_back(
@@ -120,7 +129,7 @@ std::string pipeline_json(const pipeline_snapshot& s) {
                            {"stored", g.counted}});
     out["sequence_gaps"] = std::move(gaps);
   }
-  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return dump_json(out);
 }
 
 } // namespace gavel::actors::api

@@ -64,10 +64,6 @@ ojson summary_json(const protocols::auction_summary& a, bool with_destinations) 
   return j;
 }
 
-std::string dump(const ojson& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
 } // namespace
 
 pull_api::pull_api(caf::actor_system* sys, pull_actor reads, const disclosure& disclose)
@@ -134,7 +130,7 @@ void pull_api::auctions(http_request&& req, http_responder respond) {
                 body["auctions"] = std::move(list);
                 body["next"] = page.next ? ojson(protocols::encode_cursor(*page.next))
                                          : ojson(nullptr);
-                respond(json_response(200, dump(body)));
+                respond(json_response(200, dump_json(body)));
               },
               [respond](caf::error& err) { unavailable(respond, err); });
     });
@@ -159,7 +155,7 @@ void pull_api::auctions(http_request&& req, http_responder respond) {
                   if (a.auction_id == 0)
                     return respond(error_response(404, "not_found", "auction_id",
                                                   "no such auction"));
-                  respond(json_response(200, dump(summary_json(a, true))));
+                  respond(json_response(200, dump_json(summary_json(a, true))));
                 },
                 [respond](caf::error& err) { unavailable(respond, err); });
       });

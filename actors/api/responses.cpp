@@ -15,10 +15,13 @@ adapters::http_response json_response(int status, std::string body) {
   return r;
 }
 
+std::string dump_json(const nlohmann::ordered_json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 std::string error_body(int status, std::string_view code, std::string_view field,
                        std::string_view message) {
-  // Ordered: fields keep the documented order; invalid UTF-8 (a database
-  // error text) is replaced rather than thrown on.
+  // Ordered: fields keep the documented order.
   nlohmann::ordered_json error;
   error["status"] = status;
   error["code"] = code;
@@ -26,7 +29,7 @@ std::string error_body(int status, std::string_view code, std::string_view field
   error["message"] = message;
   nlohmann::ordered_json body;
   body["error"] = std::move(error);
-  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return dump_json(body);
 }
 
 adapters::http_response error_response(int status, std::string_view code,

@@ -4,6 +4,7 @@
 #include "protocols/access.hpp"
 #include "protocols/outcome.hpp"
 
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,8 @@ constexpr http_error to_http(protocols::ingest_error e) noexcept {
     return {503, "overloaded"};
   case ingest_error::shutting_down:
     return {503, "shutting_down"};
+  case ingest_error::source_disabled:
+    return {503, "source_disabled"};
   }
   return {500, "internal"};
 }
@@ -45,6 +48,10 @@ constexpr http_error to_http(protocols::ingest_error e) noexcept {
 int parse_error_status(std::string_view code) noexcept;
 
 adapters::http_response json_response(int status, std::string body);
+
+/// Compact JSON text of an answer; invalid UTF-8 (a database error text) is
+/// replaced, never thrown on.
+std::string dump_json(const nlohmann::ordered_json& j);
 
 /// `{"error": {"status", "code", "field", "message"}}`: the shape of every
 /// error body (docs/ingest.md); `field` is always present, empty for

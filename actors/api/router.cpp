@@ -20,9 +20,10 @@ bool matches(std::string_view row, std::string_view path) {
 router::router(const adapters::config& cfg, std::shared_ptr<admission_gate> admission,
                std::vector<gateway_actor> gateways, operations_targets operations)
     : tokens_(cfg), disclose_(*operations.sys, operations.reader, cfg.pii.fields),
-      ingest_(cfg, std::move(admission), std::move(gateways)),
+      ingest_(cfg, std::move(admission), std::move(gateways), operations.sources),
       operations_(cfg, operations, disclose_),
-      pull_(operations.sys, operations.pull, disclose_) {}
+      pull_(operations.sys, operations.pull, disclose_),
+      sources_(*operations.sys, operations.sources, operations.source_flags) {}
 
 std::span<const router::route> router::routes() {
   // Scopes exactly as DESIGN §1.9: health, readiness and metrics are open
@@ -76,6 +77,14 @@ std::span<const router::route> router::routes() {
       {"GET", "/v1/auctions/", scope::read,
        [](router& r, http_request&& req, const caller&, http_responder respond) {
          r.pull_.auctions(std::move(req), std::move(respond));
+       }},
+      {"GET", "/v1/sources", scope::read,
+       [](router& r, http_request&&, const caller&, http_responder respond) {
+         r.sources_.list(std::move(respond));
+       }},
+      {"POST", "/v1/sources/", scope::admin,
+       [](router& r, http_request&& req, const caller& who, http_responder respond) {
+         r.sources_.control(std::move(req), who, std::move(respond));
        }},
       {"GET", "/v1/audit", scope::admin,
        [](router& r, http_request&& req, const caller&, http_responder respond) {

@@ -4,6 +4,7 @@
 #include "actors/api/ingest.hpp"
 #include "actors/api/operations.hpp"
 #include "actors/api/pull.hpp"
+#include "actors/api/sources.hpp"
 #include "protocols/access.hpp"
 
 #include <span>
@@ -51,6 +52,7 @@ private:
   ingest_endpoint ingest_;
   operations_api operations_;
   pull_api pull_;
+  sources_api sources_;
 };
 
 } // namespace gavel::actors::api

@@ -11,6 +11,7 @@
 #include "protocols/time.hpp"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -123,6 +124,43 @@ int migrate(const std::string& url) {
     return 1;
   }
   GAVEL_LOG_INFO("database schema at version {}", *v);
+  return 0;
+}
+
+/// `gavel migrate --source NAME`: the inbox DDL applied to that inbox
+/// source's database (Gavel's own for a postgres_inbox without a url).
+int migrate_source(const adapters::config& cfg, const std::string& name) {
+  auto sources = adapters::effective_sources(cfg.sources);
+  auto it =
+      std::find_if(sources.begin(), sources.end(),
+                   [&](const adapters::source_config& s) { return s.name == name; });
+  if (it == sources.end() || it->kind == "http") {
+    GAVEL_LOG_ERROR("migrate --source: no inbox source named {}", name);
+    return 2;
+  }
+  std::unique_ptr<database> own;
+  adapters::inbox_options opts;
+  opts.url = it->url;
+  if (it->kind == "postgres_inbox" && opts.url.empty()) {
+    auto db = open_database(cfg);
+    if (!db) {
+      GAVEL_LOG_ERROR("database: {}", db.err().message);
+      return 1;
+    }
+    own = std::make_unique<database>(std::move(*db));
+    opts.url = own->url;
+  }
+  auto reader = it->kind == "postgres_inbox" ? adapters::make_postgres_inbox(opts)
+                                             : adapters::make_mysql_inbox(opts);
+  auto applied = reader->apply_schema();
+  reader.reset();
+  if (own && own->embedded && own->embedded->started_here())
+    own->embedded->stop();
+  if (!applied) {
+    GAVEL_LOG_ERROR("migrate --source {}: {}", name, applied.err().message);
+    return 1;
+  }
+  GAVEL_LOG_INFO("inbox schema applied for source {}", name);
   return 0;
 }
 
@@ -324,6 +362,9 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--config,-c", config_path, "TOML configuration file");
   auto* migrate_cmd = app.add_subcommand("migrate", "apply database schema migrations");
   migrate_cmd->add_option("--config,-c", config_path, "TOML configuration file");
+  std::string source_name;
+  migrate_cmd->add_option("--source", source_name,
+                          "apply the inbox DDL to this inbox source's database instead");
   auto* prune_cmd = app.add_subcommand(
       "prune",
       "remove outbox partitions past retention.max_age that every destination has");
@@ -385,6 +426,8 @@ int main(int argc, char** argv) {
       db->embedded->stop();
     return rc;
   }
+  if (*migrate_cmd && !source_name.empty())
+    return migrate_source(*cfg, source_name);
   if (*migrate_cmd) {
     auto db = open_database(*cfg);
     if (!db) {

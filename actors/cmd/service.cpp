@@ -62,6 +62,9 @@ protocols::expected<adapters::done> service::start() {
     scopes.push_back(std::move(s));
   }
   pull_ = sys_.spawn<caf::detached>(pull, db, std::move(scopes));
+  sources_ = std::make_shared<source_registry>(cfg_.sources);
+  source_flags_ =
+      sys_.spawn<caf::detached>(actors::sources, db, sources_, std::chrono::seconds{1});
   board_ = std::make_shared<auction_board>();
   auction_deps deps;
   deps.store = store_;
@@ -94,6 +97,7 @@ protocols::expected<adapters::done> service::start() {
   health_->database = database_status_;
   health_->final_window_ms = cfg_.auction.final_window.count();
   health_->clock = deps.clock;
+  health_->sources = sources_;
   make.make_registry = [this, deps](store_actor st, std::uint64_t epoch) {
     auto d = deps;
     d.store = std::move(st);
@@ -104,6 +108,31 @@ protocols::expected<adapters::done> service::start() {
   for (int i = 0; i < 2; ++i)
     gateways_.emplace_back(
         sys_.spawn(api::gateway, registry_, cfg_.server.request_timeout));
+  // Inbox sources: one reader and thread each, submitting through the same
+  // gateways as POST /v1/events.
+  for (const auto& sc : adapters::effective_sources(cfg_.sources)) {
+    auto kind = protocols::parse_source_kind(sc.kind);
+    if (!kind || *kind == protocols::source_kind::http)
+      continue;
+    adapters::inbox_options io;
+    io.url = sc.url.empty() ? database_url_ : sc.url;
+    io.connect_timeout_seconds = db.connect_timeout_seconds;
+    io.application_name = "gavel-inbox-" + sc.name;
+    auto reader = *kind == protocols::source_kind::postgres_inbox
+                      ? adapters::make_postgres_inbox(std::move(io))
+                      : adapters::make_mysql_inbox(std::move(io));
+    inbox_source_settings is;
+    is.name = sc.name;
+    is.poll_interval = sc.poll_interval;
+    is.batch = sc.batch;
+    is.limits.max_batch = cfg_.ingest.max_batch;
+    is.limits.max_depth = cfg_.ingest.max_depth;
+    is.commit_timeout = cfg_.server.request_timeout + std::chrono::seconds{5};
+    is.apply_schema = *kind == protocols::source_kind::postgres_inbox && sc.url.empty();
+    inboxes_.push_back(std::make_unique<inbox_source>(std::move(is), std::move(reader),
+                                                      sources_, gateways_));
+    inboxes_.back()->start();
+  }
   core_settings cs;
   cs.restart_limit = cfg_.store.restart_limit;
   cs.restart_period = cfg_.store.restart_period;
@@ -116,13 +145,16 @@ protocols::expected<adapters::done> service::start() {
                                       make_alert_senders(cfg_.alerts));
   router_ = std::make_unique<api::router>(
       cfg_, admission_, gateways_,
-      api::operations_targets{&sys_, health_, reader_, core_up_, pull_});
+      api::operations_targets{&sys_, health_, reader_, core_up_, pull_, sources_,
+                              source_flags_});
   return adapters::done{};
 }
 
 void service::stop() {
   if (!registry_)
     return;
+  // The inboxes first: a batch in flight finishes while the gateways live.
+  inboxes_.clear();
   for (auto& g : gateways_)
     caf::anon_send_exit(g, caf::exit_reason::user_shutdown);
   // The core supervisor takes the registry (and its auctions) and the
@@ -134,6 +166,8 @@ void service::stop() {
   caf::anon_send_exit(reader_, caf::exit_reason::user_shutdown);
   if (pull_)
     caf::anon_send_exit(pull_, caf::exit_reason::user_shutdown);
+  if (source_flags_)
+    caf::anon_send_exit(source_flags_, caf::exit_reason::user_shutdown);
   if (maintenance_)
     caf::anon_send_exit(maintenance_, caf::exit_reason::user_shutdown);
   if (alerts_)
@@ -151,6 +185,8 @@ std::string service::drain(std::chrono::milliseconds budget) {
   //    retries against the next instance (or this one restarted).
   if (router_)
     router_->refuse_ingest();
+  for (auto& inbox : inboxes_)
+    inbox->stop();
   // 1. Events in flight: their commits finish and their answers go out.
   while (in_flight() > 0 && clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds{10});

@@ -7,7 +7,9 @@
 #include "actors/core.hpp"
 #include "actors/destination.hpp"
 #include "actors/health.hpp"
+#include "actors/inbox_source.hpp"
 #include "actors/maintenance.hpp"
+#include "actors/sources.hpp"
 #include "actors/store.hpp"
 #include "adapters/config/config.hpp"
 #include "adapters/http/http.hpp"
@@ -75,6 +77,9 @@ private:
   std::vector<destination_actor> destinations_;
   maintenance_actor maintenance_;
   pull_actor pull_;
+  std::shared_ptr<source_registry> sources_;
+  sources_actor source_flags_;
+  std::vector<std::unique_ptr<inbox_source>> inboxes_;
   alerts_actor alerts_;
   std::shared_ptr<auction_board> board_;
   std::shared_ptr<health_sources> health_;

@@ -84,6 +84,22 @@ struct token_config {
   std::vector<std::string> scopes;
 };
 
+/// One `[[source]]` (DESIGN §1.7, docs/sources.md): where events enter.
+struct source_config {
+  std::string name;          ///< unique, [a-z0-9_-]+; metrics, the API and the database
+  std::string kind = "http"; ///< http | postgres_inbox | mysql_inbox
+  bool enabled = true;       ///< the flag's default; the admin API's flip persists
+  /// Inboxes: the platform's database (resolved secret). postgres_inbox: a
+  /// libpq URI, empty for Gavel's own database; mysql_inbox: mysql://...
+  std::string url;
+  millis poll_interval{1000}; ///< inboxes: the longest wait between reads
+  unsigned batch = 500;       ///< inboxes: rows taken per read
+};
+
+/// The sources a configuration has: its `[[source]]`, or the one http
+/// source `default` when it has none.
+std::vector<source_config> effective_sources(const std::vector<source_config>& sources);
+
 /// Masking on read paths (protocols/pii.hpp).
 struct pii_config {
   /// Members of an envelope's `data` masked for tokens without `pii`.
@@ -170,6 +186,14 @@ struct alerts_config {
   bool dead_letters = true;      ///< any new dead letter
   bool restart_intensity = true; ///< a destination's supervisor gave up
   millis database_unreachable_for{10000};
+  /// A source's rejected share of its events over the window, in percent
+  /// (0: no such alert).
+  double source_rejection_percent = 1;
+  millis source_rejection_window{600000};
+  /// A source's propagation p99 (commit or arrival to outbox commit) above
+  /// this for source_propagation_for.
+  millis source_propagation_above{5000};
+  millis source_propagation_for{300000};
   millis min_interval{300000};    ///< per incident: at most one notice per this
   unsigned max_per_hour = 30;     ///< every notice together (a storm cap)
   std::string instance = "gavel"; ///< names this deployment in the text
@@ -205,6 +229,7 @@ struct config {
   database_config database;
   ingest_config ingest;
   std::vector<token_config> tokens;
+  std::vector<source_config> sources;
   pii_config pii;
   auction_config auction;
   store_config store;

@@ -84,6 +84,7 @@ template <class Owner> struct key_def {
 using top_key = key_def<config>;
 using dest_key = key_def<destination_config>;
 using token_key = key_def<token_config>;
+using source_key = key_def<source_config>;
 
 /// `k`, marked as a key its kind's destinations must set.
 template <class Owner> key_def<Owner> required(key_def<Owner> k) {
@@ -275,6 +276,13 @@ const destination_kind& webhook_kind();
 /// Every `[[destination]]` key: the common ones and each kind's, in listing
 /// order (name, kind, event_types, the kinds' own, then the common rest).
 const std::vector<dest_key>& destination_keys();
+
+/// Every `[[source]]` key (source_keys.cpp); `name` required.
+const std::vector<source_key>& source_keys();
+/// The per-table rule of one `[[source]]`: `url` as its kind needs it.
+std::optional<key_fault> check_source(const source_config& s);
+/// Source names unique.
+std::optional<key_fault> check_source_keys(const config& c);
 
 /// Every `[[token]]` key (access_keys.cpp), all required.
 const std::vector<token_key>& token_keys();

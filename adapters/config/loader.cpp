@@ -143,9 +143,14 @@ opt_error parse_destination(const toml::table& t, destination_config& dc,
   return std::nullopt;
 }
 
-opt_error parse_token(const toml::table& t, token_config& tc, const std::string& prefix,
-                      std::string_view origin) {
-  const auto& table = token_keys();
+/// One `[[token]]` or `[[source]]` table: every key known, the required ones
+/// present, then the table's own rule (`first` names the key whose line a
+/// rule's message points at when the fault has none of its own).
+template <class Owner, class Check>
+opt_error parse_entry(const toml::table& t, Owner& o,
+                      const std::vector<key_def<Owner>>& table, Check check,
+                      std::string_view first, std::string_view what,
+                      const std::string& prefix, std::string_view origin) {
   std::vector<std::string_view> names;
   names.reserve(table.size());
   for (auto& k : table)
@@ -154,18 +159,44 @@ opt_error parse_token(const toml::table& t, token_config& tc, const std::string&
     std::string_view key_name = key.str(); // clang < 16: no capture of key
     auto field = prefix + "." + std::string{key_name};
     auto it = std::find_if(table.begin(), table.end(),
-                           [&](const token_key& k) { return k.name == key_name; });
+                           [&](const key_def<Owner>& k) { return k.name == key_name; });
     if (it == table.end())
       return locate(unknown_key(field, key.str(), names), origin, &node);
-    if (auto e = it->assign(node, tc, field))
+    if (auto e = it->assign(node, o, field))
       return locate(*e, origin, &node);
   }
   for (auto& k : table)
     if (k.required && !t.contains(k.name))
-      return locate_fault({std::string{k.name}, "missing (every token needs it)"},
-                          prefix + "." + std::string{k.name}, origin, t, k.name, &t);
-  if (auto fault = check_token(tc))
-    return locate_fault(*fault, prefix + "." + fault->key, origin, t, "scopes", &t);
+      return locate_fault(
+          {std::string{k.name}, "missing (every " + std::string{what} + " needs it)"},
+          prefix + "." + std::string{k.name}, origin, t, k.name, &t);
+  if (auto fault = check(o))
+    return locate_fault(*fault, prefix + "." + fault->key, origin, t,
+                        t.contains(fault->key) ? std::string_view{fault->key} : first,
+                        &t);
+  return std::nullopt;
+}
+
+/// An array of tables (`[[token]]`, `[[source]]`), each read by parse_entry.
+template <class Owner, class Check>
+opt_error parse_entries(std::string_view section, const toml::node& node,
+                        std::vector<Owner>& out, const std::vector<key_def<Owner>>& table,
+                        Check check, std::string_view first, std::string_view what,
+                        std::string_view origin) {
+  auto arr = node.as_array();
+  if (!arr || !arr->is_array_of_tables())
+    return locate(wrong_type(std::string{section},
+                             "an array of tables ([[" + std::string{section} + "]])",
+                             node),
+                  origin, &node);
+  for (std::size_t i = 0; i < arr->size(); ++i) {
+    Owner o;
+    if (auto e =
+            parse_entry(*arr->get(i)->as_table(), o, table, check, first, what,
+                        std::string{section} + "[" + std::to_string(i) + "]", origin))
+      return e;
+    out.push_back(std::move(o));
+  }
   return std::nullopt;
 }
 
@@ -226,20 +257,19 @@ expected<config> parse_config(std::string_view toml_text, std::string_view origi
   std::vector<std::string_view> top_names = section_names();
   top_names.emplace_back("destination");
   top_names.emplace_back("token");
+  top_names.emplace_back("source");
   for (auto&& [key, node] : root) {
     std::string section{key.str()};
     if (section == "token") {
-      auto arr = node.as_array();
-      if (!arr || !arr->is_array_of_tables())
-        return locate(wrong_type("token", "an array of tables ([[token]])", node), origin,
-                      &node);
-      for (std::size_t i = 0; i < arr->size(); ++i) {
-        token_config tc;
-        if (auto e = parse_token(*arr->get(i)->as_table(), tc,
-                                 "token[" + std::to_string(i) + "]", origin))
-          return *e;
-        cfg.tokens.push_back(std::move(tc));
-      }
+      if (auto e = parse_entries(section, node, cfg.tokens, token_keys(), check_token,
+                                 "scopes", "token", origin))
+        return *e;
+      continue;
+    }
+    if (section == "source") {
+      if (auto e = parse_entries(section, node, cfg.sources, source_keys(), check_source,
+                                 "kind", "source", origin))
+        return *e;
       continue;
     }
     if (section == "destination") {
@@ -285,8 +315,8 @@ expected<config> parse_config(std::string_view toml_text, std::string_view origi
         return locate(*e, origin, &value);
     }
   }
-  for (auto rule :
-       {check_alerts_keys, check_admission_keys, check_auction_keys, check_token_keys})
+  for (auto rule : {check_alerts_keys, check_admission_keys, check_auction_keys,
+                    check_token_keys, check_source_keys})
     if (auto fault = rule(cfg))
       return locate_fault(*fault, fault->key, origin, root, fault->key, nullptr);
   return cfg;
@@ -317,6 +347,12 @@ std::vector<config_key> config_keys() {
   for (auto& k : token_keys())
     out.push_back({"token." + std::string{k.name},
                    k.required ? std::string{"(required)"} : k.show(token_defaults),
+                   k.doc,
+                   {}});
+  const source_config source_defaults;
+  for (auto& k : source_keys())
+    out.push_back({"source." + std::string{k.name},
+                   k.required ? std::string{"(required)"} : k.show(source_defaults),
                    k.doc,
                    {}});
   const destination_config dest_defaults;

@@ -4,6 +4,40 @@
 
 namespace gavel::adapters::keys {
 
+namespace {
+
+/// A share in percent, 0..100: an integer or a float (`1`, `0.5`).
+top_key percent_key(std::string_view section, std::string_view name, std::string doc,
+                    double alerts_config::*member) {
+  return {
+      section,
+      name,
+      std::move(doc),
+      {},
+      [member](const toml::node& n, config& c, const std::string& field) -> opt_error {
+        std::optional<double> v;
+        if (auto i = n.as_integer())
+          v = static_cast<double>(i->get());
+        else if (auto f = n.as_floating_point())
+          v = f->get();
+        if (!v)
+          return wrong_type(field, "a number of percent (1 or 0.5)", n);
+        if (!(*v >= 0 && *v <= 100))
+          return make_error(field, "expected a percentage from 0 to 100");
+        c.alerts.*member = *v;
+        return std::nullopt;
+      },
+      [member](const config& c) {
+        auto text = std::to_string(c.alerts.*member);
+        text.erase(text.find_last_not_of('0') + 1);
+        if (text.back() == '.')
+          text.pop_back();
+        return text;
+      }};
+}
+
+} // namespace
+
 void add_alerts_keys(std::vector<top_key>& k) {
   constexpr std::string_view a = "alerts";
   k.push_back(duration_key<config>(
@@ -25,6 +59,21 @@ void add_alerts_keys(std::vector<top_key>& k) {
   k.push_back(duration_key<config>(
       a, "database_unreachable_for", "alert when PostgreSQL is unreachable this long",
       [](auto& c) -> auto& { return c.alerts.database_unreachable_for; }));
+  k.push_back(percent_key(a, "source_rejection_percent",
+                          "alert when a source's rejected share of its events over "
+                          "source_rejection_window is above this (0: never)",
+                          &alerts_config::source_rejection_percent));
+  k.push_back(duration_key<config>(
+      a, "source_rejection_window", "the window of source_rejection_percent",
+      [](auto& c) -> auto& { return c.alerts.source_rejection_window; }));
+  k.push_back(duration_key<config>(
+      a, "source_propagation_above",
+      "alert when a source's propagation p99 (its commit or arrival to the outbox "
+      "commit) is above this for source_propagation_for",
+      [](auto& c) -> auto& { return c.alerts.source_propagation_above; }));
+  k.push_back(duration_key<config>(
+      a, "source_propagation_for", "how long source_propagation_above must hold",
+      [](auto& c) -> auto& { return c.alerts.source_propagation_for; }));
   k.push_back(duration_key<config>(
       a, "min_interval",
       "at most one notice per incident per this (the recovery notice always goes)",

@@ -121,6 +121,14 @@ public:
   expected<std::vector<protocols::audit_record>> audit_records(std::int64_t before,
                                                                std::size_t limit);
 
+  /// Every flag an operator has set (source_flags), by name.
+  expected<std::vector<protocols::source_flag>> source_flags();
+
+  /// Sets one source's flag (committed when this returns); returns the row
+  /// as stored.
+  expected<protocols::source_flag> set_source_flag(const std::string& name, bool enabled,
+                                                   const std::string& by);
+
   /// Auctions with at least one dead letter on this destination (parked).
   expected<std::vector<std::int64_t>> parked_auctions(const std::string& destination);
 

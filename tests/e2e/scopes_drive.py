@@ -65,6 +65,9 @@ ROUTES = [
     ("POST", "/v1/destinations/nope/restart", {}, "admin"),
     ("POST", "/v1/destinations/webhook/crash", {}, "admin"),
     ("GET", "/v1/audit", None, "admin"),
+    ("GET", "/v1/sources", None, "read"),
+    # No such source: an allowed call is a 404 and flips nothing.
+    ("POST", "/v1/sources/nope/disable", {}, "admin"),
     # An auction with no events: a pii read of nothing leaves no audit record.
     ("GET", "/v1/events?auction_id=424242", None, "read"),
     ("GET", "/v1/auctions", None, "read"),
