@@ -2,18 +2,13 @@
 
 #include "adapters/log.hpp"
 #include "protocols/resilience.hpp"
+#include "protocols/time.hpp"
 
 namespace gavel::actors {
 
 namespace {
 
 using core_ptr = core_impl_actor::stateful_pointer<core_state>;
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void tell_gateways(core_ptr self) {
   auto& st = self->state;
@@ -56,7 +51,7 @@ void crashed(core_ptr self, std::string what) {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto d = st.policy.on_crash(std::chrono::steady_clock::now(), unit(st.rng));
   st.status.last_error = std::move(what);
-  st.status.last_error_ms = wall_ms();
+  st.status.last_error_ms = protocols::unix_now_ms();
   if (d.over_limit) {
     st.status.state = protocols::core_state::failed;
     ++st.generation; // cancels a restart that was due

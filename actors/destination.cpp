@@ -2,6 +2,7 @@
 
 #include "adapters/log.hpp"
 #include "adapters/metrics.hpp"
+#include "protocols/time.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -15,14 +16,8 @@ using self_ptr = destination_worker_actor::stateful_pointer<destination_state>;
 using protocols::failure_class;
 using protocols::outbox_record;
 
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 void note_recent(destination_counters& c, bool dead) {
-  auto now = unix_ms_now();
+  auto now = protocols::unix_now_ms();
   c.recent.emplace_back(now, dead);
   while (!c.recent.empty() && c.recent.front().first < now - 300000)
     c.recent.pop_front();
@@ -30,7 +25,7 @@ void note_recent(destination_counters& c, bool dead) {
 
 void set_error(destination_state& st, std::string e) {
   st.last_error = std::move(e);
-  st.last_error_ms = unix_ms_now();
+  st.last_error_ms = protocols::unix_now_ms();
 }
 
 void read_more(self_ptr self);
@@ -169,8 +164,8 @@ void back_off(self_ptr self, const destination_lanes::settled& s,
 void observe_latency(destination_state& st, const outbox_record& rec) {
   if (rec.created_ms <= 0)
     return;
-  auto ms =
-      static_cast<double>(std::max<std::int64_t>(0, unix_ms_now() - rec.created_ms));
+  auto ms = static_cast<double>(
+      std::max<std::int64_t>(0, protocols::unix_now_ms() - rec.created_ms));
   if (!st.latency)
     st.latency = &adapters::metrics::global().histogram(
         "gavel_delivery_latency_seconds",
@@ -398,7 +393,7 @@ destination_status make_status(destination_state& st) {
   s.dead_letters = c.dead_letters;
   s.parked = c.parked;
   s.circuit_opens = c.circuit_opens;
-  auto cutoff = unix_ms_now() - 300000;
+  auto cutoff = protocols::unix_now_ms() - 300000;
   for (const auto& [t, dead] : c.recent)
     if (t >= cutoff)
       ++(dead ? s.dead_letters_5m : s.retries_5m);

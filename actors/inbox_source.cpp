@@ -2,18 +2,13 @@
 
 #include "actors/api/responses.hpp"
 #include "adapters/log.hpp"
+#include "protocols/time.hpp"
 
 #include <future>
 
 namespace gavel::actors {
 
 namespace {
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 /// The reason kept in gavel_inbox_rejected: the error code the HTTP ingest
 /// would answer, the field, and the message.
@@ -138,7 +133,7 @@ bool inbox_source::step(source_registry::entry& e) {
     return false;
 
   // Validate each row as POST /v1/events validates one event object.
-  const auto now_ms = wall_ms();
+  const auto now_ms = protocols::unix_now_ms();
   auto sub = std::make_shared<api::submission>();
   sub->results.resize(rows->size());
   std::vector<std::pair<std::int64_t, std::string>> rejects;
@@ -182,7 +177,7 @@ bool inbox_source::step(source_registry::entry& e) {
       return true;
     }
     auto answers = results.get();
-    const auto committed_ms = wall_ms();
+    const auto committed_ms = protocols::unix_now_ms();
     for (auto slot : sub->slots) {
       const auto& row = (*rows)[slot];
       const auto& r = answers[slot];

@@ -2,18 +2,9 @@
 
 #include "adapters/log.hpp"
 #include "adapters/metrics.hpp"
+#include "protocols/time.hpp"
 
 namespace gavel::actors {
-
-namespace {
-
-protocols::unix_ms wall_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-} // namespace
 
 maintenance_settings make_maintenance_settings(const adapters::config& cfg) {
   maintenance_settings s;
@@ -29,7 +20,7 @@ maintenance_settings make_maintenance_settings(const adapters::config& cfg) {
 protocols::expected<std::vector<protocols::outbox_partition>>
 run_retention(adapters::pg_store& db, const maintenance_settings& settings,
               bool execute) {
-  auto now = wall_now();
+  auto now = protocols::unix_now_ms();
   if (auto made = db.ensure_partitions(now, static_cast<int>(settings.partitions_ahead));
       !made)
     GAVEL_LOG_WARN("retention: cannot create partitions: {}", made.err().message);

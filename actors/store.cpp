@@ -2,6 +2,7 @@
 
 #include "adapters/log.hpp"
 #include "adapters/metrics.hpp"
+#include "protocols/time.hpp"
 
 #include <algorithm>
 
@@ -56,12 +57,6 @@ struct store_metrics {
     return x;
   }
 };
-
-protocols::unix_ms wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 void schedule_flush(store_ptr self) {
   if (!self->state.flush_scheduled) {
@@ -228,7 +223,7 @@ void flush(store_ptr self) {
     if (st.storage_refused) {
       st.storage_reason = e.message;
       if (st.settings.storage)
-        st.settings.storage->fail(e.message, wall_ms());
+        st.settings.storage->fail(e.message, protocols::unix_now_ms());
     }
     if (!st.db->connected() || st.storage_refused) {
       st.backoff = std::clamp(st.backoff * 2, st.settings.reconnect_min,
@@ -256,9 +251,7 @@ void flush(store_ptr self) {
     metrics.events.inc(rows.size());
     metrics.head.set(static_cast<double>(*std::max_element(ids.begin(), ids.end())));
   }
-  auto committed_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+  auto committed_ms = protocols::unix_now_ms();
   if (st.db->take_late_commit()) {
     // A commit answered "in doubt" turned out to have landed: its rows are
     // below this batch and were never published. Publish from the outbox

@@ -391,9 +391,7 @@ public:
   const char* name() const noexcept override { return "email"; }
 
   protocols::expected<bool> send(const alert_notice& n) override {
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::system_clock::now().time_since_epoch())
-                   .count();
+    auto now = protocols::unix_now_ms();
     struct upload {
       std::string data;
       std::size_t offset = 0;

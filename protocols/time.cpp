@@ -5,6 +5,12 @@
 
 namespace gavel::protocols {
 
+unix_ms unix_now_ms() noexcept {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 namespace {
 
 using namespace std::chrono;

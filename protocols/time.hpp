@@ -11,6 +11,9 @@ namespace gavel::protocols {
 /// Milliseconds since the Unix epoch, UTC.
 using unix_ms = std::int64_t;
 
+/// Now, by the system clock (wall time), in milliseconds since the epoch.
+unix_ms unix_now_ms() noexcept;
+
 /// Formats as ISO-8601 UTC with millisecond precision and a `Z` suffix:
 /// `2026-06-09T14:23:11.412Z`.
 std::string format_iso8601_ms(unix_ms t);

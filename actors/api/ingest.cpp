@@ -4,6 +4,7 @@
 #include "actors/api/responses.hpp"
 #include "adapters/metrics.hpp"
 #include "protocols/json.hpp"
+#include "protocols/time.hpp"
 
 namespace gavel::actors::api {
 
@@ -263,9 +264,7 @@ void ingest_endpoint::handle(http_request&& req, const caller& who,
                  arrived](std::vector<ingest_result>& results) {
     ingest_metrics::get().count_results(results);
     auto propagation = std::chrono::steady_clock::now() - arrived;
-    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+    auto now_ms = protocols::unix_now_ms();
     for (const auto& r : results)
       sources->count(*src, r.error, r.st == ingest_result::status::duplicate,
                      to_http(r.error).code, propagation, now_ms);

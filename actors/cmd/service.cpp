@@ -3,6 +3,7 @@
 #include "actors/api/gateway.hpp"
 #include "actors/pull.hpp"
 #include "adapters/metrics.hpp"
+#include "protocols/time.hpp"
 
 #include <thread>
 
@@ -74,11 +75,7 @@ protocols::expected<adapters::done> service::start() {
   deps.settings.final_heartbeat_interval = cfg_.auction.final_heartbeat_interval;
   deps.settings.final_window = cfg_.auction.final_window;
   deps.settings.idle_timeout = cfg_.auction.idle_timeout;
-  deps.clock = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
+  deps.clock = [] { return protocols::unix_now_ms(); };
   // Series exist from the start (at zero), not from their first event.
   api::ingest_endpoint::register_metrics();
   adapters::metrics::global().counter("gavel_heartbeat_events_total",

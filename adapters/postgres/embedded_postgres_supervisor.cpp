@@ -4,6 +4,7 @@
 #include "adapters/postgres/embedded_postgres_supervisor.hpp"
 
 #include "adapters/log.hpp"
+#include "protocols/time.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -18,12 +19,6 @@
 namespace gavel::adapters {
 
 namespace {
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 int pidfd_open(pid_t pid) {
   return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -86,7 +81,7 @@ void embedded_postgres_supervisor::set_state(const char* state, pid_t pid) {
 void embedded_postgres_supervisor::set_error(std::string error) {
   std::lock_guard guard{mutex_};
   status_.last_error = std::move(error);
-  status_.last_error_ms = wall_ms();
+  status_.last_error_ms = protocols::unix_now_ms();
 }
 
 bool embedded_postgres_supervisor::pause(std::chrono::milliseconds d) {
