@@ -5,10 +5,11 @@ that same cluster, a webhook destination on `sim receive`).
   /usr/bin/python3 bench/inbox.py --rate 5000 --seconds 60   # open loop
   /usr/bin/python3 bench/inbox.py --top --seconds 30          # closed loop
 
-Open loop: WRITERS threads commit one row per transaction at RATE rows/s in
-all, each recording its commit time (the platform's clock, the same host as
-the cluster). Latency of a row = its outbox row's created_at (the outbox
-transaction) - its platform commit. Closed loop (--top): the writers commit
+Open loop: pgbench clients (the platform) commit one inbox row per
+transaction at RATE rows/s in all (`pgbench -R`), each transaction also
+recording the row's insert time (clock_timestamp(), the statement before
+its COMMIT) in a side table. Latency of a row = its outbox row's created_at
+(the outbox transaction) - that time: both on the cluster's clock. Closed loop (--top): the writers commit
 as fast as they can; the top rate is rows stored / (last outbox commit -
 first platform commit). Every committed row is checked to be stored exactly
 once. Writes bench/reports/inbox-<rate|top>.json and .md."""
@@ -18,8 +19,6 @@ import os
 import platform
 import subprocess
 import sys
-import threading
-import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "e2e"))
@@ -47,8 +46,6 @@ def main():
     g = Gavel(a.bin, "bench-" + name, extra_toml=(
         '[[source]]\nname = "platform"\nkind = "postgres_inbox"\npoll_interval = "1s"\n'
         'batch = 1000\n[[source]]\nname = "default"\n'))
-    commits = {}
-    lock = threading.Lock()
     try:
         g.start()
         sock = f"{g.work}/pg/sock"
@@ -65,39 +62,33 @@ def main():
             except psycopg2.Error:
                 return False
         wait(table, "the inbox table", 30)
-        stop_at = time.time() + a.seconds
-        per_writer = a.rate / a.writers
-
-        def writer(w):
-            c = psycopg2.connect(**args)
-            cur = c.cursor()
-            n = 0
-            start = time.time()
-            while time.time() < stop_at:
-                bid = w * 10_000_000 + n + 1
-                auction = 100000 + (bid % 500)
-                cur.execute("INSERT INTO gavel_inbox (event) VALUES (%s)", (json.dumps({
-                    "event_type": "bid.placed", "data": {
-                        "auction_id": auction, "bid_id": bid, "bid_amount": "10.00",
-                        "bid_timestamp": "2026-06-09T14:23:11Z", "bidder_user_id": 7}}),))
-                c.commit()
-                t = time.time()
-                with lock:
-                    commits[bid] = t
-                n += 1
-                if not a.top:
-                    due = start + n / per_writer
-                    if due > t:
-                        time.sleep(due - t)
-            c.close()
-
-        threads = [threading.Thread(target=writer, args=(w,)) for w in range(a.writers)]
+        c = psycopg2.connect(**args)
+        c.autocommit = True
+        c.cursor().execute("create sequence bench_bid; create table bench_sent "
+                           "(bid_id bigint primary key, t timestamptz not null)")
+        c.close()
+        # The platform: pgbench clients, each transaction one inbox row and
+        # its insert time (clock_timestamp, a statement before the COMMIT).
+        script = f"{g.work}/platform.sql"
+        with open(script, "w") as f:
+            f.write("BEGIN;\n"
+                    "INSERT INTO bench_sent (bid_id, t) VALUES (nextval('bench_bid'), "
+                    "clock_timestamp());\n"
+                    "INSERT INTO gavel_inbox (event) VALUES (json_build_object("
+                    "'event_type', 'bid.placed', 'data', json_build_object("
+                    "'auction_id', 100000 + currval('bench_bid') % 500, "
+                    "'bid_id', currval('bench_bid'), 'bid_amount', '10.00', "
+                    "'bid_timestamp', '2026-06-09T14:23:11Z', 'bidder_user_id', 7))::text);\n"
+                    "COMMIT;\n")
+        cmd = ["/usr/lib/postgresql/15/bin/pgbench", "-n", "-c", str(a.writers), "-j", "2",
+               "-T", str(a.seconds), "-f", script, "-h", args["host"], "-p", str(args["port"]),
+               "-U", "postgres", "postgres"]
+        if not a.top:
+            cmd[2:2] = ["-R", str(a.rate)]
         load_before = os.getloadavg()
-        first = time.time()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        bench = subprocess.run(cmd, capture_output=True, text=True)
+        if bench.returncode != 0:
+            raise SystemExit("pgbench: " + bench.stderr[-2000:])
 
         def drained():
             c = psycopg2.connect(**args)
@@ -109,31 +100,33 @@ def main():
         wait(drained, "the inbox drained", 600, step=0.5)
         c = psycopg2.connect(**args)
         cur = c.cursor()
-        cur.execute("select bid_id, extract(epoch from created_at) from outbox "
-                    "where event_type = 'bid.placed' and bid_id is not null")
-        stored = cur.fetchall()
+        cur.execute("select count(*), min(extract(epoch from t)) from bench_sent")
+        sent, first = cur.fetchone()
+        cur.execute("select (extract(epoch from o.created_at) - extract(epoch from s.t)) * 1000, "
+                    "extract(epoch from o.created_at) from outbox o join bench_sent s "
+                    "on s.bid_id = o.bid_id where o.event_type = 'bid.placed'")
+        rows = cur.fetchall()
+        cur.execute("select count(*) - count(distinct bid_id) from outbox "
+                    "where event_type = 'bid.placed'")
+        duplicates = cur.fetchone()[0]
         c.close()
-        lat = []
-        seen = set()
-        last = 0.0
-        for bid, at in stored:
-            if bid in commits:
-                seen.add(bid)
-                lat.append((float(at) - commits[bid]) * 1000)
-                last = max(last, float(at))
-        missing = len(commits) - len(seen)
-        duplicates = len(stored) - len(set(b for b, _ in stored))
-        written_rate = len(commits) / a.seconds
+        lat = [float(r[0]) for r in rows]
+        last = max((float(r[1]) for r in rows), default=float(first or 0))
+        missing = sent - len(rows)
+        seen = rows
+        written_rate = sent / a.seconds
         result = {
             "scenario": name, "machine": {"nproc": os.cpu_count(), "kernel": platform.release()},
             "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
                                      text=True, cwd=here).stdout.strip(),
             "load_before": load_before, "load_after": os.getloadavg(),
             "settings": {"rate": None if a.top else a.rate, "seconds": a.seconds,
-                         "writers": a.writers, "batch": 1000, "poll_interval": "1s"},
-            "rows_committed": len(commits), "rows_stored": len(seen), "missing": missing,
+                         "writers": a.writers, "writer": "pgbench", "batch": 1000,
+                         "poll_interval": "1s"},
+            "rows_committed": sent, "rows_stored": len(seen), "missing": missing,
             "duplicates": duplicates, "platform_commit_rate": round(written_rate),
-            "stored_rate": round(len(seen) / max(1e-9, last - first)) if seen else 0,
+            "stored_rate": round(len(seen) / max(1e-9, last - float(first))) if seen else 0,
+            "pgbench": bench.stdout.strip().splitlines()[-6:],
             "latency_ms": {"p50": pct(lat, 50), "p90": pct(lat, 90), "p99": pct(lat, 99),
                            "max": max(lat) if lat else None},
         }
@@ -150,7 +143,7 @@ def main():
                 f"commit {r['commit'][:12]}.\n\n"
                 f"Run: `/usr/bin/python3 bench/inbox.py "
                 f"{'--top' if a.top else '--rate ' + str(a.rate)} --seconds {a.seconds}` — "
-                f"{a.writers} platform writers, one row per transaction, Gavel on its embedded "
+                f"{a.writers} pgbench clients as the platform, one row per transaction, Gavel on its embedded "
                 f"PostgreSQL (fsync on) with the inbox in the same cluster.\n\n"
                 f"| figure | value |\n|---|---|\n"
                 f"| rows committed by the platform | {r['rows_committed']} "
