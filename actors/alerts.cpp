@@ -77,17 +77,7 @@ adapters::health_input to_health_input(const pipeline_snapshot& s) {
     x.last_error = d.status.last_error;
     in.destinations.push_back(std::move(x));
   }
-  for (const auto& h : s.sources) {
-    adapters::health_input::source x;
-    x.name = h.name;
-    x.enabled = h.enabled;
-    x.taken = h.taken;
-    x.rejected = h.rejected;
-    x.bounds = h.bounds;
-    x.buckets = h.buckets;
-    x.oldest_seconds = h.oldest_seconds;
-    in.sources.push_back(std::move(x));
-  }
+  in.sources = s.sources;
   return in;
 }
 

@@ -5,6 +5,7 @@
 #include "actors/interfaces.hpp"
 #include "actors/sources.hpp"
 #include "actors/store.hpp"
+#include "adapters/alert.hpp"
 #include "adapters/postgres/embedded_postgres_supervisor.hpp"
 
 #include <atomic>
@@ -31,16 +32,7 @@ struct health_sources {
 };
 
 /// One source as /v1/pipeline and the alerts see it (cumulative counts).
-struct source_health {
-  std::string name;
-  protocols::source_kind kind = protocols::source_kind::http;
-  bool enabled = true;
-  std::uint64_t taken = 0; ///< accepted and duplicate
-  std::uint64_t rejected = 0;
-  std::vector<double> bounds;           ///< propagation buckets (seconds)
-  std::vector<std::uint64_t> buckets;   ///< non-cumulative, +Inf last
-  std::optional<double> oldest_seconds; ///< inboxes: the oldest row waiting
-};
+using source_health = adapters::health_input::source;
 
 /// One destination as /v1/pipeline, /metrics and the alerts see it.
 struct destination_health {

@@ -10,6 +10,7 @@
 #include "protocols/event.hpp"
 #include "protocols/expected.hpp"
 #include "protocols/health.hpp"
+#include "protocols/source.hpp"
 
 #include <cstdint>
 #include <deque>
@@ -44,8 +45,10 @@ struct health_input {
   bool storage_refusing = false;
   std::string storage_error;
   /// Each source's cumulative counts (actors/sources.hpp).
+  /// One source as /v1/pipeline and the rules see it (actors::source_health).
   struct source {
     std::string name;
+    protocols::source_kind kind = protocols::source_kind::http;
     bool enabled = true;
     std::uint64_t taken = 0;    ///< accepted and duplicate events
     std::uint64_t rejected = 0; ///< events turned away for good

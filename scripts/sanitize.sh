@@ -9,8 +9,11 @@
 #                                  the sanitized gavel and sim through the fault
 #                                  tests: db_faults proxy/restart/terminate
 #                                  (ROUNDS each, default 2), postmaster_kill,
-#                                  kill9_burst, disk_full; its slower timing
-#                                  opens windows the normal build hides
+#                                  kill9_burst, disk_full, and the inboxes'
+#                                  burst through SIGKILLs (inbox_postgres,
+#                                  inbox_mysql on a throwaway MariaDB); its
+#                                  slower timing opens windows the normal
+#                                  build hides
 #
 # Any sanitizer report fails the run: UBSan halts on the first error with a
 # stack trace; LeakSanitizer reports at exit. tests/ubsan.supp and
@@ -50,6 +53,11 @@ if [ "${1:-}" = --faults ]; then
     bash "tests/e2e/$t.sh" build-asan/bin || rc=$?
     [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || exit "$rc"
   done
+  bash tests/e2e/inbox_postgres.sh build-asan/bin
+  export GAVEL_TEST_MYSQL_DIR=$PWD/build-asan/test-mysql
+  trap 'bash scripts/test-mysql.sh stop "$GAVEL_TEST_MYSQL_DIR" >/dev/null 2>&1 || true' EXIT
+  bash scripts/test-mysql.sh start "$GAVEL_TEST_MYSQL_DIR"
+  bash tests/e2e/inbox_mysql.sh build-asan/bin
   if [ -n "$(ls -A "$reports")" ]; then
     echo "sanitize: reports in $reports:" >&2
     cat "$reports"/* >&2
