@@ -2,6 +2,16 @@
 // reads and writes, in autocommit so every read is a snapshot of its own, and
 // a second one that only LISTENs, so wait() can block on it without holding
 // up anything else.
+//
+// The platform's inserts notify only while the reader says it sleeps
+// (gavel_inbox_reader.waiting, inbox.sql: notifying commits are serialized
+// by the server). Going to sleep is therefore a handshake, so that no
+// committed row waits for the poll: (1) mark waiting; (2) wait until no
+// other session holds the insert lock on gavel_inbox, polling meanwhile:
+// a transaction that inserted before the mark saw "busy" and will not
+// notify, and it holds that lock until it ends; (3) read once more, which
+// sees every such row; (4) block on LISTEN: every later insert sees
+// "waiting" and notifies. The first read that finds rows marks busy again.
 #include "adapters/inbox.hpp"
 
 #include "adapters/postgres/guarded.hpp"
@@ -57,6 +67,10 @@ public:
       for (const auto& r : rows)
         out.push_back(
             {r[0].as<std::int64_t>(), r[1].as<std::string>(), r[2].as<std::int64_t>()});
+      if (!out.empty())
+        mark_busy(tx);
+      else if (sleep_ == sleep_state::marked_clear)
+        sleep_ = sleep_state::asleep;
       return out;
     });
   }
@@ -109,6 +123,84 @@ public:
         return ok.err();
       return true;
     }
+    if (sleep_ == sleep_state::asleep || sleep_ == sleep_state::legacy)
+      return block(timeout);
+    if (sleep_ == sleep_state::marked_clear)
+      return true; // the read that sees the last silent commits comes first
+    auto clear = sleep_ == sleep_state::marked ? inserters_gone() : mark_waiting();
+    if (!clear)
+      return clear.err();
+    if (!*clear) {
+      // An insert begun before the mark may commit any moment, silently.
+      if (auto woke = block(std::min(timeout, inserter_poll)); !woke)
+        return woke.err();
+    }
+    return true;
+  }
+
+private:
+  /// The reader's side of the sleep handshake (top of the file).
+  enum class sleep_state {
+    unknown,      ///< after a start: whatever the table says
+    busy,         ///< marked busy
+    marked,       ///< marked; inserts begun before the mark may be running
+    marked_clear, ///< none are; one more read, then sleep
+    asleep,       ///< every commit from here on notifies
+    legacy,       ///< a schema without gavel_inbox_reader: every insert notifies
+  };
+
+  /// How often to look again while an insert begun before the mark runs.
+  static constexpr std::chrono::milliseconds inserter_poll{20};
+
+  /// Marks waiting; true when no insert begun before could still commit.
+  expected<bool> mark_waiting() {
+    return guarded("mark inbox reader waiting", [&]() -> expected<bool> {
+      pqxx::nontransaction tx{*conn_};
+      try {
+        tx.exec("update gavel_inbox_reader set waiting = true");
+      } catch (const pqxx::undefined_table&) {
+        sleep_ = sleep_state::legacy;
+        return true;
+      }
+      sleep_ = sleep_state::marked;
+      return clear_of_inserters(tx);
+    });
+  }
+
+  expected<bool> inserters_gone() {
+    return guarded("look for inbox inserters", [&]() -> expected<bool> {
+      pqxx::nontransaction tx{*conn_};
+      return clear_of_inserters(tx);
+    });
+  }
+
+  /// Whether any other session (a prepared transaction too: no pid) holds
+  /// or waits for the lock an INSERT takes on gavel_inbox.
+  bool clear_of_inserters(pqxx::transaction_base& tx) {
+    auto r = tx.exec("select not exists (select 1 from pg_locks "
+                     "where locktype = 'relation' and database = (select oid from "
+                     "pg_database where datname = current_database()) "
+                     "and relation = 'gavel_inbox'::regclass "
+                     "and mode = 'RowExclusiveLock' "
+                     "and pid is distinct from pg_backend_pid())");
+    bool clear = r[0][0].as<bool>();
+    if (clear)
+      sleep_ = sleep_state::marked_clear;
+    return clear;
+  }
+
+  void mark_busy(pqxx::transaction_base& tx) {
+    if (sleep_ == sleep_state::busy || sleep_ == sleep_state::legacy)
+      return;
+    try {
+      tx.exec("update gavel_inbox_reader set waiting = false");
+      sleep_ = sleep_state::busy;
+    } catch (const pqxx::undefined_table&) {
+      sleep_ = sleep_state::legacy;
+    }
+  }
+
+  expected<bool> block(std::chrono::milliseconds timeout) {
     try {
       if (listen_conn_->get_notifs() > 0)
         return take_wakes();
@@ -123,7 +215,6 @@ public:
     }
   }
 
-private:
   std::string url() const {
     return postgres::libpq_url(opts_.url, opts_.connect_timeout_seconds,
                                opts_.application_name);
@@ -216,6 +307,7 @@ private:
   }
 
   inbox_options opts_;
+  sleep_state sleep_ = sleep_state::unknown;
   std::unique_ptr<pqxx::connection> conn_;
   std::unique_ptr<pqxx::connection> listen_conn_;
   // Declared after its connection so that it is destroyed first: it

@@ -25,13 +25,29 @@ create table if not exists gavel_inbox_rejected (
   rejected_at timestamptz not null default now()
 );
 
--- Wakes the reader (LISTEN gavel_inbox). NOTIFY is delivered at commit and
--- never for a rolled-back transaction, and one per statement is enough: the
--- reader reads everything committed when it wakes.
+-- Whether Gavel's reader is asleep, waiting for a NOTIFY (one row). A
+-- transaction that sends a NOTIFY takes a database-wide lock from just
+-- before its commit until after it, so notifying transactions commit one at
+-- a time: a NOTIFY on every bid would cap the platform's commit rate. The
+-- trigger notifies only while the reader sleeps; while it is busy it reads
+-- again anyway. The platform's role needs SELECT on this table.
+create table if not exists gavel_inbox_reader (
+  one boolean primary key default true check (one),
+  waiting boolean not null default true
+);
+insert into gavel_inbox_reader (one, waiting) values (true, true)
+  on conflict (one) do nothing;
+
+-- Wakes the reader (LISTEN gavel_inbox) when it sleeps. NOTIFY is delivered
+-- at commit and never for a rolled-back transaction, and one per statement
+-- is enough: the reader reads everything committed when it wakes. Without
+-- the row (not created, or deleted), it notifies every time.
 create or replace function gavel_inbox_notify() returns trigger
 language plpgsql as $$
 begin
-  perform pg_notify('gavel_inbox', '');
+  if coalesce((select waiting from gavel_inbox_reader limit 1), true) then
+    perform pg_notify('gavel_inbox', '');
+  end if;
   return null;
 end
 $$;

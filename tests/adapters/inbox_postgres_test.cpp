@@ -65,6 +65,38 @@ struct fixture {
 
 using clock_type = std::chrono::steady_clock;
 
+/// Counts the notifications of channel gavel_inbox, as the platform's
+/// server sends them (the reader's own LISTEN is elsewhere).
+struct listener {
+  explicit listener(const std::string& url) : conn(url), counter(conn, "gavel_inbox") {}
+  struct counting final : pqxx::notification_receiver {
+    using pqxx::notification_receiver::notification_receiver;
+    void operator()(const std::string&, int) override { ++count; }
+    int count = 0;
+  };
+  /// Notifications received within `d` (all of them, once one has come).
+  int received(std::chrono::milliseconds d) {
+    conn.await_notification(0, static_cast<long>(d.count()) * 1000);
+    conn.get_notifs();
+    return counter.count;
+  }
+  pqxx::connection conn;
+  counting counter;
+};
+
+/// Brings the reader to sleep on LISTEN: waits, reads and removes until a
+/// wait times out with nothing to read.
+void settle(adapters::inbox_reader& r) {
+  for (int i = 0; i < 100; ++i) {
+    auto woke = r.wait(std::chrono::milliseconds{50});
+    CAF_REQUIRE(woke);
+    if (!*woke)
+      return;
+    CAF_REQUIRE(r.remove(test::inbox_contract::ids(r)));
+  }
+  CAF_FAIL("the reader never went to sleep");
+}
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(inbox_postgres_tests, fixture)
@@ -109,6 +141,7 @@ CAF_TEST(the reader connects again after its session is killed) {
 CAF_TEST(wait returns on a committed insert) {
   auto r = reader();
   CAF_REQUIRE(r->read(10)); // listening from here on
+  settle(*r);
   open()->exec(contract::insert(contract::event(1)));
   auto start = clock_type::now();
   auto woke = r->wait(std::chrono::seconds{60});
@@ -121,6 +154,7 @@ CAF_TEST(wait returns on a committed insert) {
 CAF_TEST(a notification is delivered at commit and never for a rollback) {
   auto r = reader();
   CAF_REQUIRE(r->read(10));
+  settle(*r);
   auto t = open();
   t->exec("begin");
   t->exec(contract::insert(contract::event(1)));
@@ -163,6 +197,78 @@ CAF_TEST(wait listens again after its session is killed) {
   CAF_REQUIRE(woke);
   CAF_CHECK(*woke);
   CAF_CHECK_LESS(clock_type::now() - start, std::chrono::seconds{30});
+}
+
+// A NOTIFY serializes the commits that send it (a database-wide lock held
+// through the commit), so the platform notifies only a sleeping reader.
+CAF_TEST(a busy reader is not notified and a sleeping one is) {
+  auto r = reader();
+  listener heard{db.url()};
+  open()->exec(contract::insert(contract::event(1)));
+  CAF_CHECK_EQUAL(contract::ids(*r).size(), 1u); // busy from here on
+  CAF_CHECK_EQUAL(open()->scalar("select waiting from gavel_inbox_reader"), "f");
+  auto before = heard.received(std::chrono::milliseconds{200});
+  open()->exec(contract::insert(contract::event(2)));
+  CAF_CHECK_EQUAL(heard.received(std::chrono::milliseconds{300}), before);
+  settle(*r);
+  CAF_CHECK_EQUAL(open()->scalar("select waiting from gavel_inbox_reader"), "t");
+  open()->exec(contract::insert(contract::event(3)));
+  CAF_CHECK_GREATER(heard.received(std::chrono::seconds{30}), before);
+  auto woke = r->wait(std::chrono::seconds{60});
+  CAF_REQUIRE(woke);
+  CAF_CHECK(*woke);
+}
+
+// T inserted while the reader was busy (so it will not notify) and commits
+// after the reader marked itself waiting: the reader sees T still running
+// and keeps looking instead of sleeping on LISTEN, and reads T's row once
+// it commits, without a notification and without waiting for the poll.
+CAF_TEST(an insert begun before the reader slept is read without a notification) {
+  auto r = reader();
+  listener heard{db.url()};
+  open()->exec(contract::insert(contract::event(1)));
+  auto first = contract::ids(*r);
+  CAF_REQUIRE_EQUAL(first.size(), 1u);
+  CAF_REQUIRE(r->remove(first));
+  auto t = open();
+  t->exec("begin");
+  t->exec(contract::insert(contract::event(2)));
+  auto quiet = heard.received(std::chrono::milliseconds{100});
+  auto start = clock_type::now();
+  for (int i = 0; i < 5; ++i) {
+    CAF_CHECK(contract::ids(*r).empty());
+    auto woke = r->wait(std::chrono::seconds{60});
+    CAF_REQUIRE(woke);
+    CAF_CHECK(*woke); // a look again, never the whole timeout
+  }
+  CAF_CHECK_LESS(clock_type::now() - start, std::chrono::seconds{30});
+  t->exec("commit");
+  std::vector<std::int64_t> seen;
+  for (int i = 0; i < 100 && seen.empty(); ++i) {
+    seen = contract::ids(*r);
+    if (seen.empty()) {
+      auto woke = r->wait(std::chrono::seconds{60});
+      CAF_REQUIRE(woke);
+      CAF_REQUIRE(*woke); // the last silent commit is read before any sleep
+    }
+  }
+  CAF_CHECK_EQUAL(seen.size(), 1u);
+  CAF_CHECK_LESS(clock_type::now() - start, std::chrono::seconds{30});
+  CAF_CHECK_EQUAL(heard.received(std::chrono::milliseconds{200}), quiet);
+}
+
+CAF_TEST(without the reader table every insert notifies) {
+  auto r = reader();
+  open()->exec("drop table gavel_inbox_reader");
+  CAF_REQUIRE(r->read(10));
+  settle(*r);
+  open()->exec(contract::insert(contract::event(1)));
+  auto start = clock_type::now();
+  auto woke = r->wait(std::chrono::seconds{60});
+  CAF_REQUIRE(woke);
+  CAF_CHECK(*woke);
+  CAF_CHECK_LESS(clock_type::now() - start, std::chrono::seconds{30});
+  CAF_CHECK_EQUAL(contract::ids(*r).size(), 1u);
 }
 
 CAF_TEST(an empty url is refused) {
