@@ -73,12 +73,12 @@ void inbox_source::run() {
     // Flag off (or not known yet after a start): the rows wait where the
     // platform wrote them; only the depth is read, for the operator.
     if (!registry_->flags_known() || !e->enabled.load()) {
-      read_depth(*e, false);
+      read_depth(*e);
       pause(std::min(settings_.poll_interval, std::chrono::milliseconds{250}));
       continue;
     }
     bool busy = step(*e);
-    read_depth(*e, false);
+    read_depth(*e);
     if (!busy)
       idle();
   }
@@ -105,9 +105,12 @@ void inbox_source::idle() {
   }
 }
 
-void inbox_source::read_depth(source_registry::entry& e, bool force) {
+void inbox_source::read_depth(source_registry::entry& e) {
+  // At most every depth_interval: the count reads the whole backlog, so
+  // after every batch it would slow the reader most when it is furthest
+  // behind.
   auto now = std::chrono::steady_clock::now();
-  if (!force && now - last_depth_ < settings_.depth_interval)
+  if (now - last_depth_ < settings_.depth_interval)
     return;
   last_depth_ = now;
   if (auto d = reader_->depth()) {
@@ -214,7 +217,6 @@ bool inbox_source::step(source_registry::entry& e) {
                      settings_.name, id);
   if (retry_later)
     pause(settings_.backoff);
-  read_depth(e, true);
   return true;
 }
 

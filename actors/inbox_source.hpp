@@ -67,7 +67,7 @@ private:
   bool step(source_registry::entry& e);
   /// Waits for rows (a NOTIFY, or poll_interval) or stop().
   void idle();
-  void read_depth(source_registry::entry& e, bool force);
+  void read_depth(source_registry::entry& e);
   /// Sleeps up to `d` or until stop().
   void pause(std::chrono::milliseconds d);
 

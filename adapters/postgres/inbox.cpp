@@ -146,7 +146,8 @@ private:
     marked,       ///< marked; inserts begun before the mark may be running
     marked_clear, ///< none are; one more read, then sleep
     asleep,       ///< every commit from here on notifies
-    legacy,       ///< a schema without gavel_inbox_reader: every insert notifies
+    legacy,       ///< gavel_inbox_reader missing (or not ours to update): the
+                  ///< trigger notifies every insert
   };
 
   /// How often to look again while an insert begun before the mark runs.
@@ -159,6 +160,9 @@ private:
       try {
         tx.exec("update gavel_inbox_reader set waiting = true");
       } catch (const pqxx::undefined_table&) {
+        sleep_ = sleep_state::legacy;
+        return true;
+      } catch (const pqxx::insufficient_privilege&) {
         sleep_ = sleep_state::legacy;
         return true;
       }
@@ -196,6 +200,8 @@ private:
       tx.exec("update gavel_inbox_reader set waiting = false");
       sleep_ = sleep_state::busy;
     } catch (const pqxx::undefined_table&) {
+      sleep_ = sleep_state::legacy;
+    } catch (const pqxx::insufficient_privilege&) {
       sleep_ = sleep_state::legacy;
     }
   }

@@ -30,7 +30,7 @@ create table if not exists gavel_inbox_rejected (
 -- before its commit until after it, so notifying transactions commit one at
 -- a time: a NOTIFY on every bid would cap the platform's commit rate. The
 -- trigger notifies only while the reader sleeps; while it is busy it reads
--- again anyway. The platform's role needs SELECT on this table.
+-- again anyway (docs/adr/0023-inbox-notify-only-a-sleeping-reader.md).
 create table if not exists gavel_inbox_reader (
   one boolean primary key default true check (one),
   waiting boolean not null default true
@@ -40,12 +40,22 @@ insert into gavel_inbox_reader (one, waiting) values (true, true)
 
 -- Wakes the reader (LISTEN gavel_inbox) when it sleeps. NOTIFY is delivered
 -- at commit and never for a rolled-back transaction, and one per statement
--- is enough: the reader reads everything committed when it wakes. Without
--- the row (not created, or deleted), it notifies every time.
+-- is enough: the reader reads everything committed when it wakes.
+-- It must never fail the bid's transaction: it runs as its owner (who
+-- created gavel_inbox_reader, so the platform's role needs no grant on it),
+-- with the search_path it was created under, and when the flag cannot be
+-- read (the row or the table gone) it notifies, as if the reader slept.
 create or replace function gavel_inbox_notify() returns trigger
-language plpgsql as $$
+language plpgsql security definer set search_path from current as $$
+declare
+  sleeping boolean;
 begin
-  if coalesce((select waiting from gavel_inbox_reader limit 1), true) then
+  begin
+    select r.waiting into sleeping from gavel_inbox_reader r limit 1;
+  exception when others then
+    sleeping := null;
+  end;
+  if coalesce(sleeping, true) then
     perform pg_notify('gavel_inbox', '');
   end if;
   return null;

@@ -271,6 +271,24 @@ CAF_TEST(without the reader table every insert notifies) {
   CAF_CHECK_EQUAL(contract::ids(*r).size(), 1u);
 }
 
+// The trigger runs inside the bid's transaction: it must not fail it, even
+// for a role with no grant on gavel_inbox_reader.
+CAF_TEST(a platform role with only insert on the inbox commits) {
+  auto r = reader();
+  auto admin = open();
+  admin->exec(
+      "do $$ begin if not exists (select 1 from pg_roles where rolname = "
+      "'gavel_test_platform') then create role gavel_test_platform; end if; end $$");
+  admin->exec("grant insert on gavel_inbox to gavel_test_platform");
+  auto platform = open();
+  platform->exec("set role gavel_test_platform");
+  platform->exec("begin");
+  platform->exec(contract::insert(contract::event(1)));
+  platform->exec("commit");
+  CAF_CHECK_EQUAL(contract::ids(*r).size(), 1u);
+  admin->exec("revoke all on gavel_inbox from gavel_test_platform");
+}
+
 CAF_TEST(an empty url is refused) {
   auto r = adapters::make_postgres_inbox({});
   auto rows = r->read(10);
