@@ -52,8 +52,9 @@ void finish(std::shared_ptr<gathering> g, const protocols::outbox_facts* facts) 
 } // namespace
 
 storage_condition::view storage_state(const storage_condition* store,
-                                      const adapters::database_status& server) {
-  auto v = store ? store->get() : storage_condition::view{};
+                                      const adapters::database_status& server,
+                                      protocols::unix_ms now) {
+  auto v = store ? store->get(now) : storage_condition::view{};
   if (v.failing || !server.embedded || server.state == "running" ||
       !adapters::storage_refused({}, server.last_error))
     return v;
@@ -84,7 +85,8 @@ void gather_health(caf::actor_system& sys, std::shared_ptr<const health_sources>
   g->snap.database_up = src->db_healthy && src->db_healthy->load();
   if (src->database)
     g->snap.database_server = src->database();
-  g->snap.storage = storage_state(src->storage.get(), g->snap.database_server);
+  g->snap.storage =
+      storage_state(src->storage.get(), g->snap.database_server, g->snap.now);
   if (src->board)
     g->snap.auctions = src->board->summarize(g->snap.now, src->final_window_ms);
   if (src->sources)

@@ -64,7 +64,8 @@ struct pipeline_snapshot {
 /// to start for the same reason: a PANIC on a WAL write ends in crash
 /// recovery that cannot write either, and then no commit is even tried.
 storage_condition::view storage_state(const storage_condition* store,
-                                      const adapters::database_status& server);
+                                      const adapters::database_status& server,
+                                      protocols::unix_ms now);
 
 /// Asks every destination and the maintenance actor (bounded by `timeout`),
 /// then calls `done` once, on an actor thread, with the snapshot. Missing

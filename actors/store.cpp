@@ -239,7 +239,7 @@ void flush(store_ptr self) {
   if (!st.healthy->exchange(true))
     GAVEL_LOG_INFO("store: database reachable");
   bool was_refused = std::exchange(st.storage_refused, false);
-  if (st.settings.storage && st.settings.storage->clear())
+  if (st.settings.storage && st.settings.storage->clear(protocols::unix_now_ms()))
     was_refused = true;
   if (was_refused)
     GAVEL_LOG_INFO("store: database storage accepts writes again");

@@ -23,6 +23,12 @@ public:
     protocols::unix_ms since_ms = 0; ///< first failure of this episode
     std::uint64_t failures = 0;      ///< commits refused, cumulative
   };
+  /// An episode ends only once commits have gone through for this long with
+  /// none refused: near a full disk a small commit that needs no new page
+  /// still fits while most fail, and a condition that flipped with each
+  /// would make /readyz and the alert flap.
+  static constexpr protocols::unix_ms settle_ms = 5000;
+
   void fail(std::string reason, protocols::unix_ms now) {
     std::lock_guard lock{mutex_};
     if (!v_.failing)
@@ -30,20 +36,33 @@ public:
     v_.failing = true;
     v_.reason = std::move(reason);
     ++v_.failures;
+    last_failure_ms_ = now;
   }
-  /// True when this ends an episode.
-  bool clear() {
+  /// A commit went through; true when this ends an episode.
+  bool clear(protocols::unix_ms now) {
     std::lock_guard lock{mutex_};
-    return std::exchange(v_.failing, false);
+    last_success_ms_ = now;
+    if (!v_.failing || now - last_failure_ms_ < settle_ms)
+      return false;
+    v_.failing = false;
+    return true;
   }
-  view get() const {
+  /// The condition at `now`: an episode whose settle time has passed since
+  /// a commit went through reads as ended, even before the next commit.
+  view get(protocols::unix_ms now) const {
     std::lock_guard lock{mutex_};
-    return v_;
+    auto v = v_;
+    if (v.failing && last_success_ms_ > last_failure_ms_ &&
+        now - last_failure_ms_ >= settle_ms)
+      v.failing = false;
+    return v;
   }
 
 private:
   mutable std::mutex mutex_;
   view v_;
+  protocols::unix_ms last_failure_ms_ = 0;
+  protocols::unix_ms last_success_ms_ = 0;
 };
 
 struct store_settings {

@@ -78,7 +78,9 @@ void operations_api::readyz(http_responder respond) {
   bool flags = !t_.sources || t_.sources->flags_known();
   // A full or read-only disk outlasts the restarts it may cause (a PANIC on
   // a WAL write) and needs someone to free space: it is told first.
-  bool storage_ok = !storage_state(h.storage.get(), status).failing;
+  bool storage_ok = !storage_state(h.storage.get(), status,
+                                   h.clock ? h.clock() : protocols::unix_now_ms())
+                         .failing;
   ojson body;
   body["status"] = !storage_ok ? "database storage refusing writes"
                    : !server   ? "database restarting"

@@ -103,3 +103,29 @@ CAF_TEST(nothing is acknowledged when the commit fails and it recovers by itself
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+// Near a full disk a small commit still fits while most are refused: the
+// condition must not end with each one, or /readyz and the alert flap.
+CAF_TEST(the storage condition ends only after commits go through for the settle time) {
+  storage_condition c;
+  constexpr auto settle = storage_condition::settle_ms;
+  c.fail("no space", 1000);
+  CAF_CHECK(!c.clear(1100)); // one commit fitted
+  CAF_CHECK(c.get(1100).failing);
+  c.fail("no space", 1200); // the next one did not
+  CAF_CHECK(!c.clear(1300));
+  CAF_CHECK(c.get(1200 + settle - 1).failing);
+  CAF_CHECK(!c.get(1200 + settle).failing); // read as ended, before the next commit
+  CAF_CHECK(c.clear(1200 + settle + 50));   // which ends the episode
+  CAF_CHECK(!c.get(1200 + settle + 50).failing);
+  CAF_CHECK_EQUAL(c.get(1200 + settle + 50).failures, 2u);
+}
+
+CAF_TEST(a storage condition with no commit through since its last refusal stays) {
+  storage_condition c;
+  c.fail("no space", 1000);
+  CAF_CHECK(!c.clear(1100));
+  c.fail("no space", 2000);
+  CAF_CHECK(c.get(2000 + 10 * storage_condition::settle_ms).failing);
+  CAF_CHECK_EQUAL(c.get(2000).since_ms, 1000);
+}
