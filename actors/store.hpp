@@ -42,7 +42,7 @@ public:
   bool clear(protocols::unix_ms now) {
     std::lock_guard lock{mutex_};
     last_success_ms_ = now;
-    if (!v_.failing || now - last_failure_ms_ < settle_ms)
+    if (!ended(now))
       return false;
     v_.failing = false;
     return true;
@@ -52,13 +52,18 @@ public:
   view get(protocols::unix_ms now) const {
     std::lock_guard lock{mutex_};
     auto v = v_;
-    if (v.failing && last_success_ms_ > last_failure_ms_ &&
-        now - last_failure_ms_ >= settle_ms)
+    if (ended(now))
       v.failing = false;
     return v;
   }
 
 private:
+  /// The settle rule; the caller holds the mutex.
+  bool ended(protocols::unix_ms now) const {
+    return v_.failing && last_success_ms_ > last_failure_ms_ &&
+           now - last_failure_ms_ >= settle_ms;
+  }
+
   mutable std::mutex mutex_;
   view v_;
   protocols::unix_ms last_failure_ms_ = 0;

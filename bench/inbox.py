@@ -16,7 +16,6 @@ once. Writes bench/reports/inbox-<rate|top>.json and .md."""
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -24,16 +23,11 @@ import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "e2e"))
+import reportlib  # noqa: E402
+from reportlib import pct  # noqa: E402
 from metrics_harness import Gavel, log, wait  # noqa: E402
 
 import psycopg2  # noqa: E402
-
-
-def pct(xs, p):
-    if not xs:
-        return None
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
 
 
 def machine_cpu():
@@ -149,10 +143,7 @@ def main():
         seen = rows
         written_rate = sent / a.seconds
         result = {
-            "scenario": name, "machine": {"nproc": os.cpu_count(), "kernel": platform.release()},
-            "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
-                                     text=True, cwd=here).stdout.strip(),
-            "load_before": load_before, "load_after": os.getloadavg(),
+            "scenario": name, **reportlib.context(load_before),
             "settings": {"rate": None if a.top else a.rate, "seconds": a.seconds,
                          "writers": a.writers, "writer": "pgbench", "batch": 1000,
                          "rows_per_transaction": a.rows_per_txn,
@@ -166,15 +157,9 @@ def main():
         }
     finally:
         g.cleanup()
-    out = os.path.join(here, "reports", name)
-    with open(out + ".json", "w") as f:
-        json.dump(result, f, indent=2)
     r = result
-    with open(out + ".md", "w") as f:
-        f.write(f"# {name}: inbox commit -> outbox commit\n\n"
-                f"Machine: {r['machine']['nproc']} cores, kernel {r['machine']['kernel']}; "
-                f"load {r['load_before'][0]:.2f} before, {r['load_after'][0]:.2f} after; "
-                f"commit {r['commit'][:12]}.\n\n"
+    md = (f"# {name}: inbox commit -> outbox commit\n\n"
+                + reportlib.header(r) +
                 f"Run: `/usr/bin/python3 bench/inbox.py "
                 f"{'--top' if a.top else '--rate ' + str(a.rate)} --seconds {a.seconds}"
                 f"{' --rows-per-txn ' + str(a.rows_per_txn) if a.rows_per_txn > 1 else ''}` — "
@@ -195,6 +180,7 @@ def main():
                 f"Gavel {r['cpu']['gavel_s']} s, PostgreSQL and the rest "
                 f"{r['cpu']['postgres_and_rest_s']} s, pgbench {r['cpu']['pgbench_s']} s, "
                 f"sim receive {r['cpu']['sim_receive_s']} s |\n")
+    reportlib.write(name, result, md)
     log(json.dumps({k: r[k] for k in ("rows_committed", "rows_stored", "missing", "duplicates",
                                       "stored_rate", "latency_ms")}))
     return 0 if r["missing"] == 0 and r["duplicates"] == 0 else 1

@@ -22,7 +22,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -30,17 +29,14 @@ import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "tests", "e2e"))
+import reportlib  # noqa: E402
+from reportlib import pct  # noqa: E402
 from metrics_harness import Gavel, log  # noqa: E402
 
 PG = "/usr/lib/postgresql/15/bin"
 PER_AUCTION = 100  # open, 98 bids, close
 CONCURRENT = 1000  # auctions open at a time
 CHUNK = 100_000  # rows per platform transaction
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))] if xs else None
 
 
 def as_postgres(cmd):
@@ -263,26 +259,17 @@ def main():
         figures["auctions_page_100"] = summary(lat)
         result = {
             "scenario": name, "rows": a.rows, "auctions": auctions,
-            "machine": {"nproc": os.cpu_count(), "kernel": platform.release()},
-            "commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True,
-                                     text=True, cwd=here).stdout.strip(),
-            "load_before": load_before, "load_after": os.getloadavg(),
+            **reportlib.context(load_before),
             "fill_seconds": round(fill_s), "outbox_size": size, "latency_ms": figures,
         }
     finally:
         g.cleanup()
-    out = os.path.join(here, "reports", name)
-    with open(out + ".json", "w") as f:
-        json.dump(result, f, indent=2)
     r = result
     rows = "\n".join(
         f"| {k} | {v['n']} | {v['p50']} | {v['p90']} | {v['p99']} | {v['max']} |"
         for k, v in r["latency_ms"].items())
-    with open(out + ".md", "w") as f:
-        f.write(f"# {name}: pull API on a {r['rows']:,}-row outbox\n\n"
-                f"Machine: {r['machine']['nproc']} cores, kernel {r['machine']['kernel']}; "
-                f"load {r['load_before'][0]:.2f} before, {r['load_after'][0]:.2f} after; "
-                f"commit {r['commit'][:12]}.\n\n"
+    md = (f"# {name}: pull API on a {r['rows']:,}-row outbox\n\n"
+                + reportlib.header(r) +
                 f"Run: `/usr/bin/python3 bench/pull.py --rows {a.rows}` — outbox of "
                 f"{r['rows']:,} events ({r['auctions']:,} closed auctions of {PER_AUCTION} "
                 f"events, {CONCURRENT:,} open at a time, 7 daily partitions; {r['outbox_size']} "
@@ -304,6 +291,7 @@ def main():
                 f"{PER_AUCTION} events, the webhook destination's progress).\n"
                 f"- `auctions_page_100`: `GET /v1/auctions?state=closed&limit=100` pages "
                 f"(100 digests each).\n")
+    reportlib.write(name, result, md)
     log(json.dumps(r["latency_ms"]))
     return 0
 

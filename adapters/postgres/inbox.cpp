@@ -157,15 +157,8 @@ private:
   expected<bool> mark_waiting() {
     return guarded("mark inbox reader waiting", [&]() -> expected<bool> {
       pqxx::nontransaction tx{*conn_};
-      try {
-        tx.exec("update gavel_inbox_reader set waiting = true");
-      } catch (const pqxx::undefined_table&) {
-        sleep_ = sleep_state::legacy;
+      if (!write_waiting(tx, true))
         return true;
-      } catch (const pqxx::insufficient_privilege&) {
-        sleep_ = sleep_state::legacy;
-        return true;
-      }
       sleep_ = sleep_state::marked;
       return clear_of_inserters(tx);
     });
@@ -196,14 +189,22 @@ private:
   void mark_busy(pqxx::transaction_base& tx) {
     if (sleep_ == sleep_state::busy || sleep_ == sleep_state::legacy)
       return;
-    try {
-      tx.exec("update gavel_inbox_reader set waiting = false");
+    if (write_waiting(tx, false))
       sleep_ = sleep_state::busy;
+  }
+
+  /// Writes the reader's flag; false (and legacy from then on) when the
+  /// table is missing or not ours to update.
+  bool write_waiting(pqxx::transaction_base& tx, bool waiting) {
+    try {
+      tx.exec(waiting ? "update gavel_inbox_reader set waiting = true"
+                      : "update gavel_inbox_reader set waiting = false");
+      return true;
     } catch (const pqxx::undefined_table&) {
-      sleep_ = sleep_state::legacy;
     } catch (const pqxx::insufficient_privilege&) {
-      sleep_ = sleep_state::legacy;
     }
+    sleep_ = sleep_state::legacy;
+    return false;
   }
 
   expected<bool> block(std::chrono::milliseconds timeout) {

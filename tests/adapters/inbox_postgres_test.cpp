@@ -52,6 +52,8 @@ struct fixture {
            "', clock_timestamp() - interval '" + std::to_string(seconds) + " seconds')";
   }
 
+  void one_insert_wakes_the_sleeping_reader(adapters::inbox_reader& r);
+
   void kill_reader_sessions() {
     // The timeout makes pg_terminate_backend wait until each one has ended.
     auto killed = open()->scalar(
@@ -97,6 +99,19 @@ void settle(adapters::inbox_reader& r) {
   CAF_FAIL("the reader never went to sleep");
 }
 
+/// One committed insert wakes a reader asleep on LISTEN, and is read.
+void fixture::one_insert_wakes_the_sleeping_reader(adapters::inbox_reader& r) {
+  CAF_REQUIRE(r.read(10)); // listening from here on
+  settle(r);
+  open()->exec(contract::insert(contract::event(1)));
+  auto start = clock_type::now();
+  auto woke = r.wait(std::chrono::seconds{60});
+  CAF_REQUIRE(woke);
+  CAF_CHECK(*woke);
+  CAF_CHECK_LESS(clock_type::now() - start, std::chrono::seconds{30});
+  CAF_CHECK_EQUAL(contract::ids(r).size(), 1u);
+}
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(inbox_postgres_tests, fixture)
@@ -140,15 +155,7 @@ CAF_TEST(the reader connects again after its session is killed) {
 // already pending when wait() is called, so it returns at once.
 CAF_TEST(wait returns on a committed insert) {
   auto r = reader();
-  CAF_REQUIRE(r->read(10)); // listening from here on
-  settle(*r);
-  open()->exec(contract::insert(contract::event(1)));
-  auto start = clock_type::now();
-  auto woke = r->wait(std::chrono::seconds{60});
-  CAF_REQUIRE(woke);
-  CAF_CHECK(*woke);
-  CAF_CHECK_LESS(clock_type::now() - start, std::chrono::seconds{30});
-  CAF_CHECK_EQUAL(contract::ids(*r).size(), 1u);
+  one_insert_wakes_the_sleeping_reader(*r);
 }
 
 CAF_TEST(a notification is delivered at commit and never for a rollback) {
@@ -260,15 +267,7 @@ CAF_TEST(an insert begun before the reader slept is read without a notification)
 CAF_TEST(without the reader table every insert notifies) {
   auto r = reader();
   open()->exec("drop table gavel_inbox_reader");
-  CAF_REQUIRE(r->read(10));
-  settle(*r);
-  open()->exec(contract::insert(contract::event(1)));
-  auto start = clock_type::now();
-  auto woke = r->wait(std::chrono::seconds{60});
-  CAF_REQUIRE(woke);
-  CAF_CHECK(*woke);
-  CAF_CHECK_LESS(clock_type::now() - start, std::chrono::seconds{30});
-  CAF_CHECK_EQUAL(contract::ids(*r).size(), 1u);
+  one_insert_wakes_the_sleeping_reader(*r);
 }
 
 // The trigger runs inside the bid's transaction: it must not fail it, even
