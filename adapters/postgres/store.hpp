@@ -158,6 +158,10 @@ public:
   /// oldest transaction still running.
   expected<protocols::pull_page> pull_events(const protocols::pull_query& q);
 
+  /// Whether pull_events reads `q`'s matching rows first and sorts them
+  /// (narrow windows, a bidder) rather than walking storage order.
+  expected<bool> pull_reads_filter_first(const protocols::pull_query& q);
+
   /// GET /v1/auctions/<id> (nullopt: unknown), with each destination's view.
   expected<std::optional<protocols::auction_summary>>
   auction_summary(std::int64_t auction_id,

@@ -295,6 +295,64 @@ CAF_TEST(every filter selects what it names and pages in its documented order) {
   CAF_CHECK_EQUAL(*p->envelopes[0], envelope_of("auction.opened-1"));
 }
 
+// 2,000 bids in 20 transactions, each storing its producer timestamps in
+// reverse, then 10 late rows inside the narrow window: a narrow window and
+// a bidder are read through their own indexes and sorted, a wide window by
+// walking storage order; both page in storage order, every row once.
+CAF_TEST(narrow and wide filters page in storage order whichever way they are read) {
+  auto at = [](int k) { return t0 + std::int64_t{k} * 1000; };
+  std::vector<protocols::new_event> stored;
+  for (int k = 0; k < 21; ++k) {
+    std::vector<protocols::new_event> batch;
+    for (int j = 0; j < (k < 20 ? 100 : 10); ++j) {
+      auto second = k < 20 ? k * 100 + (99 - j) : 520 + j;
+      batch.push_back(make(k + 1, event_type::bid_placed, j + 1,
+                           "bid.placed-" + std::to_string(k) + "-" + std::to_string(j),
+                           at(second), "u" + std::to_string(j % 10), at(second)));
+    }
+    CAF_REQUIRE(store.commit(batch, {}, {}));
+    stored.insert(stored.end(), batch.begin(), batch.end());
+  }
+  CAF_REQUIRE(store.query("analyze outbox"));
+  auto expect = [&](auto keep) {
+    std::vector<std::string> out;
+    for (const auto& e : stored)
+      if (keep(e))
+        out.push_back(e.event_id);
+    return out;
+  };
+  auto check = [&](pull_query q, bool filter_first,
+                   const std::vector<std::string>& want) {
+    auto plan = store.pull_reads_filter_first(q);
+    CAF_REQUIRE(plan);
+    CAF_CHECK_EQUAL(*plan, filter_first);
+    for (std::size_t limit : {7u, 1000u}) {
+      q.limit = limit;
+      CAF_CHECK_EQUAL(ids(store, q), want);
+    }
+  };
+  pull_query narrow;
+  narrow.from = at(500);
+  narrow.to = at(600);
+  auto in_narrow = [&](const protocols::new_event& e) {
+    return e.producer_ms >= at(500) && e.producer_ms < at(600);
+  };
+  CAF_REQUIRE_EQUAL(expect(in_narrow).size(), 110u);
+  check(narrow, true, expect(in_narrow));
+  pull_query bids;
+  bids.bid_from = at(500);
+  bids.bid_to = at(600);
+  check(bids, true, expect(in_narrow));
+  pull_query bidder;
+  bidder.bidder_user_id = "u3";
+  check(bidder, true,
+        expect([](const protocols::new_event& e) { return e.bidder_user_id == "u3"; }));
+  pull_query wide;
+  wide.from = at(100);
+  check(wide, false,
+        expect([&](const protocols::new_event& e) { return e.producer_ms >= at(100); }));
+}
+
 CAF_TEST(an auction summary carries its state digest and the view of each destination) {
   using protocols::auction_row;
   auto row = [](std::int64_t id, std::int64_t last, bool closed) {
