@@ -17,6 +17,8 @@ expected<std::string> base64_decode(std::string_view text);
 std::string hmac_sha256(std::string_view key, std::string_view message);
 /// Raw 32-byte SHA-256.
 std::string sha256(std::string_view bytes);
+/// Lower-case hex of raw bytes (two digits per byte).
+std::string hex_lower(std::string_view bytes);
 /// Constant-time equality of two digests (of equal, public length): compare
 /// secrets by their SHA-256, so neither their content nor their length leaks.
 bool same_digest(std::string_view a, std::string_view b) noexcept;

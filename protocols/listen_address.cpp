@@ -29,4 +29,26 @@ std::optional<listen_address> parse_listen_address(std::string_view text) {
   return listen_address{std::string{host}, static_cast<std::uint16_t>(value)};
 }
 
+bool is_loopback_host(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "0:0:0:0:0:0:0:1")
+    return true;
+  // Dotted quad, each part 0..255, the first 127.
+  unsigned first = 0;
+  for (int part = 0; part < 4; ++part) {
+    auto dot = host.find('.');
+    if ((part < 3) == (dot == std::string_view::npos))
+      return false; // too few parts, or too many
+    auto text = host.substr(0, dot);
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || text.size() > 3 || ec != std::errc{} ||
+        end != text.data() + text.size() || value > 255)
+      return false;
+    if (part == 0)
+      first = value;
+    host = dot == std::string_view::npos ? std::string_view{} : host.substr(dot + 1);
+  }
+  return first == 127;
+}
+
 } // namespace gavel::protocols

@@ -20,4 +20,9 @@ struct listen_address {
 /// what it returns.
 std::optional<listen_address> parse_listen_address(std::string_view text);
 
+/// Whether a listen host reaches only this machine: `localhost`, an IPv4
+/// address in 127.0.0.0/8, or `::1`. Any other name (it could resolve
+/// anywhere), and the empty host (every address), is not.
+bool is_loopback_host(std::string_view host);
+
 } // namespace gavel::protocols

@@ -1,5 +1,6 @@
 #include "protocols/pii.hpp"
 
+#include "protocols/crypto.hpp"
 #include "protocols/json.hpp"
 
 #include <algorithm>
@@ -55,8 +56,14 @@ std::string mask_text(std::string_view text) {
   return out;
 }
 
-expected<std::string> mask_envelope(std::string_view envelope,
-                                    const std::vector<std::string>& fields) {
+namespace {
+
+/// `envelope` with each member of `data` named in `fields` (and not null)
+/// replaced by the string `replace(value)`; byte for byte when none is.
+template <class Replace>
+expected<std::string> rewrite_fields(std::string_view envelope,
+                                     const std::vector<std::string>& fields,
+                                     Replace replace) {
   auto doc = json::parse(envelope);
   if (!doc || !doc->is_object())
     return error{"malformed", {}, "the envelope is not a JSON object"};
@@ -68,12 +75,33 @@ expected<std::string> mask_envelope(std::string_view envelope,
     if (std::find(fields.begin(), fields.end(), name) == fields.end() ||
         v.k == json::kind::null)
       continue;
-    v = json::value::string(v.is_string() ? mask_text(v.text) : std::string{stars});
+    v = json::value::string(replace(v));
     changed = true;
   }
   if (!changed)
     return std::string{envelope};
   return json::dump(*doc);
+}
+
+} // namespace
+
+expected<std::string> mask_envelope(std::string_view envelope,
+                                    const std::vector<std::string>& fields) {
+  return rewrite_fields(envelope, fields, [](const json::value& v) {
+    return v.is_string() ? mask_text(v.text) : std::string{stars};
+  });
+}
+
+std::string pseudonym(std::string_view key, std::string_view text) {
+  return hex_lower(hmac_sha256(key, text));
+}
+
+expected<std::string> pseudonymize_envelope(std::string_view envelope,
+                                            const std::vector<std::string>& fields,
+                                            std::string_view key) {
+  return rewrite_fields(envelope, fields, [key](const json::value& v) {
+    return pseudonym(key, v.is_string() ? std::string_view{v.text} : json::dump(v));
+  });
 }
 
 std::string mask_mentions(std::string_view text, std::string_view envelope,

@@ -34,6 +34,21 @@ std::string mask_text(std::string_view text);
 expected<std::string> mask_envelope(std::string_view envelope,
                                     const std::vector<std::string>& fields);
 
+/// The pseudonym of one PII text for a destination with `pii = "hash"`:
+/// lower-case hex HMAC-SHA256 keyed by its `pii_key`, of the text's exact
+/// UTF-8 bytes (DESIGN §1.9), so the same bidder joins across events,
+/// retries, restarts and systems that share the key.
+std::string pseudonym(std::string_view key, std::string_view text);
+
+/// `envelope` with the members of its `data` named in `fields` replaced by
+/// their pseudonym: a string's own text is hashed, null stays null, any other
+/// value is hashed as its JSON text. Everything else keeps its exact text; an
+/// envelope without such a member comes back byte for byte. Error code
+/// "malformed" when the text is not a JSON object (then nothing is sent).
+expected<std::string> pseudonymize_envelope(std::string_view envelope,
+                                            const std::vector<std::string>& fields,
+                                            std::string_view key);
+
 /// `text` (free text about the record `envelope`, such as a destination's
 /// error message, which may quote what it was sent) with every mention of
 /// the envelope's string values of `fields` (as written, and JSON-escaped)

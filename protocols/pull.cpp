@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <openssl/evp.h>
 #include <set>
 
 namespace gavel::protocols {
@@ -148,17 +147,7 @@ expected<done> check_window(std::optional<unix_ms> from, std::optional<unix_ms> 
 // -- digest ----------------------------------------------------------------------
 
 std::string sha256_hex(std::string_view bytes) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(bytes.data(), bytes.size(), md, &n, EVP_sha256(), nullptr);
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * n);
-  for (unsigned int i = 0; i < n; ++i) {
-    out += digits[md[i] >> 4];
-    out += digits[md[i] & 0xf];
-  }
-  return out;
+  return hex_lower(sha256(bytes));
 }
 
 std::string digest_of_ids(const std::vector<std::string>& ids) {

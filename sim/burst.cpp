@@ -6,6 +6,7 @@
 #include "sim/common.hpp"
 #include "sim/workload.hpp"
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 
 namespace gavel::sim {
@@ -30,7 +31,23 @@ bool read_send_args(const send_args& args, const std::string& label, send_option
   out.acks = args.acks;
   out.report = args.report;
   out.receiver_stats = args.receiver_stats;
+  out.ca_file = args.ca_file;
+  out.client_cert = args.client_cert;
+  out.client_key = args.client_key;
+  if (out.client_cert.empty() != out.client_key.empty()) {
+    std::cerr << label << ": --client-cert and --client-key go together\n";
+    return false;
+  }
   return true;
+}
+
+void add_tls_options(CLI::App& cmd, send_args& args) {
+  cmd.add_option("--ca-file", args.ca_file,
+                 "extra CA bundle (PEM) trusted for an https --target and "
+                 "--receiver-stats, besides the system store");
+  cmd.add_option("--client-cert", args.client_cert,
+                 "client certificate (PEM) for a Gavel that asks for one (mTLS)");
+  cmd.add_option("--client-key", args.client_key, "private key of --client-cert");
 }
 
 int run_burst(const burst_args& args) {

@@ -155,7 +155,8 @@ private:
 /// Polls receivers' `GET /_sim/stats` for the progress line.
 class stats_poller {
 public:
-  stats_poller(adapters::io_runtime& io, const std::vector<std::string>& urls);
+  stats_poller(adapters::io_runtime& io, const std::vector<std::string>& urls,
+               const std::string& ca_file);
   bool empty() const { return conns_.empty(); }
   /// Arrivals per receiver (-1 when it did not answer).
   std::vector<std::int64_t> poll();

@@ -37,6 +37,9 @@ channel::channel(shared_state& s, std::size_t index, channel_owner& owner,
       rng_(mix64(s.opts.seed ^ (0xabcdefULL + index))) {
   adapters::http_client_options opts;
   opts.request_timeout = std::chrono::milliseconds(s.opts.request_timeout_ms);
+  opts.ca_file = s.opts.ca_file;
+  opts.client_cert_file = s.opts.client_cert;
+  opts.client_key_file = s.opts.client_key;
   conn_ = adapters::http_connection::make(s.io, s.origin, opts);
 }
 

@@ -32,8 +32,8 @@ const char* mode_name(pacing m) {
   return "?";
 }
 
-stats_poller::stats_poller(adapters::io_runtime& io,
-                           const std::vector<std::string>& urls) {
+stats_poller::stats_poller(adapters::io_runtime& io, const std::vector<std::string>& urls,
+                           const std::string& ca_file) {
   for (const auto& u : urls) {
     auto parsed = adapters::parse_url(u);
     if (!parsed) {
@@ -43,6 +43,7 @@ stats_poller::stats_poller(adapters::io_runtime& io,
     adapters::http_client_options o;
     o.connect_timeout = std::chrono::milliseconds(500);
     o.request_timeout = std::chrono::milliseconds(800);
+    o.ca_file = ca_file;
     targets_.push_back(parsed->target);
     conns_.push_back(adapters::http_connection::make(io, *parsed, o));
   }

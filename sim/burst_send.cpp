@@ -295,7 +295,7 @@ int send_workload(const std::vector<auction_script>& scripts, const send_options
         workers[r.auction % n]->queue().emplace_back(&auctions[r.auction], r.event);
       s.workers_left = workers.size();
     }
-    stats_poller poller(io, opts.receiver_stats);
+    stats_poller poller(io, opts.receiver_stats, opts.ca_file);
 
     s.mono_start = now_mono_ms();
     s.wall_start = now_unix_ms();

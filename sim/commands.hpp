@@ -49,7 +49,12 @@ struct send_args {
   unsigned threads = 1;
   bool quiet = false;
   std::vector<std::string> receiver_stats;
+  std::string ca_file;     ///< extra CA bundle for an https target and stats URLs
+  std::string client_cert; ///< mTLS: certificate presented to the target
+  std::string client_key;
 };
+/// Adds --ca-file, --client-cert and --client-key of `sim burst`/`replay`.
+void add_tls_options(CLI::App& cmd, send_args& args);
 /// The sender's options from `args`, labelled `label`; false (after saying
 /// so on stderr) on a bad duration.
 bool read_send_args(const send_args& args, const std::string& label, send_options& out);

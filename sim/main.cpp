@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
   burst->add_flag("--dry-run", b.dry_run, "generate (and --record) only, send nothing");
   burst->add_option("--receiver-stats", b.receiver_stats,
                     "receiver GET /_sim/stats URL for the progress line (repeatable)");
+  add_tls_options(*burst, b);
 
   replay_args rp;
   auto* replay = app.add_subcommand(
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
   replay->add_flag("--quiet", rp.quiet, "no progress lines");
   replay->add_option("--receiver-stats", rp.receiver_stats,
                      "receiver GET /_sim/stats URL (repeatable)");
+  add_tls_options(*replay, rp);
 
   verify_args v;
   auto* verify =

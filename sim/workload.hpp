@@ -107,6 +107,11 @@ struct send_options {
   /// `GET` URLs of receivers' stats (`{"arrivals":N,...}`), polled for the
   /// progress line.
   std::vector<std::string> receiver_stats;
+  /// https: extra CA bundle (the target and the stats URLs) and the client
+  /// certificate presented to the target (mTLS); empty: none.
+  std::string ca_file;
+  std::string client_cert;
+  std::string client_key;
   std::string label = "sim burst"; ///< prefix of messages
   std::uint64_t seed = 1;          ///< retry jitter
   std::string workload_text;       ///< one line describing the workload, for the summary

@@ -1,6 +1,7 @@
 // gavel: the service and its admin subcommands.
 #include "actors/cmd/reconcile.hpp"
 #include "actors/cmd/service.hpp"
+#include "actors/cmd/signals.hpp"
 #include "adapters/config/config.hpp"
 #include "adapters/inbox.hpp"
 #include "adapters/log.hpp"
@@ -12,86 +13,14 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <future>
 #include <iostream>
-#include <pthread.h>
 #include <thread>
 
 namespace {
 
 using namespace gavel;
-
-/// SIGINT and SIGTERM for `gavel serve`: the first asks for a graceful stop,
-/// a second one (or a stop that overruns its deadline) ends the process at
-/// once. Constructed before any other thread starts: the signals are blocked
-/// in every thread but the one running this io_context, so no other thread's
-/// system calls are interrupted and children inherit the blocked mask, as
-/// they did with sigwait().
-class shutdown_signals {
-public:
-  shutdown_signals() {
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &mask, nullptr);
-    signals_.async_wait([this](const boost::system::error_code& ec, int sig) {
-      if (!ec)
-        first_.set_value(sig);
-    });
-    thread_ = std::thread{[this, mask] {
-      pthread_sigmask(SIG_UNBLOCK, &mask, nullptr);
-      io_.run();
-    }};
-  }
-  shutdown_signals(const shutdown_signals&) = delete;
-  shutdown_signals& operator=(const shutdown_signals&) = delete;
-  ~shutdown_signals() {
-    io_.stop();
-    thread_.join();
-  }
-
-  /// Blocks until the first signal; returns its number.
-  int wait() { return first_.get_future().get(); }
-
-  /// From now on a further signal exits with 130 without waiting, and the
-  /// process exits with 3 if it is still running after `deadline`. Signals
-  /// that came since the first are queued by the signal_set and act at once.
-  void escalate(std::chrono::seconds deadline) {
-    boost::asio::post(io_, [this, deadline] {
-      signals_.async_wait([](const boost::system::error_code& ec, int) {
-        if (!ec)
-          std::_Exit(130);
-      });
-      deadline_.expires_after(deadline);
-      deadline_.async_wait([deadline](const boost::system::error_code& ec) {
-        if (ec)
-          return;
-        GAVEL_LOG_ERROR("shutdown did not finish within {} s; exiting", deadline.count());
-        spdlog::default_logger()->flush();
-        std::_Exit(3);
-      });
-    });
-  }
-
-private:
-  boost::asio::io_context io_;
-  boost::asio::signal_set signals_{io_, SIGINT, SIGTERM};
-  boost::asio::steady_timer deadline_{io_};
-  // Keeps run() going between the first signal and escalate().
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{
-      io_.get_executor()};
-  std::promise<int> first_;
-  std::thread thread_;
-};
 
 struct database {
   std::unique_ptr<adapters::embedded_postgres> embedded;
@@ -303,6 +232,9 @@ int serve(const adapters::config& cfg) {
     opts.body_timeout = cfg.server.body_timeout;
     opts.idle_timeout = cfg.server.idle_timeout;
     opts.max_connections = cfg.server.max_connections;
+    opts.tls_cert_file = cfg.server.tls_cert;
+    opts.tls_key_file = cfg.server.tls_key;
+    opts.client_ca_file = cfg.server.client_ca;
     adapters::http_server server{
         io, opts, [&svc](adapters::http_request&& req, adapters::http_responder respond) {
           svc.handle(std::move(req), std::move(respond));
@@ -313,8 +245,21 @@ int serve(const adapters::config& cfg) {
       rc = 1;
     } else {
       register_server_metrics(server);
-      GAVEL_LOG_INFO("gavel listening on {} (port {}), {} destination(s)",
-                     cfg.server.listen, *port, cfg.destinations.size());
+      signals.on_reload([&server, https = !cfg.server.tls_cert.empty()] {
+        if (!https)
+          GAVEL_LOG_INFO("SIGHUP: plain HTTP, no certificate to reload");
+        else if (auto ok = server.reload_tls(); ok)
+          GAVEL_LOG_INFO(
+              "SIGHUP: certificate and key reloaded; new connections use them");
+        else
+          GAVEL_LOG_ERROR("SIGHUP: {}", ok.err().message);
+      });
+      GAVEL_LOG_INFO("gavel listening on {} (port {}, {}), {} destination(s)",
+                     cfg.server.listen, *port,
+                     cfg.server.tls_cert.empty()    ? "plain HTTP"
+                     : cfg.server.client_ca.empty() ? "https"
+                                                    : "https with client certificates",
+                     cfg.destinations.size());
       std::cout << "gavel ready on port " << *port << std::endl;
       int sig = signals.wait();
       GAVEL_LOG_INFO("signal {}: shutting down (a second signal exits at once)", sig);
@@ -333,6 +278,7 @@ int serve(const adapters::config& cfg) {
       server.stop_accepting();
       auto summary = svc.drain(cfg.server.drain_timeout);
       GAVEL_LOG_INFO("drained: {}", summary);
+      signals.on_reload({});
       server.stop();
     }
   }

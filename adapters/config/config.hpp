@@ -45,6 +45,15 @@ struct server_config {
   /// SIGTERM: time allowed for commits in flight and destinations' last
   /// deliveries before the process stops (positions are stored after).
   millis drain_timeout{5000};
+  /// https: PEM certificate chain (leaf first) and its key; both or none.
+  /// Reloaded on SIGHUP.
+  std::string tls_cert;
+  std::string tls_key;
+  /// mTLS: clients must present a certificate signed by a CA in this bundle.
+  std::string client_ca;
+  /// Allows plain HTTP on an address other than loopback (behind a proxy
+  /// that terminates TLS); otherwise such a configuration is refused.
+  bool insecure_plain_http = false;
 };
 
 /// Admission by time (ADR 0014): an adaptive limit on events in flight, cut
@@ -153,6 +162,13 @@ struct destination_config {
   std::string secret; ///< resolved secret, `whsec_<base64>`
   // common
   std::string ca_file;
+  /// What this destination receives of the `[pii] fields`: "clear" (as
+  /// ingested), "mask" (as a token without `pii` reads them) or "hash"
+  /// (protocols::pseudonym keyed by `pii_key`).
+  std::string pii = "clear";
+  std::string pii_key; ///< resolved secret; with pii = "hash"
+  /// The `[pii] fields`, copied here by the loader for the client.
+  std::vector<std::string> pii_fields = protocols::default_pii_fields();
   /// Parallel lanes (auctions hash to a lane); 0: the kind's default, see
   /// effective_concurrency().
   unsigned concurrency = 0;

@@ -44,6 +44,16 @@ void add_delivery_keys(std::vector<dest_key>& k) {
   k.push_back(string_key<destination_config>(
       d, "ca_file", "extra CA bundle (PEM) trusted for TLS; empty: system CAs only",
       [](auto& c) -> auto& { return c.ca_file; }, check_readable_file));
+  k.push_back(enum_key<destination_config>(
+      d, "pii",
+      "what it receives of the [pii] fields: clear, mask (as read without the pii "
+      "scope) or hash (HMAC-SHA256 pseudonyms keyed by pii_key)",
+      [](auto& c) -> auto& { return c.pii; }, {"clear", "mask", "hash"}));
+  k.push_back(string_key<destination_config>(
+      d, "pii_key",
+      "with pii = \"hash\": the pseudonyms' key, at least 16 bytes (secret; the same "
+      "key gives the same pseudonyms across systems)",
+      [](auto& c) -> auto& { return c.pii_key; }, {}, {}, secret_or_empty));
   k.push_back(int_key<destination_config>(
       d, "concurrency",
       "requests in flight at once; 0: the kind's default (eventhub 32, others 8)",

@@ -254,6 +254,8 @@ struct key_fault {
 /// whole file is read; each beside its section's keys.
 std::optional<key_fault> check_alerts_keys(const config& c);
 std::optional<key_fault> check_admission_keys(const config& c);
+/// TLS files both or none; plain HTTP only on loopback unless allowed.
+std::optional<key_fault> check_server_keys(const config& c);
 std::optional<key_fault> check_auction_keys(const config& c);
 /// Token names and secrets unique across `[[token]]` and `ingest.tokens`;
 /// `key` is dotted with the index (`token[1].secret`).

@@ -137,6 +137,13 @@ opt_error parse_destination(const toml::table& t, destination_config& dc,
   if (dc.retry.initial > dc.retry.max)
     return fail("retry_initial",
                 "must not exceed retry_max (" + show_duration(dc.retry.max) + ")");
+  if (dc.pii == "hash" && dc.pii_key.size() < 16)
+    return fail("pii_key", dc.pii_key.empty()
+                               ? "missing (required with pii = \"hash\")"
+                               : "too short: at least 16 bytes (a guessable key lets "
+                                 "anyone hash a known e-mail and find it)");
+  if (dc.pii != "hash" && !dc.pii_key.empty())
+    return fail("pii_key", "only used with pii = \"hash\"");
   if (kind && kind->check)
     if (auto fault = kind->check(dc))
       return locate_fault(*fault, prefix + "." + fault->key, origin, t, fault->key, &t);
@@ -315,8 +322,10 @@ expected<config> parse_config(std::string_view toml_text, std::string_view origi
         return locate(*e, origin, &value);
     }
   }
-  for (auto rule : {check_alerts_keys, check_admission_keys, check_auction_keys,
-                    check_token_keys, check_source_keys})
+  for (auto& d : cfg.destinations)
+    d.pii_fields = cfg.pii.fields;
+  for (auto rule : {check_server_keys, check_alerts_keys, check_admission_keys,
+                    check_auction_keys, check_token_keys, check_source_keys})
     if (auto fault = rule(cfg))
       return locate_fault(*fault, fault->key, origin, root, fault->key, nullptr);
   return cfg;

@@ -1,6 +1,7 @@
 // The keys of the HTTP edge: the server, admission by time and ingest limits
 // (their code: adapters/http/, protocols/admission.hpp, actors/api/).
 #include "adapters/config/key.hpp"
+#include "protocols/listen_address.hpp"
 
 namespace gavel::adapters::keys {
 
@@ -48,6 +49,43 @@ void add_server_keys(std::vector<top_key>& k) {
       "server", "drain_timeout",
       "on SIGTERM: time for commits in flight and the destinations' last deliveries",
       [](auto& c) -> auto& { return c.server.drain_timeout; }, true));
+  k.push_back(string_key<config>(
+      "server", "tls_cert",
+      "https: PEM certificate chain, leaf first (with tls_key; reloaded on SIGHUP)",
+      [](auto& c) -> auto& { return c.server.tls_cert; }));
+  k.push_back(string_key<config>(
+      "server", "tls_key", "https: PEM private key of tls_cert (reloaded on SIGHUP)",
+      [](auto& c) -> auto& { return c.server.tls_key; }));
+  k.push_back(string_key<config>(
+      "server", "client_ca",
+      "mTLS: PEM CA bundle; every client must present a certificate it signed",
+      [](auto& c) -> auto& { return c.server.client_ca; }));
+  k.push_back(bool_key<config>(
+      "server", "insecure_plain_http",
+      "allow plain HTTP on an address other than loopback (TLS ended by a proxy)",
+      [](auto& c) -> auto& { return c.server.insecure_plain_http; }));
+}
+
+std::optional<key_fault> check_server_keys(const config& c) {
+  const auto& s = c.server;
+  if (s.tls_cert.empty() != s.tls_key.empty())
+    return key_fault{s.tls_cert.empty() ? "server.tls_cert" : "server.tls_key",
+                     "https needs both server.tls_cert and server.tls_key",
+                     {"server.tls_cert", "server.tls_key"}};
+  if (!s.client_ca.empty() && s.tls_cert.empty())
+    return key_fault{"server.client_ca",
+                     "client certificates need https: set server.tls_cert and "
+                     "server.tls_key too"};
+  auto addr = protocols::parse_listen_address(s.listen);
+  if (s.tls_cert.empty() && !s.insecure_plain_http && addr &&
+      !protocols::is_loopback_host(addr->host))
+    return key_fault{"server.listen",
+                     "plain HTTP on " + s.listen +
+                         " would carry tokens and bidder data in clear: set "
+                         "server.tls_cert and server.tls_key, listen on loopback "
+                         "(127.0.0.1), or set server.insecure_plain_http = true when "
+                         "a proxy in front ends TLS"};
+  return std::nullopt;
 }
 
 void add_admission_keys(std::vector<top_key>& k) {

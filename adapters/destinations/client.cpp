@@ -2,6 +2,7 @@
 
 #include "adapters/destinations/eventhub/client.hpp"
 #include "adapters/destinations/hubspot/client.hpp"
+#include "adapters/destinations/pii_client.hpp"
 #include "adapters/destinations/webhook/client.hpp"
 
 namespace gavel::adapters {
@@ -38,7 +39,7 @@ make_destination_client(io_runtime& io, const destination_config& cfg) {
     auto u = parse_url(cfg.*c.url);
     if (!u)
       return protocols::error{"config", cfg.name, "bad URL: " + u.err().message};
-    return c.make(io, cfg, *u);
+    return with_pii(c.make(io, cfg, *u), cfg);
   }
   return protocols::error{"config", cfg.name, "unknown destination kind " + cfg.kind};
 }

@@ -137,6 +137,16 @@ private:
         tls_setup_error_ =
             "tls: cannot load ca_file '" + opts_.ca_file + "': " + ec.message();
     }
+    if (!opts_.client_cert_file.empty() || !opts_.client_key_file.empty()) {
+      if (tls_ctx_->use_certificate_chain_file(opts_.client_cert_file, ec); ec)
+        tls_setup_error_ = "tls: cannot load client certificate '" +
+                           opts_.client_cert_file + "': " + ec.message();
+      else if (tls_ctx_->use_private_key_file(opts_.client_key_file, ssl::context::pem,
+                                              ec);
+               ec)
+        tls_setup_error_ = "tls: cannot load client key '" + opts_.client_key_file +
+                           "': " + ec.message();
+    }
   }
 
   void process() {

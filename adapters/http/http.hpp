@@ -99,6 +99,9 @@ struct http_server_options {
   /// match, make start() fail with code "listen".
   std::string tls_cert_file;
   std::string tls_key_file;
+  /// https with client certificates (mTLS): PEM CA bundle; every client must
+  /// present a certificate signed by one of them. Empty: none asked for.
+  std::string client_ca_file;
 };
 
 /// Counters of one server, for metrics (all monotonic but connections_active).
@@ -130,6 +133,10 @@ public:
   void stop_accepting();
   /// Closes everything.
   void stop();
+  /// https: loads the certificate, key and client CA files again; new
+  /// connections use them, open ones keep theirs. On failure (code "tls")
+  /// the previous ones stay. Thread-safe.
+  expected<protocols::done> reload_tls();
   std::uint16_t port() const;
   /// Thread-safe snapshot.
   http_server_stats stats() const;
@@ -150,6 +157,10 @@ expected<url> parse_url(std::string_view text);
 
 struct http_client_options {
   std::string ca_file; ///< extra CA bundle; system store is always loaded too
+  /// A client certificate (PEM chain, leaf first) and its key, for servers
+  /// that ask for one (mTLS). Empty: none presented.
+  std::string client_cert_file;
+  std::string client_key_file;
   /// Peer and host-name verification; on by default. Turning it off is only
   /// possible here, in code (tests), never from configuration.
   bool verify_peer = true;

@@ -188,6 +188,10 @@ void http_server::stop() {
   impl_->stop();
 }
 
+expected<protocols::done> http_server::reload_tls() {
+  return impl_->reload_tls();
+}
+
 std::uint16_t http_server::port() const {
   return impl_->bound_port.load();
 }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace gavel::adapters {
 
@@ -52,9 +53,10 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
   /// Refusals in progress; shared with them, as they may outlive the server.
   std::shared_ptr<std::atomic<std::size_t>> refusing =
       std::make_shared<std::atomic<std::size_t>>(0);
-  /// Set by start() when the options name a certificate; sessions keep the
-  /// server (and so this context) alive.
-  std::optional<ssl::context> tls;
+  /// The context new sessions take: set by start() when the options name a
+  /// certificate, replaced by reload_tls(); each session keeps its own.
+  std::shared_ptr<ssl::context> tls;
+  mutable std::mutex tls_mtx;
 
   std::mutex sessions_mtx;
   std::list<std::weak_ptr<session>> sessions;
@@ -69,6 +71,8 @@ struct http_server::impl : std::enable_shared_from_this<http_server::impl> {
 
   expected<std::uint16_t> start();
   std::optional<std::string> setup_tls();
+  std::shared_ptr<ssl::context> current_tls() const;
+  expected<protocols::done> reload_tls();
   void do_accept();
   void on_accept(error_code ec, tcp::socket socket);
   void refuse(tcp::socket socket);

@@ -72,8 +72,9 @@ private:
 void http_server::impl::refuse(tcp::socket socket) {
   // On https the answer would need a TLS handshake first: more work than
   // the connection limit is there to save, so those are closed at once.
-  if (tls || refusing->fetch_add(1, std::memory_order_relaxed) >= max_refusing) {
-    if (!tls)
+  const bool https = current_tls() != nullptr;
+  if (https || refusing->fetch_add(1, std::memory_order_relaxed) >= max_refusing) {
+    if (!https)
       refusing->fetch_sub(1, std::memory_order_relaxed);
     error_code ignored;
     socket.close(ignored);

@@ -29,8 +29,8 @@ public:
   session(std::shared_ptr<impl> server, tcp::socket socket)
       : server_(std::move(server)),
         header_deadline_(clock::now() + server_->opts.header_timeout) {
-    if (server_->tls)
-      tls_.emplace(std::move(socket), *server_->tls);
+    if (tls_ctx_ = server_->current_tls(); tls_ctx_)
+      tls_.emplace(std::move(socket), *tls_ctx_);
     else
       plain_.emplace(std::move(socket));
   }
@@ -402,6 +402,9 @@ private:
 
   std::shared_ptr<impl> server_;
   std::optional<beast::tcp_stream> plain_;
+  /// The context this session was opened with (a reload does not touch it);
+  /// declared first, so the stream using it goes first.
+  std::shared_ptr<ssl::context> tls_ctx_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;

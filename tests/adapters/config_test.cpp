@@ -85,6 +85,7 @@ CAF_TEST(values override defaults and destinations get theirs) {
   auto r = parse_config(R"(
 [server]
 listen = "0.0.0.0:9090"
+insecure_plain_http = true
 io_threads = 2
 [auction]
 heartbeat_interval = "30s"

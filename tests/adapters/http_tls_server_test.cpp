@@ -6,6 +6,7 @@
 #include "adapters/tls_fixture.hpp"
 
 #include <caf/test/unit_test.hpp>
+#include <filesystem>
 
 using namespace gavel::adapters;
 
@@ -131,6 +132,92 @@ CAF_TEST(drop_connection closes without an answer over TLS and plain HTTP) {
   auto pconn = client("http", "127.0.0.1", *port, "");
   CAF_CHECK_EQUAL(pconn->request("POST", "/drop").status, 0);
   CAF_CHECK_EQUAL(pconn->request("GET", "/again").status, 200);
+}
+
+CAF_TEST(with client_ca only a client with a certificate of that CA gets an answer) {
+  http_server_options opts;
+  opts.client_ca_file = pki.ca_file();
+  auto server = tls_server(opts);
+  auto without = client("https", "127.0.0.1", server->port(), pki.ca_file());
+  auto r = without->request("GET", "/");
+  CAF_CHECK_EQUAL(r.status, 0);
+  CAF_MESSAGE("no client certificate: " << r.error);
+  auto origin = parse_url("https://127.0.0.1:" + std::to_string(server->port()));
+  CAF_REQUIRE(origin.has_value());
+  http_client_options with_cert;
+  with_cert.ca_file = pki.ca_file();
+  with_cert.client_cert_file = pki.path("client.pem");
+  with_cert.client_key_file = pki.path("client.key");
+  auto with = http_connection::make(io, *origin, with_cert);
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK_EQUAL(with->request("GET", "/mtls").status, 200);
+  CAF_CHECK_GREATER_OR_EQUAL(server->stats().tls_handshake_failures, 1u);
+}
+
+CAF_TEST(client_ca without a certificate of the server fails start) {
+  http_server_options opts;
+  opts.listen = "127.0.0.1:0";
+  opts.client_ca_file = pki.ca_file();
+  http_server server{io, opts, echo};
+  auto port = server.start();
+  CAF_REQUIRE(!port.has_value());
+  CAF_CHECK_EQUAL(port.err().code, "listen");
+}
+
+// The live files are copies the test replaces, as a certificate renewal
+// does; "other" (a certificate for another host name) is what new
+// connections see once it is reloaded: their verification fails.
+CAF_TEST(reload_tls serves new files to new connections and keeps open ones) {
+  auto copy = [&](const std::string& from, const std::string& to) {
+    std::filesystem::copy_file(pki.path(from), pki.path(to),
+                               std::filesystem::copy_options::overwrite_existing);
+  };
+  copy("good.pem", "live.pem");
+  copy("good.key", "live.key");
+  http_server_options opts;
+  opts.tls_cert_file = pki.path("live.pem");
+  opts.tls_key_file = pki.path("live.key");
+  auto server = tls_server(opts);
+  auto open = client("https", "127.0.0.1", server->port(), pki.ca_file());
+  CAF_REQUIRE_EQUAL(open->request("GET", "/before").status, 200);
+  copy("other.pem", "live.pem");
+  copy("other.key", "live.key");
+  auto reloaded = server->reload_tls();
+  CAF_REQUIRE(reloaded);
+  auto fresh =
+      client("https", "127.0.0.1", server->port(), pki.ca_file())->request("GET", "/");
+  CAF_CHECK_EQUAL(fresh.status, 0);
+  CAF_CHECK(fresh.error.find("tls: certificate verify failed") == 0);
+  // The connection opened before the reload goes on, on the same socket.
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK_EQUAL(open->request("GET", "/after").status, 200);
+  CAF_CHECK_EQUAL(server->stats().connections_accepted, 2u);
+  // A key of another certificate: refused, and the previous pair stays.
+  copy("good.key", "live.key");
+  auto broken = server->reload_tls();
+  CAF_REQUIRE(!broken);
+  CAF_CHECK_EQUAL(broken.err().code, "tls");
+  CAF_MESSAGE("failed reload: " << broken.err().message);
+  CAF_CHECK(broken.err().message.find("previous certificate stays") != std::string::npos);
+  auto still =
+      client("https", "127.0.0.1", server->port(), pki.ca_file())->request("GET", "/");
+  CAF_CHECK(still.error.find("tls: certificate verify failed") == 0);
+  // Back to the good pair.
+  copy("good.pem", "live.pem");
+  CAF_REQUIRE(server->reload_tls());
+  auto good =
+      client("https", "127.0.0.1", server->port(), pki.ca_file())->request("GET", "/");
+  CAF_CHECK_EQUAL(good.status, 200);
+}
+
+CAF_TEST(reload_tls on a plain server is an error) {
+  http_server_options opts;
+  opts.listen = "127.0.0.1:0";
+  http_server plain{io, opts, echo};
+  CAF_REQUIRE(plain.start().has_value());
+  auto r = plain.reload_tls();
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(r.err().code, "tls");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

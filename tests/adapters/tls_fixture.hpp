@@ -21,7 +21,8 @@
 namespace gavel::test {
 
 /// A throwaway CA, a server certificate for 127.0.0.1 / localhost signed by
-/// it, and a second one for a different name (other.example).
+/// it (good), a second one for a different name (other.example) and a client
+/// certificate (client).
 class test_pki {
 public:
   test_pki() {
@@ -36,13 +37,15 @@ public:
     write("other.ext", "basicConstraints=CA:FALSE\n"
                        "extendedKeyUsage=serverAuth\n"
                        "subjectAltName=DNS:other.example\n");
+    write("client.ext", "basicConstraints=CA:FALSE\n"
+                        "extendedKeyUsage=clientAuth\n");
     const std::string ec_key = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
     run("openssl req -x509 " + ec_key + " -keyout ca.key -out ca.pem -days 2" +
         " -subj '/CN=gavel test CA'" + " -addext basicConstraints=critical,CA:TRUE" +
         " -addext keyUsage=critical,keyCertSign,cRLSign");
-    for (std::string name : {"good", "other"}) {
+    for (std::string name : {"good", "other", "client"}) {
       run("openssl req " + ec_key + " -keyout " + name + ".key -out " + name +
-          ".csr -subj '/CN=" + (name == "good" ? "localhost" : "other.example") + "'");
+          ".csr -subj '/CN=" + (name == "good" ? "localhost" : name + ".example") + "'");
       run("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key" +
           " -CAcreateserial -days 2 -out " + name + ".pem -extfile " + name + ".ext");
     }

@@ -3,6 +3,7 @@
 
 #include <caf/test/unit_test.hpp>
 #include <initializer_list>
+#include <string>
 #include <string_view>
 
 using namespace gavel::protocols;
@@ -32,4 +33,18 @@ CAF_TEST(anything else is not a listen address) {
        {"", "8080", "127.0.0.1", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:65536",
         "127.0.0.1:-1", "127.0.0.1:80 ", "[::1]", "[::1]8080", "[::1:8080", "[]:8080"})
     CAF_CHECK(!parse_listen_address(text));
+}
+
+CAF_TEST(only addresses of this machine are loopback) {
+  // The host is in the compared text, so a failure names it.
+  auto seen = [](std::string_view host) {
+    return std::string{host} + (is_loopback_host(host) ? ": loopback" : ": not");
+  };
+  for (std::string_view host :
+       {"localhost", "127.0.0.1", "127.1.2.3", "127.255.255.255", "::1"})
+    CAF_CHECK_EQUAL(seen(host), std::string{host} + ": loopback");
+  for (std::string_view host : {"", "0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "127.0.0",
+                                "127.0.0.1.5", "127.0.0.256", "127..0.1", "127.0.0.1 ",
+                                "localhost.example", "gavel.internal", "1127.0.0.1"})
+    CAF_CHECK_EQUAL(seen(host), std::string{host} + ": not");
 }

@@ -127,3 +127,57 @@ CAF_TEST(mentions of the pii of a record in free text are masked) {
   CAF_CHECK_EQUAL(mask_mentions("erika@example.com", "not json", fields),
                   "erika@example.com");
 }
+
+// Known answer: RFC 2104 HMAC-SHA256 of the pangram under "key" (the
+// example of the HMAC Wikipedia article, checked with `openssl dgst
+// -sha256 -hmac key`).
+CAF_TEST(a pseudonym is the lower case hex HMAC SHA256 of the text) {
+  CAF_CHECK_EQUAL(pseudonym("key", "The quick brown fox jumps over the lazy dog"),
+                  "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+  CAF_CHECK_EQUAL(pseudonym("k1", "erika@example.com"),
+                  pseudonym("k1", "erika@example.com"));
+  CAF_CHECK_NOT_EQUAL(pseudonym("k1", "erika@example.com"),
+                      pseudonym("k2", "erika@example.com"));
+  // The exact text: no case folding or trimming.
+  CAF_CHECK_NOT_EQUAL(pseudonym("k1", "erika@example.com"),
+                      pseudonym("k1", "Erika@example.com"));
+}
+
+CAF_TEST(pseudonyms replace the pii fields and everything else stays exact) {
+  const std::string key = "0123456789abcdef-test-key";
+  auto in = envelope(
+      R"({"auction_id":1042,"bid_amount":875.10,"bidder_name":"Érika Hansen","bidder_email":"erika@example.com","bidder_user_id":77,"note":null})");
+  auto out = pseudonymize_envelope(in, fields, key);
+  CAF_REQUIRE(out);
+  CAF_CHECK_EQUAL(*out,
+                  envelope(R"({"auction_id":1042,"bid_amount":875.10,"bidder_name":")" +
+                           pseudonym(key, "Érika Hansen") + R"(","bidder_email":")" +
+                           pseudonym(key, "erika@example.com") +
+                           R"(","bidder_user_id":77,"note":null})"));
+  // The same bytes every time (retries, replays).
+  auto again = pseudonymize_envelope(in, fields, key);
+  CAF_REQUIRE(again);
+  CAF_CHECK_EQUAL(*again, *out);
+  // A JSON-escaped string is hashed as the text it means.
+  auto escaped = pseudonymize_envelope(envelope(R"({"bidder_name":"\u00c9rika Hansen"})"),
+                                       fields, key);
+  CAF_REQUIRE(escaped);
+  CAF_CHECK_EQUAL(*escaped, envelope(R"({"bidder_name":")" +
+                                     pseudonym(key, "Érika Hansen") + R"("})"));
+  // Other values are hashed as their JSON text; null stays null.
+  auto number = pseudonymize_envelope(envelope(R"({"bidder_name":12345})"), fields, key);
+  CAF_REQUIRE(number);
+  CAF_CHECK_EQUAL(*number,
+                  envelope(R"({"bidder_name":")" + pseudonym(key, "12345") + R"("})"));
+  auto null = pseudonymize_envelope(envelope(R"({"bidder_name":null})"), fields, key);
+  CAF_REQUIRE(null);
+  CAF_CHECK_EQUAL(*null, envelope(R"({"bidder_name":null})"));
+  // Without pii, byte for byte; not JSON, an error.
+  std::string plain = R"({"metadata": {}, "data": {"auction_id": 7}})";
+  auto same = pseudonymize_envelope(plain, fields, key);
+  CAF_REQUIRE(same);
+  CAF_CHECK_EQUAL(*same, plain);
+  auto bad = pseudonymize_envelope("{", fields, key);
+  CAF_REQUIRE(!bad);
+  CAF_CHECK_EQUAL(bad.err().code, "malformed");
+}
