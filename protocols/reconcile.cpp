@@ -1,5 +1,6 @@
 #include "protocols/reconcile.hpp"
 
+#include "protocols/csv.hpp"
 #include "protocols/json.hpp"
 
 #include <algorithm>
@@ -31,42 +32,20 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-/// One CSV record from `text` at `pos` (RFC 4180: quoted fields may hold
-/// commas, doubled quotes and line breaks). Advances `pos` and `line`.
+/// One CSV record from `text` at `pos` (protocols/csv.hpp). Advances `pos`
+/// and `line`.
 expected<std::vector<std::string>> csv_record(std::string_view text, std::size_t& pos,
                                               std::size_t& line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  std::size_t start_line = line;
-  while (pos < text.size()) {
-    char c = text[pos++];
-    if (quoted) {
-      if (c == '"') {
-        if (pos < text.size() && text[pos] == '"') {
-          fields.back() += '"';
-          ++pos;
-        } else {
-          quoted = false;
-        }
-      } else {
-        if (c == '\n')
-          ++line;
-        fields.back() += c;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      fields.emplace_back();
-    } else if (c == '\n') {
-      ++line;
-      break;
-    } else if (c != '\r') {
-      fields.back() += c;
-    }
+  auto rec = read_csv_record(text.substr(pos), true);
+  if (!rec)
+    return export_error(line, rec.err().message);
+  if (!*rec) { // nothing left
+    pos = text.size();
+    return std::vector<std::string>(1);
   }
-  if (quoted)
-    return export_error(start_line, "unterminated quoted field");
-  return fields;
+  pos += (*rec)->consumed;
+  line += (*rec)->lines;
+  return std::move((*rec)->fields);
 }
 
 expected<std::vector<export_row>> parse_csv(std::string_view text) {

@@ -53,6 +53,20 @@ struct send_args {
   std::string client_cert; ///< mTLS: certificate presented to the target
   std::string client_key;
 };
+/// `sim history`: a history file for `gavel backfill` (sim/history.cpp).
+struct history_args {
+  std::string out;
+  unsigned months = 12;
+  std::size_t events = 50'000;
+  std::size_t auctions = 500;
+  std::string until; ///< ISO-8601; empty: now
+  std::int64_t first_auction_id = 1'000'000;
+  std::uint64_t seed = 1;
+  std::int64_t bidders = 50'000;
+};
+void add_history_options(CLI::App& cmd, history_args& args);
+int run_history(const history_args& args);
+
 /// Adds --ca-file, --client-cert and --client-key of `sim burst`/`replay`.
 void add_tls_options(CLI::App& cmd, send_args& args);
 /// The sender's options from `args`, labelled `label`; false (after saying

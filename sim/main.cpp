@@ -151,6 +151,12 @@ int main(int argc, char** argv) {
                      "GET /v1/auctions/<id>");
   verify->add_option("--token", v.token, "bearer token for --gavel");
 
+  history_args h;
+  add_history_options(
+      *app.add_subcommand("history",
+                          "Write a months-long auction history for gavel backfill"),
+      h);
+
   auto emulators = add_emulator_commands(app); // eventhub, hubspot
 
   CLI11_PARSE(app, argc, argv);
@@ -166,6 +172,8 @@ int main(int argc, char** argv) {
       return run_replay(rp);
     if (*verify)
       return run_verify(v);
+    if (app.got_subcommand("history"))
+      return run_history(h);
   } catch (const std::exception& e) {
     std::cerr << "sim: " << e.what() << "\n";
     return 2;
