@@ -45,16 +45,16 @@ insert into gavel_inbox_reader (one, waiting) values (true, true)
 -- created gavel_inbox_reader, so the platform's role needs no grant on it),
 -- with the search_path it was created under, and when the flag cannot be
 -- read (the row or the table gone) it notifies, as if the reader slept.
--- The table is looked up rather than its absence caught: a block with an
--- exception handler runs a subtransaction on every bid.
 create or replace function gavel_inbox_notify() returns trigger
 language plpgsql security definer set search_path from current as $$
 declare
   sleeping boolean;
 begin
-  if to_regclass('gavel_inbox_reader') is not null then
+  begin
     select r.waiting into sleeping from gavel_inbox_reader r limit 1;
-  end if;
+  exception when others then
+    sleeping := null;
+  end;
   if coalesce(sleeping, true) then
     perform pg_notify('gavel_inbox', '');
   end if;
