@@ -3,6 +3,7 @@
 // destination's pii / pii_key: what the configuration accepts and the error
 // that names the key otherwise.
 #include "adapters/config/config.hpp"
+#include "config_checks.hpp"
 
 #include <caf/test/unit_test.hpp>
 #include <cstdlib>
@@ -13,17 +14,8 @@ using namespace gavel::adapters;
 
 namespace {
 
-gavel::protocols::error fails(const std::string& text) {
-  auto r = parse_config(text, "test.toml");
-  if (r) {
-    CAF_FAIL("expected an error, the configuration parsed: " << text);
-  }
-  return r.err();
-}
-
-bool mentions(const std::string& message, std::string_view what) {
-  return message.find(what) != std::string::npos;
-}
+constexpr auto fails = gavel::test::config_fails;
+using gavel::test::mentions;
 
 } // namespace
 

@@ -1,5 +1,6 @@
 #define CAF_SUITE adapters.config
 #include "adapters/config/config.hpp"
+#include "config_checks.hpp"
 #include "source_tree.hpp"
 
 #include <caf/test/unit_test.hpp>
@@ -16,18 +17,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// The error of a text that must not parse.
-gavel::protocols::error fails(std::string_view text) {
-  auto r = parse_config(text, "test.toml");
-  if (r) {
-    CAF_FAIL("expected an error, the configuration parsed: " << text);
-  }
-  return r.err();
-}
-
-bool mentions(const std::string& message, std::string_view what) {
-  return message.find(what) != std::string::npos;
-}
+constexpr auto fails = gavel::test::config_fails;
+using gavel::test::mentions;
 
 constexpr std::string_view webhook_ok = R"(
 [[destination]]
