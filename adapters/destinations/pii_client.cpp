@@ -2,6 +2,10 @@
 
 #include "protocols/pii.hpp"
 
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+
 namespace gavel::adapters {
 
 namespace {
@@ -49,22 +53,42 @@ public:
   void close() override { inner_->close(); }
 
 private:
+  /// The record with its envelope rewritten. The worker asks a record's size
+  /// and key while it builds a request, then sends it: the rewrite of a
+  /// position (whose stored envelope never changes) is kept for those calls
+  /// and its retries, up to `memo_size` positions.
   expected<outbox_record> rewritten(const outbox_record& rec) const {
     if (!rec.envelope)
       return rec;
+    auto out = rec;
+    std::lock_guard lock{memo_mutex_};
+    if (auto it = memo_.find(rec.position); it != memo_.end()) {
+      out.envelope = it->second;
+      return out;
+    }
     auto text = hash_ ? protocols::pseudonymize_envelope(*rec.envelope, fields_, key_)
                       : protocols::mask_envelope(*rec.envelope, fields_);
     if (!text)
       return text.err();
-    auto out = rec;
     out.envelope = std::make_shared<const std::string>(std::move(*text));
+    if (memo_order_.size() >= memo_size) {
+      memo_.erase(memo_order_.front());
+      memo_order_.pop_front();
+    }
+    memo_.emplace(rec.position, out.envelope);
+    memo_order_.push_back(rec.position);
     return out;
   }
+
+  static constexpr std::size_t memo_size = 4096;
 
   std::shared_ptr<destination_client> inner_;
   std::vector<std::string> fields_;
   bool hash_;
   std::string key_;
+  mutable std::mutex memo_mutex_;
+  mutable std::unordered_map<std::int64_t, std::shared_ptr<const std::string>> memo_;
+  mutable std::deque<std::int64_t> memo_order_;
 };
 
 } // namespace
