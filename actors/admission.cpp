@@ -51,6 +51,21 @@ protocols::shed_reason admission_gate::acquire(std::size_t n) {
   return r;
 }
 
+protocols::shed_reason admission_gate::acquire_spare(std::size_t n) {
+  // Not counted with the sheds: a backfill waiting for spare capacity is the
+  // design working, not live traffic turned away.
+  std::lock_guard lock{mtx_};
+  auto r = ctl_.acquire_spare(protocols::admission_clock::now(), n);
+  in_flight_.store(ctl_.in_flight());
+  return r;
+}
+
+void admission_gate::release_spare(std::size_t n) {
+  std::lock_guard lock{mtx_};
+  ctl_.release_spare(protocols::admission_clock::now(), n);
+  in_flight_.store(ctl_.in_flight());
+}
+
 void admission_gate::release(std::size_t n, protocols::admission_time admitted) {
   std::lock_guard lock{mtx_};
   ctl_.release(protocols::admission_clock::now(), n, admitted);

@@ -23,6 +23,10 @@ public:
   protocols::shed_reason check();
   /// After parsing, for the `n` events going to the actors.
   protocols::shed_reason acquire(std::size_t n);
+  /// For the `n` events of a backfill batch: spare capacity only.
+  protocols::shed_reason acquire_spare(std::size_t n);
+  /// The `n` events of a backfill batch are answered.
+  void release_spare(std::size_t n);
   /// The `n` events of a request admitted at `admitted` are answered.
   void release(std::size_t n, protocols::admission_time admitted);
 

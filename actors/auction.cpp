@@ -247,12 +247,14 @@ void process(self_ptr self) {
     e.bid_id = bid_id;
     e.bidder_user_id = std::move(bidder);
     e.producer_ms = now;
+    e.backfill = row.backfilled;
     e.envelope =
         std::make_shared<const std::string>(protocols::make_envelope(meta, data));
     req.events.push_back(std::move(e));
   };
   auto open_implicitly = [&](const protocols::ingest_event& first) {
     exists = true;
+    row.backfilled = first.backfill;
     row.last_sequence = 1;
     emit(protocols::opened_event_id(st.id), event_type::auction_opened, 1,
          protocols::synthesized_open_data(first), 0, {});
@@ -288,6 +290,7 @@ void process(self_ptr self) {
         o.depends_on_batch = !st.exists;
       } else {
         exists = true;
+        row.backfilled = ev.backfill;
         row.last_sequence = 1;
         if (ev.end_date)
           row.end_date = ev.end_date;

@@ -92,7 +92,10 @@ void enqueue(self_ptr self, outbox_record rec) {
     read_more(self);
     return;
   }
-  if (!st.settings.event_types.count(rec.type)) {
+  if (!st.settings.event_types.count(rec.type) ||
+      (rec.backfill && !st.settings.backfill)) {
+    // Not for this destination: a backfilled auction is skipped whole, so an
+    // opted-out destination never sees part of one.
     mark_done(self, rec.position);
     return;
   }
@@ -425,6 +428,7 @@ destination_settings make_destination_settings(const adapters::destination_confi
   for (const auto& t : cfg.event_types)
     if (auto x = protocols::parse_event_type(t))
       s.event_types.insert(*x);
+  s.backfill = adapters::effective_backfill(cfg);
   s.concurrency = adapters::effective_concurrency(cfg);
   s.window = std::max<std::size_t>(cfg.window, 100);
   s.page = std::min<std::size_t>(2000, s.window / 4);

@@ -36,6 +36,8 @@ struct destination_settings {
   std::string name;
   std::string kind;
   std::set<protocols::event_type> event_types;
+  /// Receives backfilled auctions (adapters::effective_backfill).
+  bool backfill = true;
   std::uint32_t concurrency = 8; ///< requests in flight at once
   std::size_t window = 20000;    ///< records held in memory
   std::size_t page = 2000;       ///< outbox rows per catch-up read

@@ -7,11 +7,17 @@ namespace gavel::actors {
 using protocols::failure_class;
 using protocols::outbox_record;
 
+std::deque<std::int64_t>& destination_lanes::line_of(const lane& l) {
+  // Every record of an auction has the same lane (records.hpp), so its head
+  // tells.
+  return !l.queue.empty() && l.queue.front().rec.backfill ? ready_backfill_ : ready_;
+}
+
 void destination_lanes::make_ready(std::int64_t auction, lane& l) {
   if (!l.ready && !l.waiting && !l.parked && !l.redriving && l.in_flight == 0 &&
       !l.queue.empty()) {
     l.ready = true;
-    ready_.push_back(auction);
+    line_of(l).push_back(auction);
   }
 }
 
@@ -35,24 +41,27 @@ destination_lanes::next(const adapters::destination_client& client) {
   // not join keeps its place in line.
   request_builder builder{limits, batch_cap_};
   request out;
-  std::vector<std::int64_t> deferred;
-  while (!ready_.empty() && !builder.full()) {
-    auto auction = ready_.front();
+  std::vector<std::int64_t> deferred, deferred_backfill;
+  // Live auctions first; backfilled ones fill what room is left.
+  while (has_ready() && !builder.full()) {
+    const bool live = !ready_.empty();
+    auto& line = live ? ready_ : ready_backfill_;
+    auto auction = line.front();
     auto it = lanes_.find(auction);
     if (it == lanes_.end()) {
-      ready_.pop_front();
+      line.pop_front();
       continue;
     }
     auto& l = it->second;
     if (!l.ready || l.parked || l.redriving || l.waiting || l.in_flight > 0 ||
         l.queue.empty()) {
       l.ready = false;
-      ready_.pop_front();
+      line.pop_front();
       continue;
     }
     if (!builder.open(auction, client.size_of(l.queue.front().rec)))
       break;
-    ready_.pop_front();
+    line.pop_front();
     std::size_t n = 0;
     while (n < l.queue.size() && builder.add(client.size_of(l.queue[n].rec),
                                              client.batch_key(l.queue[n].rec))) {
@@ -63,7 +72,7 @@ destination_lanes::next(const adapters::destination_client& client) {
     if (n == 0) {
       // Its head clashes with a record already in the request (same id):
       // it goes first in the next one.
-      deferred.push_back(auction);
+      (live ? deferred : deferred_backfill).push_back(auction);
       continue;
     }
     l.ready = false;
@@ -71,6 +80,8 @@ destination_lanes::next(const adapters::destination_client& client) {
   }
   for (auto a = deferred.rbegin(); a != deferred.rend(); ++a)
     ready_.push_front(*a);
+  for (auto a = deferred_backfill.rbegin(); a != deferred_backfill.rend(); ++a)
+    ready_backfill_.push_front(*a);
   if (out.batch.empty())
     return std::nullopt;
   out.id = ++next_request_;

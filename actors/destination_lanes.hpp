@@ -63,7 +63,7 @@ public:
   /// Fills the next request from the ready auctions, in their order, each
   /// contributing a prefix of its queue. Nullopt when nothing could join.
   std::optional<request> next(const adapters::destination_client& client);
-  bool has_ready() const noexcept { return !ready_.empty(); }
+  bool has_ready() const noexcept { return !ready_.empty() || !ready_backfill_.empty(); }
   std::size_t in_flight() const noexcept { return requests_.size(); }
 
   struct answered {
@@ -102,7 +102,12 @@ private:
   void make_ready(std::int64_t auction, lane& l);
 
   std::unordered_map<std::int64_t, lane> lanes_;
-  std::deque<std::int64_t> ready_; ///< auctions with something to send, FIFO
+  /// The ready line of a lane: backfilled auctions wait in a line of their
+  /// own, served only when no live auction is ready (DESIGN §1.10).
+  std::deque<std::int64_t>& line_of(const lane& l);
+
+  std::deque<std::int64_t> ready_; ///< live auctions with something to send, FIFO
+  std::deque<std::int64_t> ready_backfill_; ///< backfilled ones, FIFO
   struct sent {
     std::vector<batch_part> parts;
     std::size_t records = 0;

@@ -7,6 +7,7 @@
 
 #include "adapters/destinations/client.hpp"
 #include "adapters/http/http.hpp"
+#include "protocols/backfill.hpp"
 #include "protocols/event.hpp"
 #include "protocols/health.hpp"
 #include "protocols/outcome.hpp"
@@ -65,6 +66,9 @@ CAF_ADD_ATOM(gavel, gavel::atom, audit, "audit")
 CAF_ADD_ATOM(gavel, gavel::atom, audit_list, "audit_list")
 CAF_ADD_ATOM(gavel, gavel::atom, set_flag, "set_flag")
 CAF_ADD_ATOM(gavel, gavel::atom, refresh, "refresh")
+CAF_ADD_ATOM(gavel, gavel::atom, begin, "begin")
+CAF_ADD_ATOM(gavel, gavel::atom, checkpoint, "checkpoint")
+CAF_ADD_ATOM(gavel, gavel::atom, jobs, "jobs")
 CAF_END_TYPE_ID_BLOCK(gavel)
 
 namespace gavel::actors {
@@ -155,6 +159,14 @@ struct destination_status {
   double latency_p50_ms = 0, latency_p99_ms = 0, latency_max_ms = 0;
 };
 
+/// A backfill job after a request about it, or why the request failed
+/// (`error`: "conflict", "not_found", "unavailable", "internal").
+struct backfill_answer {
+  protocols::backfill_job job;
+  std::string error;
+  std::string message;
+};
+
 /// The core (store and registry) as its supervisor sees it, for
 /// /v1/pipeline, /metrics, /readyz and alerts.
 struct core_status {
@@ -193,6 +205,9 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::auction_summary)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::auction_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::auction_page)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::source_flag)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::protocols::backfill_step)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::backfill_answer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<gavel::protocols::backfill_job>)
 
 namespace gavel::actors {
 
@@ -280,6 +295,17 @@ using sources_actor = caf::typed_actor<
                     std::string>::with<protocols::source_flag>,
     /// Reads the persisted flags again (periodic, sent to itself).
     caf::reacts_to<atom::refresh>>;
+
+/// The BACKFILLS actor interface: backfill jobs and their checkpoints
+/// (actors/backfill.hpp).
+using backfills_actor = caf::typed_actor<
+    /// Starts a job (name, source, file size, file print) or finds it again.
+    caf::replies_to<atom::begin, std::string, std::string, std::int64_t,
+                    std::string>::with<backfill_answer>,
+    /// Moves a job's checkpoint past a batch whose rows are committed.
+    caf::replies_to<atom::checkpoint, protocols::backfill_step>::with<backfill_answer>,
+    /// Every job, newest first.
+    caf::replies_to<atom::jobs>::with<std::vector<protocols::backfill_job>>>;
 
 /// The DESTINATION actor interface (one per configured destination; what the
 /// rest of the system sees: the supervisor in front of the worker).

@@ -287,6 +287,7 @@ void flush(store_ptr self) {
       rec.envelope = std::move(e.envelope);
       rec.producer_ms = e.producer_ms;
       rec.created_ms = committed_ms;
+      rec.backfill = e.backfill;
       published->push_back(std::move(rec));
       ++i;
     }

@@ -62,6 +62,24 @@ shed_reason admission_controller::acquire(admission_time now, std::size_t n) noe
   return shed_reason::none;
 }
 
+shed_reason admission_controller::acquire_spare(admission_time now,
+                                                std::size_t n) noexcept {
+  roll(now);
+  const double room = (s_.enabled ? limit_ : static_cast<double>(s_.max_in_flight)) / 2;
+  // An empty pipeline takes one batch whatever its size (as check() does):
+  // there is no one for it to delay.
+  if (in_flight_ > 0 &&
+      (delay_ * 2 > s_.target_delay || static_cast<double>(in_flight_ + n) > room))
+    return shed_reason::queue_delay;
+  in_flight_ += n;
+  return shed_reason::none;
+}
+
+void admission_controller::release_spare(admission_time now, std::size_t n) noexcept {
+  in_flight_ -= std::min(n, in_flight_);
+  roll(now);
+}
+
 void admission_controller::release(admission_time now, std::size_t n,
                                    admission_time admitted) noexcept {
   in_flight_ -= std::min(n, in_flight_);

@@ -50,6 +50,16 @@ public:
   /// the hard cap can still refuse them (the adaptive limit was checked
   /// before: overshoot is at most one request per concurrent parse).
   shed_reason acquire(admission_time now, std::size_t n) noexcept;
+  /// A low-priority request of `n` events (a backfill batch, DESIGN §1.10):
+  /// it takes only spare capacity, so it is refused (queue_delay) while a
+  /// queue stands (the last interval's fastest answer took over half the
+  /// target) or when it would fill more than half the limit; an empty
+  /// pipeline takes it whatever its size.
+  shed_reason acquire_spare(admission_time now, std::size_t n) noexcept;
+  /// A low-priority request's `n` events got their answer. Its latency is
+  /// not a sample: only live traffic judges the limit, so a large backfill
+  /// batch never cuts what live requests may use.
+  void release_spare(admission_time now, std::size_t n) noexcept;
   /// The `n` events of a request admitted at `admitted` got their answer
   /// (whatever it was) at `now`.
   void release(admission_time now, std::size_t n, admission_time admitted) noexcept;

@@ -50,6 +50,8 @@ struct ingest_event {
   std::string price;
   /// `data.bidder_user_id` as text (number or string), empty when absent.
   std::string bidder_user_id;
+  /// Sent by a backfill (DESIGN §1.10): an auction it creates is backfilled.
+  bool backfill = false;
 
   /// The deterministic id (see event_id_for).
   std::string event_id() const;

@@ -28,6 +28,8 @@ struct new_event {
   std::shared_ptr<const std::string> envelope;
   /// data.bid_timestamp of a bid.placed (the pull API filters on it).
   std::optional<unix_ms> bid_ms;
+  /// Of an auction first seen from a backfill (auction_row::backfilled).
+  bool backfill = false;
 };
 
 /// The durable per-auction state (what an auction actor restores).
@@ -39,6 +41,10 @@ struct auction_row {
   std::optional<unix_ms> end_date;
   bool closed = false;
   std::string current_price;
+  /// First seen from a backfill (DESIGN §1.10): every event of it, later live
+  /// ones included, is in the backfill lane; set when the auction is created
+  /// and never changed.
+  bool backfilled = false;
 };
 
 /// An auction_row plus its accepted bids (bid_id, bid_sequence), for dedup,
@@ -60,6 +66,9 @@ struct outbox_record {
   std::shared_ptr<const std::string> envelope;
   unix_ms producer_ms = 0;
   unix_ms created_ms = 0; ///< when it was committed (lag, latency)
+  /// In the backfill lane (new_event::backfill): delivered after live rows,
+  /// skipped by a destination with `backfill = false`.
+  bool backfill = false;
 };
 
 /// An event a destination could not deliver: `dead` (a permanent failure) or

@@ -25,6 +25,7 @@ struct operations_targets {
   pull_actor pull;                          ///< the reconciliation pull API's reads
   std::shared_ptr<source_registry> sources; ///< flags and counts of every source
   sources_actor source_flags;               ///< sets the persisted flags
+  backfills_actor backfills;                ///< backfill jobs and checkpoints
 };
 
 /// The operations API (docs/operations.md): /healthz, /readyz, /v1/pipeline,

@@ -20,10 +20,12 @@ bool matches(std::string_view row, std::string_view path) {
 router::router(const adapters::config& cfg, std::shared_ptr<admission_gate> admission,
                std::vector<gateway_actor> gateways, operations_targets operations)
     : tokens_(cfg), disclose_(*operations.sys, operations.reader, cfg.pii.fields),
-      ingest_(cfg, std::move(admission), std::move(gateways), operations.sources),
+      ingest_(cfg, admission, gateways, operations.sources),
       operations_(cfg, operations, disclose_),
       pull_(operations.sys, operations.pull, disclose_),
-      sources_(*operations.sys, operations.sources, operations.source_flags) {}
+      sources_(*operations.sys, operations.sources, operations.source_flags),
+      backfill_(cfg, *operations.sys, std::move(admission), std::move(gateways),
+                operations.sources, operations.backfills) {}
 
 std::span<const router::route> router::routes() {
   // Scopes exactly as DESIGN §1.9: health, readiness and metrics are open
@@ -85,6 +87,18 @@ std::span<const router::route> router::routes() {
       {"POST", "/v1/sources/", scope::admin,
        [](router& r, http_request&& req, const caller& who, http_responder respond) {
          r.sources_.control(std::move(req), who, std::move(respond));
+       }},
+      {"POST", "/v1/backfills/", scope::admin,
+       [](router& r, http_request&& req, const caller& who, http_responder respond) {
+         r.backfill_.post(std::move(req), who, std::move(respond));
+       }},
+      {"GET", "/v1/backfills", scope::read,
+       [](router& r, http_request&& req, const caller&, http_responder respond) {
+         r.backfill_.get(std::move(req), std::move(respond));
+       }},
+      {"GET", "/v1/backfills/", scope::read,
+       [](router& r, http_request&& req, const caller&, http_responder respond) {
+         r.backfill_.get(std::move(req), std::move(respond));
        }},
       {"GET", "/v1/audit", scope::admin,
        [](router& r, http_request&& req, const caller&, http_responder respond) {

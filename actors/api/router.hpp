@@ -1,6 +1,7 @@
 #pragma once
 
 #include "actors/api/access.hpp"
+#include "actors/api/backfill.hpp"
 #include "actors/api/ingest.hpp"
 #include "actors/api/operations.hpp"
 #include "actors/api/pull.hpp"
@@ -25,7 +26,10 @@ public:
   void handle(adapters::http_request&& req, adapters::http_responder respond);
 
   /// Graceful shutdown: new ingest requests are refused (503).
-  void refuse_ingest() noexcept { ingest_.refuse_new(); }
+  void refuse_ingest() noexcept {
+    ingest_.refuse_new();
+    backfill_.refuse_new();
+  }
 
   /// One row of the route table (DESIGN §1.9): a new route is one new row.
   struct route {
@@ -53,6 +57,7 @@ private:
   operations_api operations_;
   pull_api pull_;
   sources_api sources_;
+  backfill_api backfill_;
 };
 
 } // namespace gavel::actors::api

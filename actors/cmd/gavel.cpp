@@ -1,4 +1,5 @@
 // gavel: the service and its admin subcommands.
+#include "actors/cmd/backfill.hpp"
 #include "actors/cmd/reconcile.hpp"
 #include "actors/cmd/service.hpp"
 #include "actors/cmd/signals.hpp"
@@ -326,6 +327,41 @@ int main(int argc, char** argv) {
                    "the export: event_id, auction_id, "
                    "bid_sequence")
       ->required();
+  auto* backfill_cmd = app.add_subcommand(
+      "backfill",
+      "replay history (JSON lines or a CSV bid log) through the running service "
+      "in the low-priority lane; resumable (docs/backfill.md)");
+  actors::backfill_options bf;
+  backfill_cmd->add_option("--config,-c", config_path, "TOML configuration file")
+      ->required();
+  backfill_cmd->add_option("--source", bf.source, "the source the history belongs to")
+      ->required();
+  backfill_cmd->add_option("--file", bf.file, "history: .csv for CSV, else JSON lines")
+      ->required();
+  backfill_cmd->add_option(
+      "--job", bf.job, "job name (the checkpoint's key); default <source>-<file name>");
+  backfill_cmd->add_option("--rate", bf.rate,
+                           "at most this many events per second (0: no cap)");
+  backfill_cmd->add_option(
+      "--token", bf.token,
+      "bearer token; default the first token of FILE that may ingest "
+      "into the source");
+  backfill_cmd->add_option(
+      "--url", bf.url, "the service; default from server.listen (https with tls_cert)");
+  backfill_cmd->add_option("--ca-file", bf.ca_file,
+                           "CA bundle that signed the server's certificate");
+  backfill_cmd->add_option("--client-cert", bf.client_cert, "client certificate (mTLS)");
+  backfill_cmd->add_option("--client-key", bf.client_key, "client certificate's key");
+  backfill_cmd->add_option("--batch", bf.batch, "events per request")
+      ->capture_default_str();
+  backfill_cmd
+      ->add_option("--progress", bf.progress,
+                   "auto (a bar on a terminal, JSON lines otherwise), bar, json or none")
+      ->check(CLI::IsMember({"auto", "bar", "json", "none"}))
+      ->capture_default_str();
+  backfill_cmd->add_flag("--verify", bf.verify,
+                         "when done, check the file against the outbox (exit 1 on a "
+                         "difference)");
   auto* check_cmd = app.add_subcommand("check-config", "validate a configuration file");
   check_cmd->add_option("--config,-c", config_path, "TOML configuration file")
       ->required();
@@ -369,6 +405,19 @@ int main(int argc, char** argv) {
     }
     int rc = actors::run_reconcile(db->url, export_path);
     if (db->embedded && db->embedded->started_here())
+      db->embedded->stop();
+    return rc;
+  }
+  if (*backfill_cmd) {
+    std::optional<database> db;
+    int rc = actors::run_backfill(*cfg, bf, [&]() -> protocols::expected<std::string> {
+      auto opened = open_database(*cfg);
+      if (!opened)
+        return opened.err();
+      db = std::move(*opened);
+      return db->url;
+    });
+    if (db && db->embedded && db->embedded->started_here())
       db->embedded->stop();
     return rc;
   }

@@ -1,6 +1,7 @@
 #include "actors/cmd/service.hpp"
 
 #include "actors/api/gateway.hpp"
+#include "actors/backfill.hpp"
 #include "actors/pull.hpp"
 #include "adapters/metrics.hpp"
 #include "protocols/time.hpp"
@@ -66,6 +67,7 @@ protocols::expected<adapters::done> service::start() {
   sources_ = std::make_shared<source_registry>(cfg_.sources);
   source_flags_ =
       sys_.spawn<caf::detached>(actors::sources, db, sources_, std::chrono::seconds{1});
+  backfills_ = sys_.spawn<caf::detached>(actors::backfills, db);
   board_ = std::make_shared<auction_board>();
   auction_deps deps;
   deps.store = store_;
@@ -143,7 +145,7 @@ protocols::expected<adapters::done> service::start() {
   router_ = std::make_unique<api::router>(
       cfg_, admission_, gateways_,
       api::operations_targets{&sys_, health_, reader_, core_up_, pull_, sources_,
-                              source_flags_});
+                              source_flags_, backfills_});
   return adapters::done{};
 }
 
@@ -165,6 +167,8 @@ void service::stop() {
     caf::anon_send_exit(pull_, caf::exit_reason::user_shutdown);
   if (source_flags_)
     caf::anon_send_exit(source_flags_, caf::exit_reason::user_shutdown);
+  if (backfills_)
+    caf::anon_send_exit(backfills_, caf::exit_reason::user_shutdown);
   if (maintenance_)
     caf::anon_send_exit(maintenance_, caf::exit_reason::user_shutdown);
   if (alerts_)

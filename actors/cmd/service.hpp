@@ -79,6 +79,7 @@ private:
   pull_actor pull_;
   std::shared_ptr<source_registry> sources_;
   sources_actor source_flags_;
+  backfills_actor backfills_;
   std::vector<std::unique_ptr<inbox_source>> inboxes_;
   alerts_actor alerts_;
   std::shared_ptr<auction_board> board_;

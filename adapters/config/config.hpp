@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -167,6 +168,9 @@ struct destination_config {
   /// (protocols::pseudonym keyed by `pii_key`).
   std::string pii = "clear";
   std::string pii_key; ///< resolved secret; with pii = "hash"
+  /// Whether it receives backfilled auctions (DESIGN §1.10); unset: the
+  /// kind's default, see effective_backfill().
+  std::optional<bool> backfill;
   /// The `[pii] fields`, copied here by the loader for the client.
   std::vector<std::string> pii_fields = protocols::default_pii_fields();
   /// Parallel lanes (auctions hash to a lane); 0: the kind's default, see
@@ -193,6 +197,11 @@ struct destination_config {
 /// sends in parallel; Azure takes them), 8 for webhooks and HubSpot (whose
 /// rate limit, not parallelism, bounds it).
 unsigned effective_concurrency(const destination_config& d);
+
+/// Whether a destination receives backfilled auctions: `backfill`, or the
+/// kind's default: false for HubSpot (a CRM wants the live picture, and
+/// history at its rate limit would take days), true otherwise.
+bool effective_backfill(const destination_config& d);
 
 /// Alerting (actors/alerts.cpp): rules, thresholds and where alerts go.
 struct alerts_config {

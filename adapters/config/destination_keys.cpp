@@ -54,6 +54,24 @@ void add_delivery_keys(std::vector<dest_key>& k) {
       "with pii = \"hash\": the pseudonyms' key, at least 16 bytes (secret; the same "
       "key gives the same pseudonyms across systems)",
       [](auto& c) -> auto& { return c.pii_key; }, {}, {}, secret_or_empty));
+  k.push_back(dest_key{
+      d,
+      "backfill",
+      "whether it receives auctions first seen from a backfill (all of each or none); "
+      "default: false for hubspot, true otherwise",
+      {},
+      [](const toml::node& n, destination_config& c,
+         const std::string& field) -> opt_error {
+        auto b = n.as_boolean();
+        if (!b)
+          return wrong_type(field, "a boolean (true or false)", n);
+        c.backfill = b->get();
+        return std::nullopt;
+      },
+      [](const destination_config& c) {
+        return c.backfill ? std::string{*c.backfill ? "true" : "false"}
+                          : std::string{"(by kind)"};
+      }});
   k.push_back(int_key<destination_config>(
       d, "concurrency",
       "requests in flight at once; 0: the kind's default (eventhub 32, others 8)",

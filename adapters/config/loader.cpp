@@ -375,6 +375,10 @@ std::vector<config_key> config_keys() {
   return out;
 }
 
+bool effective_backfill(const destination_config& d) {
+  return d.backfill.value_or(d.kind != "hubspot");
+}
+
 unsigned effective_concurrency(const destination_config& d) {
   if (d.concurrency > 0)
     return d.concurrency;

@@ -37,6 +37,7 @@ pg_store::load_auctions(const std::vector<std::int64_t>& auction_ids) {
         s.row.end_date = r[4].as<std::int64_t>();
       s.row.closed = r[5].as<bool>();
       s.row.current_price = r[6].c_str();
+      s.row.backfilled = r[7].as<bool>();
     }
     for (const auto& r : tx.exec_prepared("load_bids", ids)) {
       auto& s = out[index[r[0].as<std::int64_t>()]];
@@ -77,6 +78,7 @@ expected<std::vector<outbox_record>> pg_store::read_outbox(std::int64_t after,
       rec.envelope = std::make_shared<const std::string>(row[5].c_str(), row[5].size());
       rec.producer_ms = row[6].as<std::int64_t>();
       rec.created_ms = row[7].as<std::int64_t>();
+      rec.backfill = row[8].as<bool>();
       out.push_back(std::move(rec));
     }
     return out;

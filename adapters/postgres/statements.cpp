@@ -12,34 +12,35 @@ namespace gavel::adapters {
 
 namespace {
 
-// Appends rows to the outbox from nine arrays ($1..$9); the envelopes come
+// Appends rows to the outbox from ten arrays ($1..$10); the envelopes come
 // as one text joined by the ASCII unit separator (see pg_store::commit).
 // xid (the pull API's commit-safe order) is the column's default.
 constexpr std::string_view insert_events = R"sql(
 insert into outbox (event_id, auction_id, event_type, bid_sequence, bid_id,
-                    bidder_user_id, producer_ts, envelope, bid_ts)
+                    bidder_user_id, producer_ts, envelope, bid_ts, backfill)
 select u.event_id, u.auction_id, u.event_type, u.bid_sequence, nullif(u.bid_id, 0),
        u.bidder_user_id, to_timestamp(u.producer_ms / 1000.0), u.envelope,
-       to_timestamp(u.bid_ms / 1000.0)
+       to_timestamp(u.bid_ms / 1000.0), u.backfill
 from unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[],
             $6::text[], $7::bigint[], string_to_array($8::text, chr(31)),
-            $9::bigint[])
+            $9::bigint[], $10::boolean[])
      with ordinality as u(event_id, auction_id, event_type, bid_sequence, bid_id,
-                          bidder_user_id, producer_ms, envelope, bid_ms, ord)
+                          bidder_user_id, producer_ms, envelope, bid_ms, backfill, ord)
 order by u.ord
 returning position, event_id)sql";
 
-// Writes auction rows from seven arrays ($1..$7).
+// Writes auction rows from eight arrays ($1..$8); `backfilled` is set when
+// the row is created and never changed.
 constexpr std::string_view upsert_auctions = R"sql(
 insert into auctions (auction_id, last_sequence, total_bid_count, heartbeat_count,
-                      end_date, closed, current_price, updated_at)
+                      end_date, closed, current_price, backfilled, updated_at)
 select u.auction_id, u.last_sequence, u.total_bid_count, u.heartbeat_count,
        case when u.end_ms is null then null else to_timestamp(u.end_ms / 1000.0) end,
-       u.closed, u.current_price, now()
+       u.closed, u.current_price, u.backfilled, now()
 from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
-            $6::boolean[], $7::text[])
+            $6::boolean[], $7::text[], $8::boolean[])
      as u(auction_id, last_sequence, total_bid_count, heartbeat_count, end_ms, closed,
-          current_price)
+          current_price, backfilled)
 on conflict (auction_id) do update set
   last_sequence = excluded.last_sequence,
   total_bid_count = excluded.total_bid_count,
@@ -100,19 +101,19 @@ std::string shifted(std::string_view sql, int offset) {
 /// exactly once whether or not the outer query reads them), inside an
 /// explicit transaction whose id is known before COMMIT: a COMMIT cut off by
 /// a broken connection is then resolved with pg_xact_status instead of being
-/// guessed (docs/adr/0009-ambiguous-commits.md). Parameters: events $1..$9,
-/// auctions $10..$16, positions $17..$18, progress $19..$21.
+/// guessed (docs/adr/0009-ambiguous-commits.md). Parameters: events $1..$10,
+/// auctions $11..$18, positions $19..$20, progress $21..$23.
 std::string commit_all() {
   std::string sql = "with ev as (";
   sql += shifted(insert_events, 0);
   sql += "\n), au as (";
-  sql += shifted(upsert_auctions, 9);
+  sql += shifted(upsert_auctions, 10);
   sql += "\n), po as (";
-  sql += shifted(upsert_positions, 16);
+  sql += shifted(upsert_positions, 18);
   sql += "\n), pr as (";
-  sql += shifted(upsert_progress, 18);
+  sql += shifted(upsert_progress, 20);
   sql += "\n), pd as (";
-  sql += shifted(delete_progress, 16);
+  sql += shifted(delete_progress, 18);
   sql += "\n)\nselect position, event_id from ev";
   return sql;
 }
@@ -134,7 +135,7 @@ void pg_store::prepare_statements() {
   c.prepare("upsert_positions", std::string{upsert_positions});
   c.prepare("load_auctions", R"sql(
 select auction_id, last_sequence, total_bid_count, heartbeat_count,
-       (extract(epoch from end_date) * 1000)::bigint, closed, current_price
+       (extract(epoch from end_date) * 1000)::bigint, closed, current_price, backfilled
 from auctions where auction_id = any($1::bigint[]))sql");
   c.prepare("load_bids", R"sql(
 select auction_id, bid_id, bid_sequence, envelope from outbox
@@ -142,7 +143,7 @@ where auction_id = any($1::bigint[]) and event_type = 'bid.placed')sql");
   c.prepare("read_outbox", R"sql(
 select position, auction_id, event_type, bid_sequence, event_id, envelope,
        (extract(epoch from producer_ts) * 1000)::bigint,
-       (extract(epoch from created_at) * 1000)::bigint
+       (extract(epoch from created_at) * 1000)::bigint, backfill
 from outbox where position > $1 order by position limit $2)sql");
   c.prepare("insert_dead_letters", R"sql(
 insert into dead_letters (destination, position, auction_id, event_id, event_type,

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "protocols/backfill.hpp"
 #include "protocols/expected.hpp"
 #include "protocols/pull.hpp"
 #include "protocols/records.hpp"
@@ -128,6 +129,23 @@ public:
   /// as stored.
   expected<protocols::source_flag> set_source_flag(const std::string& name, bool enabled,
                                                    const std::string& by);
+
+  // -- backfill jobs (backfill_jobs.cpp) -------------------------------------
+
+  /// Starts a job or finds it again: the stored job when its source and file
+  /// match; error code "conflict" when the name is taken by another file or
+  /// source.
+  expected<protocols::backfill_job> begin_backfill(const std::string& job,
+                                                   const std::string& source,
+                                                   std::int64_t file_size,
+                                                   const std::string& file_print);
+  /// Moves a job's checkpoint by one batch whose rows are committed; error
+  /// code "conflict" when the checkpoint is not at `step.from_offset` (another
+  /// run of the job moved it), "not_found" for an unknown job.
+  expected<protocols::backfill_job>
+  advance_backfill(const protocols::backfill_step& step);
+  /// Every job, newest first.
+  expected<std::vector<protocols::backfill_job>> backfill_jobs();
 
   /// Auctions with at least one dead letter on this destination (parked).
   expected<std::vector<std::int64_t>> parked_auctions(const std::string& destination);

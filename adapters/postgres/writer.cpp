@@ -35,7 +35,7 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
     // The statements' array arguments (text form; empty arrays insert nothing).
     std::string a_ids, a_types, a_bidders, a_envelopes;
     std::string e_auctions = "{}", e_sequences = "{}", e_bid_ids = "{}",
-                e_producer = "{}", e_bid_ms = "{}";
+                e_producer = "{}", e_bid_ms = "{}", e_backfill = "{}";
     if (!events.empty()) {
       std::vector<std::string_view> ids, types, bidders, envelopes;
       ids.reserve(events.size());
@@ -72,6 +72,7 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
       e_bid_ms = postgres::join_array(events, [](std::string& out, auto& e) {
         out += e.bid_ms ? std::to_string(*e.bid_ms) : "NULL";
       });
+      e_backfill = bool_array(events, [](auto& e) { return e.backfill; });
     } else {
       a_ids = a_types = a_bidders = "{}";
       a_envelopes.clear(); // string_to_array('') is the empty array
@@ -100,6 +101,7 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
       out += a->end_date ? std::to_string(*a->end_date) : "NULL";
     });
     auto closed = bool_array(rows, [](auto* a) { return a->closed; });
+    auto backfilled = bool_array(rows, [](auto* a) { return a->backfilled; });
     auto a_prices =
         text_array(rows, [](auto* a) -> const std::string& { return a->current_price; });
     auto r_ids = int_array(rows, [](auto* a) { return a->auction_id; });
@@ -126,8 +128,9 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
       auto xid = current_xid(tx);
       auto r = tx.exec_prepared("commit_all", a_ids, e_auctions, a_types, e_sequences,
                                 e_bid_ids, a_bidders, e_producer, a_envelopes, e_bid_ms,
-                                r_ids, r_last, r_bids, r_beats, ends, closed, a_prices,
-                                p_names, p_positions, g_names, g_auctions, g_positions);
+                                e_backfill, r_ids, r_last, r_bids, r_beats, ends, closed,
+                                a_prices, backfilled, p_names, p_positions, g_names,
+                                g_auctions, g_positions);
       take_positions(r);
       if (auto ok = commit_or_resolve(tx, xid, events); !ok)
         return ok.err();
@@ -139,10 +142,10 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
     if (!events.empty())
       take_positions(tx.exec_prepared("insert_events", a_ids, e_auctions, a_types,
                                       e_sequences, e_bid_ids, a_bidders, e_producer,
-                                      a_envelopes, e_bid_ms));
+                                      a_envelopes, e_bid_ms, e_backfill));
     if (!rows.empty())
       tx.exec_prepared("upsert_auctions", r_ids, r_last, r_bids, r_beats, ends, closed,
-                       a_prices);
+                       a_prices, backfilled);
     // Dead letters before positions: a position never passes an event that
     // is neither delivered nor recorded here (same transaction).
     if (!dead_letters.empty()) {

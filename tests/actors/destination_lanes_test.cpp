@@ -182,3 +182,30 @@ CAF_TEST(a kind that takes many records of one auction sends them in order) {
   CAF_CHECK_EQUAL(positions(a->batch), (pos_list{1, 3, 5})); // one auction per request
   CAF_CHECK_EQUAL(positions(b->batch), (pos_list{2, 4}));
 }
+
+CAF_TEST(live auctions go before backfilled ones in every request) {
+  limits_only one_each{{}};
+  destination_lanes lanes;
+  auto backfilled = [](std::int64_t position, std::int64_t auction) {
+    auto r = rec(position, auction);
+    r.backfill = true;
+    return r;
+  };
+  CAF_CHECK(lanes.push(backfilled(1, 100)));
+  CAF_CHECK(lanes.push(backfilled(2, 101)));
+  CAF_CHECK(lanes.push(rec(3, 7)));
+  CAF_CHECK(lanes.push(backfilled(4, 100)));
+  CAF_CHECK(lanes.push(rec(5, 8)));
+  // One record per request (a webhook's limit): live first, then the
+  // backfilled auctions in their order.
+  std::vector<pos_list> sent;
+  while (auto r = lanes.next(one_each))
+    sent.push_back(positions(r->batch));
+  CAF_CHECK_EQUAL(sent, (std::vector<pos_list>{{3}, {5}, {1}, {2}}));
+  // A live record arriving while backfilled ones wait still goes first.
+  CAF_CHECK(lanes.push(backfilled(6, 102)));
+  CAF_CHECK(lanes.push(rec(7, 9)));
+  auto next = lanes.next(one_each);
+  CAF_REQUIRE(next);
+  CAF_CHECK_EQUAL(positions(next->batch), pos_list{7});
+}

@@ -40,6 +40,10 @@ const std::vector<expectation> design{
     {"GET", "/v1/events", scope::read},
     {"GET", "/v1/auctions", scope::read},
     {"GET", "/v1/auctions/1042", scope::read},
+    {"POST", "/v1/backfills/history", scope::admin},
+    {"POST", "/v1/backfills/history/events", scope::admin},
+    {"GET", "/v1/backfills", scope::read},
+    {"GET", "/v1/backfills/history", scope::read},
 };
 
 } // namespace

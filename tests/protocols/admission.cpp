@@ -207,3 +207,29 @@ CAF_TEST(under five times overload admitted requests wait near the target) {
   CAF_CHECK_GREATER(done_events / 25, 20000u); // and the server kept busy
   CAF_CHECK_GREATER(shed, 0u);
 }
+
+CAF_TEST(a backfill batch takes only spare capacity and never moves the limit) {
+  admission_time t0{};
+  admission_controller c{settings(), t0};
+  // An empty pipeline takes a batch of any size.
+  CAF_CHECK(c.acquire_spare(t0, 800) == shed_reason::none);
+  CAF_CHECK(c.acquire_spare(t0, 100) == shed_reason::queue_delay); // past half the limit
+  c.release_spare(t0 + 10ms, 800);
+  CAF_CHECK(c.acquire_spare(t0 + 10ms, 400) == shed_reason::none);
+  // Live events fill the other half: a second backfill batch must wait.
+  CAF_CHECK(admit(c, t0 + 10ms, 400));
+  CAF_CHECK(c.acquire_spare(t0 + 10ms, 50) == shed_reason::queue_delay);
+  // A slow backfill answer is not a sample: the limit stays where it was.
+  c.release(t0 + 20ms, 400, t0 + 10ms);
+  c.release_spare(t0 + 900ms, 400);
+  c.check(t0 + 1s);
+  CAF_CHECK_EQUAL(c.limit(), 1000u);
+  // A standing queue of live requests (their fastest answer over half the
+  // target) turns backfill away while anything is in flight.
+  CAF_CHECK(admit(c, t0 + 1s, 10));
+  c.release(t0 + 1s + 40ms, 10, t0 + 1s);
+  CAF_CHECK(admit(c, t0 + 1100ms, 10));
+  c.check(t0 + 1200ms);
+  CAF_CHECK(c.queue_delay() == 40ms);
+  CAF_CHECK(c.acquire_spare(t0 + 1200ms, 10) == shed_reason::queue_delay);
+}
