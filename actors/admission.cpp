@@ -60,6 +60,11 @@ protocols::shed_reason admission_gate::acquire_spare(std::size_t n) {
   return r;
 }
 
+protocols::shed_reason admission_gate::check_spare() {
+  std::lock_guard lock{mtx_};
+  return ctl_.check_spare(protocols::admission_clock::now());
+}
+
 void admission_gate::release_spare(std::size_t n) {
   std::lock_guard lock{mtx_};
   ctl_.release_spare(protocols::admission_clock::now(), n);

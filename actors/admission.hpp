@@ -25,6 +25,8 @@ public:
   protocols::shed_reason acquire(std::size_t n);
   /// For the `n` events of a backfill batch: spare capacity only.
   protocols::shed_reason acquire_spare(std::size_t n);
+  /// Before a backfill batch is parsed: whether there is spare capacity now.
+  protocols::shed_reason check_spare();
   /// The `n` events of a backfill batch are answered.
   void release_spare(std::size_t n);
   /// The `n` events of a request admitted at `admitted` are answered.

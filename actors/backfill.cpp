@@ -29,17 +29,17 @@ backfills(backfills_actor::stateful_pointer<backfills_state> self,
       [self](atom::begin, const std::string& job, const std::string& source,
              std::int64_t size, const std::string& print) {
         auto r = self->state.db->begin_backfill(job, source, size, print);
-        if (r && r->offset == 0 && r->records == 0)
+        if (r && r->run == 1)
           GAVEL_LOG_INFO("backfill {}: started for source {} ({} bytes)", job, source,
                          size);
         else if (r)
-          GAVEL_LOG_INFO("backfill {}: resumed at byte {} ({} records done)", job,
-                         r->offset, r->records);
+          GAVEL_LOG_INFO("backfill {}: run {} resumes at byte {} ({} records done)", job,
+                         r->run, r->offset, r->records);
         return answer_of(r);
       },
       [self](atom::checkpoint, const protocols::backfill_step& step) {
         auto r = self->state.db->advance_backfill(step);
-        if (r && r->done() && step.to_offset >= r->file_size)
+        if (r && r->done() && step.offset >= r->file_size)
           GAVEL_LOG_INFO("backfill {}: finished: {} records, {} accepted, {} duplicate, "
                          "{} rejected",
                          r->job, r->records, r->accepted, r->duplicate,

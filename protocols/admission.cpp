@@ -69,7 +69,8 @@ shed_reason admission_controller::acquire_spare(admission_time now,
   // An empty pipeline takes one batch whatever its size (as check() does):
   // there is no one for it to delay.
   if (in_flight_ > 0 &&
-      (delay_ * 2 > s_.target_delay || static_cast<double>(in_flight_ + n) > room))
+      (delay_ * 2 > s_.target_delay || static_cast<double>(in_flight_ + n) > room ||
+       (n == 0 && static_cast<double>(in_flight_) >= room)))
     return shed_reason::queue_delay;
   in_flight_ += n;
   return shed_reason::none;

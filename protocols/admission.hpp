@@ -56,6 +56,10 @@ public:
   /// target) or when it would fill more than half the limit; an empty
   /// pipeline takes it whatever its size.
   shed_reason acquire_spare(admission_time now, std::size_t n) noexcept;
+  /// Before a low-priority request's body is parsed: whether it could be
+  /// admitted at all now (acquire_spare with no events), so that a batch
+  /// turned away costs only reading its bytes.
+  shed_reason check_spare(admission_time now) noexcept { return acquire_spare(now, 0); }
   /// A low-priority request's `n` events got their answer. Its latency is
   /// not a sample: only live traffic judges the limit, so a large backfill
   /// batch never cuts what live requests may use.

@@ -20,6 +20,7 @@ struct backfill_job {
   std::string source;
   std::int64_t file_size = 0;
   std::string file_print; ///< hex SHA-256 of the file's first MiB
+  std::int64_t run = 0;   ///< the current run (each start takes the next)
   /// The checkpoint: bytes and records of the file stored through it.
   std::int64_t offset = 0;
   std::int64_t records = 0;
@@ -36,14 +37,15 @@ struct backfill_job {
   std::int64_t rejected_total() const noexcept;
 };
 
-/// One batch's step of a job: the checkpoint it moves from (a guard: only
-/// one run of a job moves it) and to, and what became of its records.
+/// One batch's step of a job: what became of its records, and the file's
+/// prefix the client knows to be stored (every record before `offset`: it
+/// may have several batches in flight, so a batch's own span is not one).
 struct backfill_step {
   std::string job;
-  std::string source; ///< the job's: a step of another source is refused
-  std::int64_t from_offset = 0;
-  std::int64_t to_offset = 0;
-  std::int64_t records = 0; ///< records of the file this batch covered
+  std::string source;       ///< the job's: a step of another source is refused
+  std::int64_t run = 0;     ///< the run it belongs to: an older run's is refused
+  std::int64_t offset = 0;  ///< the checkpoint: bytes of the stored prefix
+  std::int64_t records = 0; ///< records of that prefix
   std::int64_t accepted = 0;
   std::int64_t duplicate = 0;
   rejected_counts rejected;

@@ -24,6 +24,7 @@ ojson job_json(const protocols::backfill_job& j) {
   o["job"] = j.job;
   o["source"] = j.source;
   o["state"] = j.done() ? "done" : "running";
+  o["run"] = j.run;
   o["file_size"] = j.file_size;
   o["offset"] = j.offset;
   o["records_processed"] = j.records;
@@ -86,6 +87,14 @@ std::optional<protocols::rejected_counts> local_rejected(std::string_view text) 
     out.emplace_back(std::string{item.substr(0, colon)}, n);
   }
   return out;
+}
+
+/// 503 `overloaded` for a batch that found no spare capacity; the client
+/// tries again shortly (the body never changes, so it is built once).
+adapters::http_response no_spare_capacity() {
+  static const std::string body = error_body(
+      503, "overloaded", "", "live traffic first: no spare capacity now; retry");
+  return unavailable_response(body);
 }
 
 bool must_retry(const ingest_result& r) {
@@ -168,13 +177,14 @@ void backfill_api::events(const std::string& job, http_request&& req, const call
   if (!source)
     return respond(
         error_response(400, source.err().code, "source", source.err().message));
-  auto from = int_param(req.target, "from");
-  auto to = int_param(req.target, "to");
-  auto records = int_param(req.target, "records");
-  if (!from || !to || !records || *to < *from)
+  auto run = int_param(req.target, "run");
+  auto checkpoint = int_param(req.target, "checkpoint");
+  auto records = int_param(req.target, "checkpoint_records");
+  if (!run || !checkpoint || !records)
     return respond(error_response(
         400, "query", "",
-        "from, to (byte offsets, from <= to) and records (a count) are required"));
+        "run (from POST /v1/backfills/<job>), checkpoint (bytes of the file stored) and "
+        "checkpoint_records (records in them) are required"));
   const auto arrived = std::chrono::steady_clock::now();
   auto* src = sources_->find(*source);
   if (draining_)
@@ -184,6 +194,8 @@ void backfill_api::events(const std::string& job, http_request&& req, const call
     return respond(unavailable_response(error_body(
         503, "source_disabled", "source",
         "source \"" + src->name + "\" is not taking events now; retry later")));
+  if (!req.body.empty() && admission_->check_spare() != protocols::shed_reason::none)
+    return respond(no_spare_capacity());
   protocols::validation_limits limits;
   limits.max_batch = cfg_.ingest.max_batch;
   limits.max_depth = cfg_.ingest.max_depth;
@@ -221,8 +233,8 @@ void backfill_api::events(const std::string& job, http_request&& req, const call
   protocols::backfill_step step;
   step.job = job;
   step.source = *source;
-  step.from_offset = *from;
-  step.to_offset = *to;
+  step.run = *run;
+  step.offset = *checkpoint;
   step.records = *records;
   // Once every event has its answer: a batch with anything to retry is
   // answered 503 as a whole (what was stored is a duplicate next time), and
@@ -292,8 +304,7 @@ void backfill_api::events(const std::string& job, http_request&& req, const call
   }
   auto n = sub->events.size();
   if (admission_->acquire_spare(n) != protocols::shed_reason::none)
-    return respond(unavailable_response(error_body(
-        503, "overloaded", "", "live traffic first: no spare capacity now; retry")));
+    return respond(no_spare_capacity());
   sub->done = [gate = admission_, n,
                finish = std::move(finish)](std::vector<ingest_result>& results) mutable {
     gate->release_spare(n);

@@ -14,15 +14,15 @@
 namespace gavel::actors::api {
 
 /// The service side of `gavel backfill` (docs/backfill.md, ADR 0027):
-/// - `POST /v1/backfills/<job>` (admin, DESIGN §1.9) starts a job or finds
-///   it again, answering its checkpoint;
-/// - `POST /v1/backfills/<job>/events?source=S&from=A&to=B&records=N` takes
-///   one batch of the file (bytes A..B, N records) through the same
-///   validation, event ids and sequencing as `POST /v1/events`, in the
-///   backfill lane: admitted on spare capacity only (503 otherwise), and an
-///   auction it creates is backfilled. Once every event is committed (or
-///   refused for good) the checkpoint moves to B, and only then is it
-///   answered;
+/// - `POST /v1/backfills/<job>` (admin, DESIGN §1.9) starts a job or a new
+///   run of it, answering its checkpoint and run;
+/// - `POST /v1/backfills/<job>/events?source=S&run=R&checkpoint=B&checkpoint_records=N`
+///   takes one batch through the same validation, event ids and sequencing
+///   as `POST /v1/events`, in the backfill lane: admitted on spare capacity
+///   only (503 otherwise), and an auction it creates is backfilled. Once
+///   every event is committed (or refused for good) its counts are added and
+///   the checkpoint moves forward to B (the client's stored prefix: N
+///   records), and only then is it answered; a batch of an older run is 409;
 /// - `GET /v1/backfills` and `GET /v1/backfills/<job>` (read): jobs and
 ///   their progress.
 /// Called on the HTTP I/O threads; never blocks.

@@ -5,17 +5,21 @@
 #include "actors/cmd/backfill.hpp"
 
 #include "actors/cmd/backfill_file.hpp"
+#include "actors/cmd/backfill_progress.hpp"
+#include "actors/cmd/backfill_send.hpp"
 #include "adapters/http/http.hpp"
 #include "protocols/backfill.hpp"
 #include "protocols/listen_address.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 #include <unistd.h>
@@ -70,81 +74,6 @@ std::string default_job(const std::string& source, const std::string& file) {
   return job.substr(0, 64);
 }
 
-std::string rejected_text(const ojson& rejected) {
-  std::string out;
-  for (const auto& [code, n] : rejected.items())
-    out += (out.empty() ? "" : ", ") + code + " " + std::to_string(n.get<std::int64_t>());
-  return out;
-}
-
-std::string duration_text(double seconds) {
-  auto s = static_cast<std::int64_t>(std::max(0.0, seconds));
-  char buf[32];
-  if (s >= 3600)
-    std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
-                  static_cast<long long>(s % 3600 / 60));
-  else
-    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(s / 60),
-                  static_cast<long long>(s % 60));
-  return buf;
-}
-
-/// What the run shows: the job as the service last answered, and the rate
-/// of this run.
-struct progress_view {
-  std::string mode; ///< bar | json | none
-  clock_type::time_point started = clock_type::now();
-  clock_type::time_point last_shown{};
-  std::int64_t sent_this_run = 0; ///< records
-  ojson job;
-
-  double rate() const {
-    auto s = std::chrono::duration<double>(clock_type::now() - started).count();
-    return s > 0 ? static_cast<double>(sent_this_run) / s : 0;
-  }
-
-  void show(bool force) {
-    auto now = clock_type::now();
-    if (mode == "none" || job.is_null() ||
-        (!force && now - last_shown < std::chrono::seconds{1}))
-      return;
-    last_shown = now;
-    double pct = job.value("percent_complete", 0.0);
-    double r = rate();
-    double eta = -1;
-    if (r > 0 && pct > 0 && pct < 100) {
-      auto done = std::chrono::duration<double>(now - started).count();
-      // Bytes, not records, measure what is left; this run's pace does.
-      eta = done * (100 - pct) / std::max(1e-9, pct - start_pct);
-    }
-    if (mode == "json") {
-      ojson line;
-      line["job"] = job["job"];
-      line["records_processed"] = job["records_processed"];
-      line["percent_complete"] = pct;
-      line["events_per_second"] = std::round(r * 10) / 10;
-      line["eta_seconds"] = eta < 0 ? ojson(nullptr) : ojson(std::round(eta));
-      line["accepted"] = job["accepted"];
-      line["duplicate"] = job["duplicate"];
-      line["rejected"] = job["rejected"];
-      std::cout << line.dump() << std::endl;
-      return;
-    }
-    constexpr int width = 30;
-    int filled = static_cast<int>(pct / 100 * width);
-    std::string bar(static_cast<std::size_t>(filled), '#');
-    bar.resize(width, ' ');
-    char text[200];
-    std::snprintf(text, sizeof text, "\r[%s] %5.1f%%  %lld records  %.0f ev/s  ETA %s ",
-                  bar.c_str(), pct,
-                  static_cast<long long>(job.value("records_processed", std::int64_t{0})),
-                  r, eta < 0 ? "--" : duration_text(eta).c_str());
-    std::cerr << text << std::flush;
-  }
-
-  double start_pct = 0;
-};
-
 } // namespace
 
 int run_backfill(const adapters::config& cfg, backfill_options o,
@@ -156,6 +85,8 @@ int run_backfill(const adapters::config& cfg, backfill_options o,
   if (o.batch == 0 || o.batch > cfg.ingest.max_batch)
     return fail("--batch must be 1.." + std::to_string(cfg.ingest.max_batch) +
                 " (ingest.max_batch)");
+  if (o.connections == 0 || o.connections > 64)
+    return fail("--connections must be 1..64");
   if (o.rate < 0)
     return fail("--rate must be >= 0 (events per second; 0: no cap)");
   if (o.job.empty())
@@ -177,165 +108,160 @@ int run_backfill(const adapters::config& cfg, backfill_options o,
   auto origin = adapters::parse_url(o.url);
   if (!origin)
     return fail("--url: " + origin.err().message);
-  std::string prefix = origin->target == "/" ? "" : origin->target;
-  while (!prefix.empty() && prefix.back() == '/')
-    prefix.pop_back();
 
-  adapters::io_runtime io(1);
-  adapters::http_client_options copts;
-  copts.ca_file = o.ca_file;
-  copts.client_cert_file = o.client_cert;
-  copts.client_key_file = o.client_key;
-  copts.request_timeout = std::chrono::seconds{120};
-  auto conn = adapters::http_connection::make(io, *origin, copts);
-  adapters::header_list headers{{"Authorization", "Bearer " + o.token},
-                                {"Content-Type", "application/json"}};
-
-  // Retries what the service asks to retry (503) and a service that is
-  // away (restarting) for up to two minutes; everything else is the answer.
-  auto send = [&](const std::string& target, const std::string& body) {
-    auto backoff = std::chrono::milliseconds{200};
-    auto away_since = clock_type::time_point{};
-    while (true) {
-      auto r = conn->request("POST", prefix + target, headers, body);
-      if (r.status != 0 && r.status != 503)
-        return r;
-      if (r.status == 0) {
-        if (away_since == clock_type::time_point{}) {
-          away_since = clock_type::now();
-          std::cerr << "\ngavel backfill: " << o.url << " unreachable (" << r.error
-                    << "); retrying" << std::endl;
-        } else if (clock_type::now() - away_since > std::chrono::minutes{2}) {
-          return r;
-        }
-      } else {
-        away_since = {};
-        auto after = adapters::find_header(r.headers, "Retry-After");
-        if (!after.empty())
-          backoff = std::max(backoff, std::chrono::milliseconds{
-                                          std::atoi(std::string{after}.c_str()) * 1000});
-      }
-      std::this_thread::sleep_for(backoff);
-      backoff = std::min(backoff * 2, std::chrono::milliseconds{5000});
-    }
-  };
-  auto refused = [&](const adapters::http_result& r) {
-    if (r.status == 0)
-      return "gavel unreachable at " + o.url + " (" + r.error +
-             "); run the same command again to resume";
-    auto j = nlohmann::json::parse(r.body, nullptr, false);
-    std::string msg = r.body;
-    if (j.is_object() && j.contains("error"))
-      msg = j["error"].value("message", r.body);
-    return "gavel answered " + std::to_string(r.status) + ": " + msg;
-  };
-
+  service_client client{*origin, o};
   ojson begin_body;
   begin_body["source"] = o.source;
   begin_body["file_size"] = file->size();
   begin_body["file_print"] = file->print();
-  auto r = send("/v1/backfills/" + o.job, begin_body.dump());
+  auto conn = client.connect();
+  auto r = client.post(*conn, "/v1/backfills/" + o.job, begin_body.dump());
   if (r.status != 200) {
     conn->close();
-    std::cerr << "gavel backfill: " << refused(r) << std::endl;
+    std::cerr << "gavel backfill: " << client.refused(r) << std::endl;
     return r.status == 0 ? 1 : 2;
   }
-  progress_view view;
-  view.mode = o.progress;
-  view.job = ojson::parse(r.body);
-  std::int64_t offset = view.job.value("offset", std::int64_t{0});
-  view.start_pct = view.job.value("percent_complete", 0.0);
-  if (view.job.value("state", "") == "done") {
+  auto begun = ojson::parse(r.body);
+  const auto run = begun.value("run", std::int64_t{0});
+  const std::int64_t offset = begun.value("offset", std::int64_t{0});
+  const std::int64_t done_records = begun.value("records_processed", std::int64_t{0});
+  backfill_progress view{o.progress, begun};
+  std::atomic<int> failed{0};
+  std::string failure;
+  std::mutex failure_mtx;
+  auto give_up = [&](int rc, const std::string& why) {
+    std::lock_guard lock{failure_mtx};
+    if (failed.exchange(rc) == 0)
+      failure = why;
+  };
+  auto events_target = [&](const stored_prefix::point& p) {
+    return "/v1/backfills/" + o.job + "/events?source=" + o.source +
+           "&run=" + std::to_string(run) + "&checkpoint=" + std::to_string(p.offset) +
+           "&checkpoint_records=" + std::to_string(p.records);
+  };
+  if (begun.value("state", "") == "done") {
     std::cerr << "gavel backfill: job " << o.job << " is done already" << std::endl;
   } else {
     if (offset > 0)
       std::cerr << "gavel backfill: job " << o.job << " resumes at byte " << offset
-                << " (" << view.job.value("records_processed", std::int64_t{0})
-                << " records done)" << std::endl;
+                << " (" << done_records << " records done)" << std::endl;
     file->seek(std::max(offset, file->first_offset()));
+    stored_prefix prefix{offset, done_records};
+    rate_limit limit{o.rate};
+    std::atomic<int> shown_rejections{0};
+    // One lane per connection; an auction's events all take the lane its id
+    // hashes to, so they are sent, and sequenced, in file order.
+    std::vector<std::unique_ptr<batch_lane>> lanes;
+    lanes.reserve(o.connections);
+    for (std::size_t i = 0; i < o.connections; ++i)
+      lanes.push_back(std::make_unique<batch_lane>());
+    std::vector<std::thread> threads;
+    threads.reserve(lanes.size());
+    for (auto& lane : lanes)
+      threads.emplace_back([&, lane = lane.get()] {
+        auto c = client.connect();
+        while (auto b = lane->pop()) {
+          if (failed.load())
+            continue;
+          limit.wait(b->events);
+          auto target = events_target(prefix.now());
+          if (!b->local.empty())
+            target += "&local_rejected=" + local_rejected_param(b->local);
+          auto answer =
+              client.post(*c, target, b->events ? b->body + "]" : std::string{});
+          if (answer.status != 200) {
+            give_up(answer.status == 0 ? 1 : 2, client.refused(answer));
+            continue;
+          }
+          auto j = ojson::parse(answer.body, nullptr, false);
+          for (const auto& e : j["rejected"])
+            if (shown_rejections++ < 20)
+              std::cerr << "\ngavel backfill: rejected " << e.value("event_id", "")
+                        << ": " << e.value("code", "") << ": " << e.value("message", "")
+                        << std::endl;
+          prefix.done(b->records);
+          view.answered(static_cast<std::int64_t>(b->records.size()), j["job"]);
+        }
+        c->close();
+      });
     const std::size_t max_bytes =
         std::min<std::size_t>(cfg.server.max_body_bytes / 2, 2 << 20);
-    auto next_at = clock_type::now();
-    std::size_t shown_rejections = 0;
-    while (true) {
-      std::string body = "[";
-      std::size_t events = 0;
-      std::int64_t records = 0, to = offset;
-      std::map<std::string, std::int64_t> local;
-      while (events < o.batch && body.size() < max_bytes) {
-        auto rec = file->next();
-        if (!rec)
-          break;
-        ++records;
-        to = rec->end;
-        if (!rec->event) {
-          ++local[rec->event.err().code];
-          if (shown_rejections++ < 20)
-            std::cerr << "\ngavel backfill: rejected: " << rec->event.err().message
-                      << std::endl;
-          continue;
-        }
-        if (events++)
-          body += ',';
-        body += *rec->event;
-      }
-      if (records == 0)
+    std::vector<lane_batch> filling(lanes.size());
+    auto ship = [&](std::size_t k) {
+      if (!filling[k].records.empty())
+        lanes[k]->push(std::move(filling[k]));
+      filling[k] = {};
+    };
+    while (!failed.load()) {
+      auto rec = file->next();
+      if (!rec)
         break;
-      body = events ? body + "]" : std::string{};
-      if (o.rate > 0) {
-        std::this_thread::sleep_until(next_at);
-        next_at =
-            std::max(next_at, clock_type::now()) +
-            std::chrono::duration_cast<clock_type::duration>(
-                std::chrono::duration<double>(static_cast<double>(events) / o.rate));
-      }
-      std::string target = "/v1/backfills/" + o.job + "/events?source=" + o.source +
-                           "&from=" + std::to_string(offset) +
-                           "&to=" + std::to_string(to) +
-                           "&records=" + std::to_string(records);
-      std::string codes;
-      for (const auto& [code, n] : local)
-        codes += (codes.empty() ? "" : ",") + code + ":" + std::to_string(n);
-      if (!codes.empty())
-        target += "&local_rejected=" + codes;
-      r = send(target, body);
-      if (r.status != 200) {
-        conn->close();
-        std::cerr << "\ngavel backfill: " << refused(r) << std::endl;
-        return r.status == 0 ? 1 : 2;
-      }
-      auto answer = ojson::parse(r.body, nullptr, false);
-      for (const auto& e : answer["rejected"])
+      auto index = prefix.add(rec->end);
+      std::size_t k = 0;
+      std::optional<std::int64_t> auction;
+      if (rec->event)
+        auction = auction_of(*rec->event);
+      if (auction)
+        k = static_cast<std::size_t>(*auction) % lanes.size();
+      auto& b = filling[k];
+      b.records.push_back(index);
+      if (!rec->event) {
+        // Not an event: counted as rejected with the lane's next batch. (An
+        // event without a usable auction_id goes to the service, which
+        // rejects it with its usual reason.)
+        ++b.local[rec->event.err().code];
         if (shown_rejections++ < 20)
-          std::cerr << "\ngavel backfill: rejected " << e.value("event_id", "") << ": "
-                    << e.value("code", "") << ": " << e.value("message", "") << std::endl;
-      view.job = answer["job"];
-      view.sent_this_run += records;
-      offset = to;
-      view.show(false);
+          std::cerr << "\ngavel backfill: rejected: " << rec->event.err().message
+                    << std::endl;
+      } else {
+        b.body += b.events++ ? "," : "[";
+        b.body += *rec->event;
+      }
+      if (b.events >= o.batch || b.body.size() >= max_bytes)
+        ship(k);
+    }
+    for (std::size_t k = 0; k < lanes.size(); ++k) {
+      ship(k);
+      lanes[k]->close();
+    }
+    for (auto& t : threads)
+      t.join();
+    if (!failed.load()) {
+      // The whole file is stored: the checkpoint moves to its end.
+      auto end = prefix.now();
+      end.offset = file->size();
+      r = client.post(*conn, events_target(end), {});
+      if (r.status != 200)
+        give_up(r.status == 0 ? 1 : 2, client.refused(r));
+      else
+        view.answered(0, ojson::parse(r.body)["job"]);
     }
   }
   conn->close();
   view.show(true);
-  if (view.mode == "bar")
+  if (o.progress == "bar")
     std::cerr << "\n";
-  const auto& j = view.job;
-  auto seconds = std::chrono::duration<double>(clock_type::now() - view.started).count();
+  if (failed.load()) {
+    std::cerr << "gavel backfill: " << failure << std::endl;
+    return failed.load();
+  }
+  auto j = view.job();
   std::int64_t rejected = 0;
   for (const auto& [code, n] : j["rejected"].items())
     rejected += n.get<std::int64_t>();
+  const auto seconds = view.seconds();
   std::cerr << "backfill " << o.job << ": "
             << j.value("records_processed", std::int64_t{0})
             << " records: " << j.value("accepted", std::int64_t{0}) << " accepted, "
             << j.value("duplicate", std::int64_t{0}) << " duplicate, " << rejected
             << " rejected" << (rejected ? " (" + rejected_text(j["rejected"]) + ")" : "")
-            << "; this run " << view.sent_this_run << " records in "
+            << "; this run " << view.run_records() << " records in "
             << std::round(seconds * 10) / 10 << " s (" << std::round(view.rate())
             << " records/s)" << std::endl;
-  if (view.mode == "json") {
+  if (o.progress == "json") {
     ojson summary = j;
     summary["summary"] = true;
-    summary["run_records"] = view.sent_this_run;
+    summary["run_records"] = view.run_records();
     summary["run_seconds"] = std::round(seconds * 10) / 10;
     std::cout << summary.dump() << std::endl;
   }

@@ -20,7 +20,10 @@ struct backfill_options {
   std::string ca_file;     ///< trusts the server's certificate
   std::string client_cert; ///< mTLS
   std::string client_key;
-  std::size_t batch = 500;       ///< events per request
+  std::size_t batch = 500; ///< events per request
+  /// Connections sending at once; each auction always on the same one, so
+  /// its events keep the file's order.
+  std::size_t connections = 2;
   std::string progress = "auto"; ///< auto | bar | json | none
   bool verify = false;
 };

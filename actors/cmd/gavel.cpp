@@ -355,6 +355,10 @@ int main(int argc, char** argv) {
   backfill_cmd->add_option("--batch", bf.batch, "events per request")
       ->capture_default_str();
   backfill_cmd
+      ->add_option("--connections", bf.connections,
+                   "requests in flight at once (each auction always on the same one)")
+      ->capture_default_str();
+  backfill_cmd
       ->add_option("--progress", bf.progress,
                    "auto (a bar on a terminal, JSON lines otherwise), bar, json or none")
       ->check(CLI::IsMember({"auto", "bar", "json", "none"}))

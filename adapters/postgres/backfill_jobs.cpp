@@ -9,7 +9,7 @@ namespace gavel::adapters {
 namespace {
 
 constexpr const char* columns = R"sql(
-job, source, file_size, file_print, file_offset, records, accepted, duplicate,
+job, source, file_size, file_print, run, file_offset, records, accepted, duplicate,
 rejected::text, (extract(epoch from started_at) * 1000)::bigint,
 (extract(epoch from updated_at) * 1000)::bigint,
 coalesce((extract(epoch from finished_at) * 1000)::bigint, 0))sql";
@@ -20,19 +20,20 @@ protocols::backfill_job to_job(const pqxx::row& r) {
   j.source = r[1].c_str();
   j.file_size = r[2].as<std::int64_t>();
   j.file_print = r[3].c_str();
-  j.offset = r[4].as<std::int64_t>();
-  j.records = r[5].as<std::int64_t>();
-  j.accepted = r[6].as<std::int64_t>();
-  j.duplicate = r[7].as<std::int64_t>();
+  j.run = r[4].as<std::int64_t>();
+  j.offset = r[5].as<std::int64_t>();
+  j.records = r[6].as<std::int64_t>();
+  j.accepted = r[7].as<std::int64_t>();
+  j.duplicate = r[8].as<std::int64_t>();
   // jsonb's text form orders keys; the counts stay in that order.
-  auto rejected = nlohmann::json::parse(r[8].c_str(), nullptr, false);
+  auto rejected = nlohmann::json::parse(r[9].c_str(), nullptr, false);
   if (rejected.is_object())
     for (const auto& [code, n] : rejected.items())
       if (n.is_number_integer())
         j.rejected.emplace_back(code, n.get<std::int64_t>());
-  j.started_ms = r[9].as<std::int64_t>();
-  j.updated_ms = r[10].as<std::int64_t>();
-  j.finished_ms = r[11].as<std::int64_t>();
+  j.started_ms = r[10].as<std::int64_t>();
+  j.updated_ms = r[11].as<std::int64_t>();
+  j.finished_ms = r[12].as<std::int64_t>();
   return j;
 }
 
@@ -43,22 +44,33 @@ pg_store::begin_backfill(const std::string& job, const std::string& source,
                          std::int64_t file_size, const std::string& file_print) {
   return guarded("begin a backfill", [&]() -> expected<protocols::backfill_job> {
     pqxx::work tx{*conn_};
-    tx.exec_params("insert into backfill_jobs (job, source, file_size, file_print) "
-                   "values ($1, $2, $3, $4) on conflict (job) do nothing",
-                   job, source, file_size, file_print);
+    // A new run of a job takes the next number: a run still going (a client
+    // thought dead) can no longer move the checkpoint.
+    auto started = tx.exec_params(
+        std::string{"insert into backfill_jobs (job, source, file_size, file_print) "
+                    "values ($1, $2, $3, $4) on conflict (job) do update set "
+                    "run = backfill_jobs.run + 1, updated_at = now() "
+                    "where backfill_jobs.source = excluded.source "
+                    "and backfill_jobs.file_size = excluded.file_size "
+                    "and backfill_jobs.file_print = excluded.file_print "
+                    "returning "} +
+            columns,
+        job, source, file_size, file_print);
+    if (!started.empty()) {
+      auto found = to_job(started[0]);
+      tx.commit();
+      return found;
+    }
     auto found = to_job(tx.exec_params1(
         std::string{"select "} + columns + " from backfill_jobs where job = $1", job));
-    tx.commit();
     if (found.source != source)
       return protocols::error{"conflict", "job",
                               "job \"" + job + "\" belongs to source \"" + found.source +
                                   "\"; name another job with --job"};
-    if (found.file_size != file_size || found.file_print != file_print)
-      return protocols::error{"conflict", "job",
-                              "job \"" + job +
-                                  "\" was started with another file (size or first MiB "
-                                  "differ); name another job with --job"};
-    return found;
+    return protocols::error{"conflict", "job",
+                            "job \"" + job +
+                                "\" was started with another file (size or first MiB "
+                                "differ); name another job with --job"};
   });
 }
 
@@ -69,11 +81,12 @@ pg_store::advance_backfill(const protocols::backfill_step& step) {
     for (const auto& [code, n] : step.rejected)
       rejected[code] = n;
     pqxx::work tx{*conn_};
-    // The counts of the batch add to the job's; rejected ones by code.
+    // The counts of the batch add to the job's (rejected ones by code); the
+    // checkpoint only moves forward: batches of one run answer out of order.
     auto r = tx.exec_params(std::string{R"sql(
 update backfill_jobs set
-  file_offset = $3, records = records + $4, accepted = accepted + $5,
-  duplicate = duplicate + $6,
+  file_offset = greatest(file_offset, $3), records = greatest(records, $4),
+  accepted = accepted + $5, duplicate = duplicate + $6,
   rejected = (select coalesce(jsonb_object_agg(code, n), '{}'::jsonb)
               from (select code, sum(n::bigint) as n
                     from (select key as code, value as n
@@ -82,14 +95,15 @@ update backfill_jobs set
                           select key, value from jsonb_each_text($7::jsonb)) e
                     group by code) s),
   updated_at = now(),
-  finished_at = case when $3 >= file_size then coalesce(finished_at, now()) end
-where job = $1 and file_offset = $2 and source = $8
+  finished_at = case when greatest(file_offset, $3) >= file_size
+                     then coalesce(finished_at, now()) end
+where job = $1 and run = $2 and source = $8
 returning )sql"} + columns,
-                            step.job, step.from_offset, step.to_offset, step.records,
-                            step.accepted, step.duplicate, rejected.dump(), step.source);
+                            step.job, step.run, step.offset, step.records, step.accepted,
+                            step.duplicate, rejected.dump(), step.source);
     if (r.empty()) {
-      auto now = tx.exec_params(
-          "select file_offset, source from backfill_jobs where job = $1", step.job);
+      auto now = tx.exec_params("select run, source from backfill_jobs where job = $1",
+                                step.job);
       if (now.empty())
         return protocols::error{"not_found", "job",
                                 "no backfill job \"" + step.job + "\""};
@@ -97,11 +111,11 @@ returning )sql"} + columns,
         return protocols::error{"conflict", "source",
                                 "job \"" + step.job + "\" belongs to source \"" +
                                     now[0][1].c_str() + "\""};
-      return protocols::error{
-          "conflict", "offset",
-          "the checkpoint of job \"" + step.job + "\" is at byte " + now[0][0].c_str() +
-              ", not " + std::to_string(step.from_offset) +
-              " (another run of this job moved it); run the command again to resume"};
+      return protocols::error{"conflict", "run",
+                              "job \"" + step.job + "\" was started again (run " +
+                                  now[0][0].c_str() + "; this is run " +
+                                  std::to_string(step.run) +
+                                  "): only the newest run moves its checkpoint"};
     }
     auto job = to_job(r[0]);
     tx.commit();

@@ -132,16 +132,16 @@ public:
 
   // -- backfill jobs (backfill_jobs.cpp) -------------------------------------
 
-  /// Starts a job or finds it again: the stored job when its source and file
-  /// match; error code "conflict" when the name is taken by another file or
-  /// source.
+  /// Starts a job or starts it again (the next run): the stored job when its
+  /// source and file match; error code "conflict" when the name is taken by
+  /// another file or source.
   expected<protocols::backfill_job> begin_backfill(const std::string& job,
                                                    const std::string& source,
                                                    std::int64_t file_size,
                                                    const std::string& file_print);
-  /// Moves a job's checkpoint by one batch whose rows are committed; error
-  /// code "conflict" when the checkpoint is not at `step.from_offset` (another
-  /// run of the job moved it), "not_found" for an unknown job.
+  /// Adds a committed batch's counts to its job and moves the checkpoint
+  /// forward to the step's (never back); error code "conflict" for a step of
+  /// an older run or another source, "not_found" for an unknown job.
   expected<protocols::backfill_job>
   advance_backfill(const protocols::backfill_step& step);
   /// Every job, newest first.

@@ -37,6 +37,7 @@ outbox_record rec(std::int64_t position, std::int64_t auction) {
 
 std::vector<std::int64_t> positions(const std::vector<outbox_record>& batch) {
   std::vector<std::int64_t> out;
+  out.reserve(batch.size());
   for (auto& r : batch)
     out.push_back(r.position);
   return out;

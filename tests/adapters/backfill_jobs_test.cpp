@@ -16,12 +16,14 @@ struct fixture {
   adapters::pg_store store{{db.url()}};
 };
 
-protocols::backfill_step step(std::int64_t from, std::int64_t to, std::int64_t records) {
+/// A step of run `run` reporting the stored prefix (offset, records).
+protocols::backfill_step step(std::int64_t run, std::int64_t offset,
+                              std::int64_t records) {
   protocols::backfill_step s;
   s.job = "history";
   s.source = "default";
-  s.from_offset = from;
-  s.to_offset = to;
+  s.run = run;
+  s.offset = offset;
   s.records = records;
   return s;
 }
@@ -34,8 +36,9 @@ CAF_TEST(a job starts at zero and finds its checkpoint again) {
   auto j = store.begin_backfill("history", "default", 1000, "ab12");
   CAF_REQUIRE(j);
   CAF_CHECK_EQUAL(j->offset, 0);
+  CAF_CHECK_EQUAL(j->run, 1);
   CAF_CHECK(!j->done());
-  auto s = step(0, 400, 10);
+  auto s = step(1, 400, 10);
   s.accepted = 7;
   s.duplicate = 1;
   s.rejected = {{"schema", 2}};
@@ -44,7 +47,7 @@ CAF_TEST(a job starts at zero and finds its checkpoint again) {
   CAF_CHECK_EQUAL(moved->offset, 400);
   CAF_CHECK_EQUAL(moved->records, 10);
   CAF_CHECK_EQUAL(moved->percent_complete(), 40.0);
-  s = step(400, 1000, 5);
+  s = step(1, 1000, 15);
   s.accepted = 3;
   s.rejected = {{"closed", 1}, {"schema", 1}};
   moved = store.advance_backfill(s);
@@ -56,32 +59,46 @@ CAF_TEST(a job starts at zero and finds its checkpoint again) {
   CAF_CHECK_EQUAL(moved->rejected_total(), 4);
   CAF_CHECK(
       (moved->rejected == protocols::rejected_counts{{"closed", 1}, {"schema", 3}}));
-  // Begun again (a rerun): the stored checkpoint comes back.
+  // Begun again (a rerun): the stored checkpoint comes back, as run 2.
   auto again = store.begin_backfill("history", "default", 1000, "ab12");
   CAF_REQUIRE(again);
   CAF_CHECK_EQUAL(again->offset, 1000);
+  CAF_CHECK_EQUAL(again->run, 2);
   CAF_CHECK(again->done());
   auto all = store.backfill_jobs();
   CAF_REQUIRE(all);
   CAF_CHECK_EQUAL(all->size(), 1u);
 }
 
-CAF_TEST(the checkpoint moves only from where it is) {
+CAF_TEST(the checkpoint only moves forward and only for the newest run) {
   CAF_REQUIRE(store.begin_backfill("history", "default", 1000, "ab12"));
-  CAF_REQUIRE(store.advance_backfill(step(0, 100, 3)));
-  // A second run of the job (or a batch sent again) starting elsewhere.
-  auto stale = store.advance_backfill(step(0, 100, 3));
+  CAF_REQUIRE(store.advance_backfill(step(1, 300, 9)));
+  // Answers of several connections arrive out of order: an older prefix
+  // adds its counts but never moves the checkpoint back.
+  auto late = step(1, 100, 3);
+  late.accepted = 4;
+  auto j = store.advance_backfill(late);
+  CAF_REQUIRE(j);
+  CAF_CHECK_EQUAL(j->offset, 300);
+  CAF_CHECK_EQUAL(j->records, 9);
+  CAF_CHECK_EQUAL(j->accepted, 4);
+  // A second run begins: the first can no longer move it.
+  auto second = store.begin_backfill("history", "default", 1000, "ab12");
+  CAF_REQUIRE(second);
+  CAF_CHECK_EQUAL(second->run, 2);
+  auto stale = store.advance_backfill(step(1, 500, 12));
   CAF_REQUIRE(!stale);
   CAF_CHECK_EQUAL(stale.err().code, "conflict");
-  auto other_source = step(100, 200, 3);
+  auto other_source = step(2, 500, 12);
   other_source.source = "shop";
   CAF_CHECK_EQUAL(store.advance_backfill(other_source).err().code, "conflict");
-  auto unknown = step(0, 10, 1);
+  auto unknown = step(1, 10, 1);
   unknown.job = "nothing";
   CAF_CHECK_EQUAL(store.advance_backfill(unknown).err().code, "not_found");
-  auto j = *store.begin_backfill("history", "default", 1000, "ab12");
-  CAF_CHECK_EQUAL(j.offset, 100);
-  CAF_CHECK_EQUAL(j.records, 3);
+  auto now = store.advance_backfill(step(2, 500, 12));
+  CAF_REQUIRE(now);
+  CAF_CHECK_EQUAL(now->offset, 500);
+  CAF_CHECK_EQUAL(now->records, 12);
 }
 
 CAF_TEST(a job name holds one file and one source) {

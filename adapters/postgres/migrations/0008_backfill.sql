@@ -8,14 +8,16 @@ alter table outbox add column backfill boolean not null default false;
 alter table auctions add column backfilled boolean not null default false;
 
 -- One row per backfill job: the file it reads (size and SHA-256 of its
--- first MiB: a different file under the same job name is refused), the
--- checkpoint (byte offset and records read through it, written only after
--- the batch before it is committed to the outbox), and its counts.
+-- first MiB: a different file under the same job name is refused), the run
+-- that may move it (each start of the job takes the next number), the
+-- checkpoint (byte offset and records of the file's prefix that is stored;
+-- it moves only after what it covers is committed) and the job's counts.
 create table backfill_jobs (
   job          text primary key,
   source       text not null,
   file_size    bigint not null,
   file_print   text not null,
+  run          integer not null default 1,
   file_offset  bigint not null default 0,
   records      bigint not null default 0,
   accepted     bigint not null default 0,
