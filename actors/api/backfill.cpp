@@ -14,7 +14,6 @@ namespace {
 
 using adapters::http_request;
 using adapters::http_responder;
-using protocols::ingest_error;
 using ojson = nlohmann::ordered_json;
 
 constexpr std::string_view prefix = "/v1/backfills/";
@@ -214,22 +213,7 @@ void backfill_api::events(const std::string& job, http_request&& req, const call
   if (!local)
     return respond(error_response(400, "query", "local_rejected",
                                   "expected code:count pairs separated by commas"));
-  auto sub = std::make_shared<submission>();
-  sub->results.resize(body->items.size());
-  for (std::size_t i = 0; i < body->items.size(); ++i) {
-    auto& item = body->items[i];
-    if (item) {
-      item->backfill = true;
-      sub->slots.push_back(i);
-      sub->events.push_back(std::move(*item));
-    } else {
-      auto& r = sub->results[i];
-      r.st = ingest_result::status::rejected;
-      r.error = ingest_error::invalid;
-      r.error_field = item.err().field;
-      r.error_message = item.err().message;
-    }
-  }
+  auto sub = make_submission(*body, true);
   protocols::backfill_step step;
   step.job = job;
   step.source = *source;

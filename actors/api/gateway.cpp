@@ -2,6 +2,26 @@
 
 namespace gavel::actors::api {
 
+submission_ptr make_submission(protocols::ingest_body& body, bool backfill) {
+  auto sub = std::make_shared<submission>();
+  sub->results.resize(body.items.size());
+  for (std::size_t i = 0; i < body.items.size(); ++i) {
+    auto& item = body.items[i];
+    if (item) {
+      item->backfill = backfill;
+      sub->slots.push_back(i);
+      sub->events.push_back(std::move(*item));
+    } else {
+      auto& r = sub->results[i];
+      r.st = ingest_result::status::rejected;
+      r.error = protocols::ingest_error::invalid;
+      r.error_field = item.err().field;
+      r.error_message = item.err().message;
+    }
+  }
+  return sub;
+}
+
 namespace {
 
 void reject_unavailable(submission& sub, std::size_t i) {

@@ -25,6 +25,11 @@ struct submission {
 
 using submission_ptr = std::shared_ptr<submission>;
 
+/// A submission of a parsed request body: its valid events go to the
+/// registry (marked as a backfill's when `backfill`), each invalid item is
+/// answered `invalid` in its place.
+submission_ptr make_submission(protocols::ingest_body& body, bool backfill = false);
+
 } // namespace gavel::actors::api
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(gavel::actors::api::submission_ptr)

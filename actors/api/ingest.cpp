@@ -244,21 +244,7 @@ void ingest_endpoint::handle(http_request&& req, const caller& who,
     return respond(
         error_response(parse_error_status(e.code), e.code, e.field, e.message));
   }
-  auto sub = std::make_shared<submission>();
-  sub->results.resize(body->items.size());
-  for (std::size_t i = 0; i < body->items.size(); ++i) {
-    auto& item = body->items[i];
-    if (item) {
-      sub->slots.push_back(i);
-      sub->events.push_back(std::move(*item));
-    } else {
-      auto& r = sub->results[i];
-      r.st = ingest_result::status::rejected;
-      r.error = ingest_error::invalid;
-      r.error_field = item.err().field;
-      r.error_message = item.err().message;
-    }
-  }
+  auto sub = make_submission(*body);
   const bool batch = body->is_batch;
   auto finish = [batch, respond, src, sources = sources_,
                  arrived](std::vector<ingest_result>& results) {
