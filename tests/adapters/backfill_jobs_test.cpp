@@ -91,10 +91,13 @@ CAF_TEST(the checkpoint only moves forward and only for the newest run) {
   CAF_CHECK_EQUAL(stale.err().code, "conflict");
   auto other_source = step(2, 500, 12);
   other_source.source = "shop";
-  CAF_CHECK_EQUAL(store.advance_backfill(other_source).err().code, "conflict");
+  // Each answer named: the check reads its error after the statement.
+  auto wrong_source = store.advance_backfill(other_source);
+  CAF_CHECK_EQUAL(wrong_source.err().code, "conflict");
   auto unknown = step(1, 10, 1);
   unknown.job = "nothing";
-  CAF_CHECK_EQUAL(store.advance_backfill(unknown).err().code, "not_found");
+  auto no_job = store.advance_backfill(unknown);
+  CAF_CHECK_EQUAL(no_job.err().code, "not_found");
   auto now = store.advance_backfill(step(2, 500, 12));
   CAF_REQUIRE(now);
   CAF_CHECK_EQUAL(now->offset, 500);
@@ -106,10 +109,10 @@ CAF_TEST(a job name holds one file and one source) {
   auto other_file = store.begin_backfill("history", "default", 1000, "cd34");
   CAF_REQUIRE(!other_file);
   CAF_CHECK_EQUAL(other_file.err().code, "conflict");
-  CAF_CHECK_EQUAL(store.begin_backfill("history", "default", 999, "ab12").err().code,
-                  "conflict");
-  CAF_CHECK_EQUAL(store.begin_backfill("history", "shop", 1000, "ab12").err().code,
-                  "conflict");
+  auto other_size = store.begin_backfill("history", "default", 999, "ab12");
+  CAF_CHECK_EQUAL(other_size.err().code, "conflict");
+  auto other_source = store.begin_backfill("history", "shop", 1000, "ab12");
+  CAF_CHECK_EQUAL(other_source.err().code, "conflict");
 }
 
 CAF_TEST(rows and auctions keep their backfill lane) {
