@@ -40,7 +40,8 @@ public:
       std::lock_guard lock{server_->sessions_mtx};
       server_->sessions.erase(self_it_);
     }
-    server_->active.fetch_sub(1, std::memory_order_relaxed);
+    if (!closed_)
+      server_->active.fetch_sub(1, std::memory_order_relaxed);
   }
 
   void register_with_server() {
@@ -391,6 +392,9 @@ private:
     if (closed_)
       return;
     closed_ = true;
+    // The slot is the socket: it comes back now, not when the last handler
+    // still holding this session lets go of it.
+    server_->active.fetch_sub(1, std::memory_order_relaxed);
     // No TLS close_notify: HTTP/1.1 framing (Content-Length) already tells
     // the client where the last response ends.
     error_code ignored;
