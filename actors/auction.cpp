@@ -3,8 +3,11 @@
 #include "adapters/log.hpp"
 #include "adapters/metrics.hpp"
 #include "protocols/fingerprint.hpp"
+#include "protocols/log_throttle.hpp"
 
 #include <algorithm>
+#include <mutex>
+#include <optional>
 
 namespace gavel::actors {
 
@@ -162,9 +165,24 @@ void check_duplicate_content(self_ptr self, const protocols::ingest_event& ev,
   if (protocols::fingerprint(protocols::json::dump(ev.data)) == stored)
     return;
   differing.inc();
+  // One line per 10 s at most: a history resent in another format (CSV
+  // after JSON lines) differs in every event; the counter has them all.
+  static std::mutex mtx;
+  static protocols::log_throttle throttle{std::chrono::seconds{10}};
+  std::optional<std::uint64_t> left_out;
+  {
+    std::lock_guard lock{mtx};
+    left_out = throttle.admit(protocols::log_throttle::clock::now());
+  }
+  if (!left_out)
+    return;
   GAVEL_LOG_WARN("auction {}: {} resent with content that differs from the stored "
-                 "event (a producer bug); answered duplicate, stored event kept",
-                 self->state.id, ev.event_id());
+                 "event (a producer bug); answered duplicate, stored event kept{}",
+                 self->state.id, ev.event_id(),
+                 *left_out == 0 ? std::string{}
+                                : " (" + std::to_string(*left_out) +
+                                      " more like it since the last such line; see "
+                                      "gavel_ingest_conflicting_duplicates_total)");
 }
 
 /// The store committed nothing of this request: some of its events are
