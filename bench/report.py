@@ -84,6 +84,24 @@ elif scenario == "close-burst":
     series = v.get("series", {})
     peak = max(series.get("acked", [0]) or [0])
     figures["peak_acked_per_s"] = peak
+elif scenario == "close-burst-backfill":
+    # Issue 13: live traffic wins over a full-speed backfill.
+    va, vb = runs["alone"]["verify"], runs["backfill"]["verify"]
+    for key, label, factor in (("latency_ack_ms", "ack latency p99", 1.5),
+                               ("latency_delivery_ms", "ack → arrival p99", 2.0)):
+        base, with_bf = lat(va, key, "p99"), lat(vb, key, "p99")
+        check(f"{label} with a full-speed backfill", f"≤ {factor}× alone ({fmt(base, ' ms')})",
+              with_bf, " ms", factor * base if base else 0, False, dest_note)
+        figures[f"{key}_p99"] = {"alone": base, "with_backfill": with_bf}
+    ms = meta["extra"].get("backfill_ms_during_burst") or 0
+    recs = meta["extra"].get("backfill_records_during_burst")
+    bf_rate = recs / (ms / 1000) if ms and recs is not None else None
+    figures.update(backfill_records_during_burst=recs, backfill_per_s_during_burst=bf_rate,
+                   backfill_ran_throughout=meta["extra"].get("backfill_ran_throughout"))
+    rows.append(("(diagnostic) backfill records stored during the second burst",
+                 "—", f"{fmt(recs, '', 0)} ({fmt(bf_rate, '/s', 0)})",
+                 "it ran throughout" if meta["extra"].get("backfill_ran_throughout") == 1
+                 else "it ended before the burst did"))
 elif scenario == "max-rate-single":
     check("durable ingest, single-event requests, keep-alive", "≥ 15,000 events/s", b.get("throughput_per_s"), "/s", 15000, True)
     figures["delivered_per_s"] = v.get("delivered_per_s")

@@ -3,7 +3,7 @@
 #
 #   bench/run.sh SCENARIO [--short] [--dest webhook|eventhub|hubspot] [--bin DIR]
 #
-# SCENARIO: steady-5k, steady-20k, close-burst, max-rate-single,
+# SCENARIO: steady-5k, steady-20k, close-burst, close-burst-backfill, max-rate-single,
 # max-rate-batch100, catch-up, open-auctions-100k, peer, overload, smoke (all:
 # every one but smoke); hubspot-hot, hubspot-spread (HubSpot at its rate limit;
 # they set --dest hubspot themselves). --short runs a small version (minutes,
@@ -162,6 +162,50 @@ case "$scenario" in
     setting mode "open loop on the workload's time profile"; setting time_scale "$scale"
     setting auctions "$auctions"; setting events "$events"; setting close_window 60s
     setting bid_window 2m; setting connections 256; setting anti_sniping "15s window, 30s extension"
+    ;;
+  close-burst-backfill)
+    # Live traffic wins (issue 13, ADR 0027): the same close burst twice in
+    # one run, on its own auctions each time, first alone, then alongside a
+    # full-speed `gavel backfill` of a history into the same Gavel and
+    # destination. The backfill starts before the second burst and is
+    # stopped (it is resumable) once that burst is acknowledged.
+    auctions=1000; events=100000; scale=1; history=1000000
+    [ "$short" -eq 1 ] && { auctions=200; events=10000; scale=3; history=200000; }
+    "$bin/sim" history --out "$work/history.jsonl" --months 12 --events "$history" \
+      --auctions $((history / 100)) --until 2026-12-01T00:00:00Z --seed 1 >/dev/null
+    gavel_up
+    wl=(--auctions "$auctions" --events "$events" --time-scale "$scale" --connections 256
+        --bid-window 2m --close-window 60s --seed 1 --receiver-stats "$(stats_url "$main_addr")")
+    burst alone "${wl[@]}" --first-auction-id 1
+    wait_settled "$main_addr" "$(accepted_count "$work/acks-alone.jsonl")" 300
+    "$bin/gavel" backfill --config "$work/gavel.toml" --source default --file "$work/history.jsonl" \
+      --job bench --progress json > "$work/backfill.jsonl" 2> "$work/backfill.err" &
+    backfill_pid=$!
+    pids_to_stop+=("$backfill_pid")
+    wait_for_line "$work/backfill.jsonl" "records_processed" 60
+    backfill_before=$(tail -1 "$work/backfill.jsonl") bf0_ms=$(date +%s%3N)
+    burst backfill "${wl[@]}" --first-auction-id 100001
+    backfill_after=$(tail -1 "$work/backfill.jsonl") bf1_ms=$(date +%s%3N)
+    curl -s "$target_url/metrics" -H "Authorization: Bearer $token" |
+      grep -E '^gavel_(ingest_shed_total|admission_|ingest_events_total\{status="(unavailable|overloaded)")' > "$work/metrics-after.txt" || true
+    if kill -0 "$backfill_pid" 2>/dev/null; then
+      stop_pid "$backfill_pid" 10
+      log "backfill stopped after the burst (still running: it was at full speed throughout)"
+      extra+=("backfill_ran_throughout=1")
+    else
+      log "backfill ended before the burst did: the comparison is partly without it"
+      extra+=("backfill_ran_throughout=0")
+    fi
+    records() { $py -c 'import json,sys; print(json.loads(sys.argv[1])["records_processed"])' "$1"; }
+    bf0=$(records "$backfill_before") bf1=$(records "$backfill_after")
+    extra+=("backfill_records_during_burst=$((bf1 - bf0))" "backfill_ms_during_burst=$((bf1_ms - bf0_ms))")
+    wait_settled "$main_addr" $(( $(accepted_count "$work/acks-alone.jsonl") + $(accepted_count "$work/acks-backfill.jsonl") )) 900
+    verify alone "bench=$work/arrivals-main.jsonl" --expect-closed
+    verify backfill "bench=$work/arrivals-main.jsonl" --expect-closed
+    setting mode "open loop on the workload's time profile, twice: alone, then with a full-speed backfill"
+    setting time_scale "$scale"; setting auctions "$auctions"; setting events "$events"
+    setting connections 256; setting history_events "$history"
+    setting backfill "gavel backfill, default batch and connections, JSON lines of sim history"
     ;;
   max-rate-single | max-rate-batch100)
     batch=1; conns=128; events=150000

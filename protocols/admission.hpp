@@ -52,9 +52,12 @@ public:
   shed_reason acquire(admission_time now, std::size_t n) noexcept;
   /// A low-priority request of `n` events (a backfill batch, DESIGN §1.10):
   /// it takes only spare capacity, so it is refused (queue_delay) while a
-  /// queue stands (the last interval's fastest answer took over half the
-  /// target) or when it would fill more than half the limit; an empty
-  /// pipeline takes it whatever its size.
+  /// queue stands (the last interval's fastest live answer took over a
+  /// quarter of the target) or when it would fill more than half the limit; an empty
+  /// pipeline takes it whatever its size. Its events never count against
+  /// live requests (check() compares only live events with the limit): a
+  /// limit cut while backfill batches are in flight sheds no live request
+  /// for them.
   shed_reason acquire_spare(admission_time now, std::size_t n) noexcept;
   /// Before a low-priority request's body is parsed: whether it could be
   /// admitted at all now (acquire_spare with no events), so that a batch
@@ -79,7 +82,8 @@ private:
 
   admission_settings s_;
   double limit_;
-  std::size_t in_flight_ = 0;
+  std::size_t in_flight_ = 0; ///< live and backfill events together
+  std::size_t spare_ = 0;     ///< of them, backfill's (acquire_spare)
   admission_time interval_end_;
   /// Only requests admitted after the last change of the limit judge it: the
   /// older ones waited behind the old limit (one decision per round trip, as

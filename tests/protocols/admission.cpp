@@ -224,7 +224,7 @@ CAF_TEST(a backfill batch takes only spare capacity and never moves the limit) {
   c.release_spare(t0 + 900ms, 400);
   c.check(t0 + 1s);
   CAF_CHECK_EQUAL(c.limit(), 1000u);
-  // A standing queue of live requests (their fastest answer over half the
+  // A standing queue of live requests (their fastest answer over a quarter of the
   // target) turns backfill away while anything is in flight.
   CAF_CHECK(admit(c, t0 + 1s, 10));
   c.release(t0 + 1s + 40ms, 10, t0 + 1s);
@@ -232,4 +232,44 @@ CAF_TEST(a backfill batch takes only spare capacity and never moves the limit) {
   c.check(t0 + 1200ms);
   CAF_CHECK(c.queue_delay() == 40ms);
   CAF_CHECK(c.acquire_spare(t0 + 1200ms, 10) == shed_reason::queue_delay);
+}
+
+CAF_TEST(backfill events in flight never shed a live request even after a cut) {
+  admission_time t0{};
+  admission_controller c{settings(), t0};
+  CAF_CHECK(c.acquire_spare(t0, 500) == shed_reason::none); // half the limit
+  // Live answers twice the target: the limit is cut to half (500), which
+  // the backfill batch alone fills.
+  CAF_CHECK(admit(c, t0, 100));
+  c.release(t0 + 100ms, 100, t0);
+  CAF_CHECK(c.check(t0 + 100ms) == shed_reason::none);
+  CAF_CHECK_EQUAL(c.limit(), 500u);
+  CAF_CHECK_EQUAL(c.in_flight(), 500u);
+  // Live requests still enter up to the limit of their own.
+  for (int i = 0; i < 4; ++i)
+    CAF_CHECK(admit(c, t0 + 110ms, 100));
+  CAF_CHECK(c.check(t0 + 110ms) == shed_reason::none);
+  CAF_CHECK(admit(c, t0 + 110ms, 100));
+  CAF_CHECK(c.check(t0 + 110ms) == shed_reason::queue_delay); // 500 live
+  // And backfill waits while live traffic holds the room.
+  CAF_CHECK(c.acquire_spare(t0 + 110ms, 1) == shed_reason::queue_delay);
+  c.release_spare(t0 + 120ms, 500);
+  CAF_CHECK_EQUAL(c.in_flight(), 500u);
+}
+
+CAF_TEST(a live queue that is gone stops holding backfill back) {
+  admission_time t0{};
+  admission_controller c{settings(), t0};
+  // Live answers of 40 ms: a queue, backfill waits.
+  CAF_CHECK(admit(c, t0, 10));
+  CAF_CHECK(c.acquire_spare(t0, 100) == shed_reason::none);
+  c.release(t0 + 40ms, 10, t0);
+  c.check(t0 + 100ms);
+  CAF_CHECK(c.queue_delay() == 40ms);
+  CAF_CHECK(c.acquire_spare(t0 + 100ms, 100) == shed_reason::queue_delay);
+  // The live traffic stops; the backfill batch taken at t0 is still in
+  // flight. One interval without live answers clears the old measurement.
+  c.check(t0 + 200ms);
+  CAF_CHECK(c.queue_delay() == 0ms);
+  CAF_CHECK(c.acquire_spare(t0 + 200ms, 100) == shed_reason::none);
 }
