@@ -43,12 +43,11 @@ shed_reason admission_controller::check(admission_time now) noexcept {
   // live traffic's, so they never count against a live request. An empty
   // pipeline always takes a request, even one larger than the limit: there
   // is no queue for it to wait in.
-  const auto live = in_flight_ - spare_;
-  if (live == 0)
+  if (live() == 0)
     return shed_reason::none;
   if (in_flight_ >= s_.max_in_flight)
     return shed_reason::max_in_flight;
-  if (static_cast<double>(live) >= limit_) {
+  if (static_cast<double>(live()) >= limit_) {
     binding_ = true;
     return shed_reason::queue_delay;
   }
@@ -60,7 +59,7 @@ shed_reason admission_controller::acquire(admission_time now, std::size_t n) noe
   if (in_flight_ > 0 && in_flight_ + n > s_.max_in_flight)
     return shed_reason::max_in_flight;
   in_flight_ += n;
-  if (static_cast<double>(in_flight_ - spare_) >= limit_)
+  if (static_cast<double>(live()) >= limit_)
     binding_ = true;
   return shed_reason::none;
 }
@@ -89,7 +88,7 @@ void admission_controller::release_spare(admission_time now, std::size_t n) noex
 
 void admission_controller::release(admission_time now, std::size_t n,
                                    admission_time admitted) noexcept {
-  in_flight_ -= std::min(n, in_flight_ - spare_);
+  in_flight_ -= std::min(n, live());
   if (admitted >= changed_at_) {
     auto took = std::chrono::duration_cast<std::chrono::microseconds>(now - admitted);
     fastest_ = std::min(fastest_, took);
@@ -119,14 +118,14 @@ void admission_controller::roll(admission_time now) noexcept {
       if (limit_ != old)
         changed_at_ = now;
     }
-  } else if (in_flight_ == spare_) {
+  } else if (live() == 0) {
     // No live request in flight and none answered: no live queue stands
     // (backfill batches alone must not keep an old measurement alive).
     delay_ = {};
   }
   fastest_ = std::chrono::microseconds::max();
   samples_ = 0;
-  binding_ = static_cast<double>(in_flight_ - spare_) >= limit_;
+  binding_ = static_cast<double>(live()) >= limit_;
   interval_end_ = now + s_.interval;
 }
 

@@ -79,6 +79,8 @@ public:
 
 private:
   void roll(admission_time now) noexcept;
+  /// Live events in flight: what the limit is compared with.
+  std::size_t live() const noexcept { return in_flight_ - spare_; }
 
   admission_settings s_;
   double limit_;
