@@ -5,6 +5,7 @@
 #include "protocols/time.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace gavel::actors {
 
@@ -80,6 +81,83 @@ bool learn_head(store_ptr self) {
   // The head gauge starts where the outbox is, not at zero.
   store_metrics::get().head.set(static_cast<double>(st.last_published));
   return true;
+}
+
+/// Takes out of `batch` the requests with an event_id an earlier request of
+/// the batch also holds (two auctions' producers sent the same one): they go
+/// back to the front of the queue for the next commit, which finds the first
+/// stored. Otherwise the whole commit would be refused for them. True when
+/// any went back.
+bool defer_repeated_ids(store_ptr self, std::vector<store_state::waiting>& batch,
+                        std::size_t& events) {
+  std::unordered_set<std::string_view> seen;
+  std::vector<store_state::waiting> later;
+  std::size_t w = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    bool repeated = false;
+    for (const auto& e : batch[i].req.events)
+      if (seen.count(e.event_id) != 0) {
+        repeated = true;
+        break;
+      }
+    if (repeated) {
+      later.push_back(std::move(batch[i]));
+      continue;
+    }
+    for (const auto& e : batch[i].req.events)
+      seen.insert(e.event_id);
+    if (w != i)
+      batch[w] = std::move(batch[i]);
+    ++w;
+  }
+  if (later.empty())
+    return false;
+  batch.resize(w);
+  auto& st = self->state;
+  for (auto& w : later) {
+    events -= w.req.events.size();
+    st.pending_events += w.req.events.size();
+  }
+  st.pending.insert(st.pending.begin(), std::make_move_iterator(later.begin()),
+                    std::make_move_iterator(later.end()));
+  schedule_flush(self);
+  return true;
+}
+
+/// Answers, each on its own, the requests of `batch` holding an event of
+/// `taken` (indices into `rows`, the batch's events in order), and removes
+/// them from the batch: their auction decides (409 for another auction's
+/// event_id, a reload for its own stale state).
+void answer_taken(std::vector<store_state::waiting>& batch,
+                  const std::vector<protocols::new_event>& rows,
+                  const std::vector<adapters::pg_store::taken>& taken,
+                  std::size_t& events) {
+  std::vector<std::vector<std::pair<std::string, std::int64_t>>> per_request(
+      batch.size());
+  std::vector<std::size_t> owner_of(rows.size());
+  std::size_t first = 0, w = 0;
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    for (std::size_t j = 0; j < batch[i].req.events.size(); ++j)
+      owner_of[first++] = i;
+  for (const auto& t : taken)
+    per_request[owner_of[t.index]].emplace_back(rows[t.index].event_id, t.owner);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (per_request[i].empty()) {
+      if (w != i)
+        batch[w] = std::move(batch[i]);
+      ++w;
+      continue;
+    }
+    GAVEL_LOG_WARN("store: auction {}: {} event(s) already stored (first: {} of "
+                   "auction {}); its request is answered alone",
+                   batch[i].req.auction.auction_id, per_request[i].size(),
+                   per_request[i].front().first, per_request[i].front().second);
+    events -= batch[i].req.events.size();
+    persist_reply reply;
+    reply.taken = std::move(per_request[i]);
+    batch[i].rp.deliver(std::move(reply));
+  }
+  batch.resize(w);
 }
 
 void flush(store_ptr self) {
@@ -165,41 +243,8 @@ void flush(store_ptr self) {
     }
   };
   gather();
-  if (!rows.empty()) {
-    // One event must never fail everyone else's commit: requests holding an
-    // event_id or sequence number already stored are answered on their own
-    // (their auction decides: 409 for another auction's event_id, a reload
-    // for its own stale state). If the probe fails, so would the commit.
-    if (auto taken = st.db->find_taken(rows); taken && !taken->empty()) {
-      std::vector<std::vector<std::pair<std::string, std::int64_t>>> per_request(
-          batch.size());
-      std::size_t first = 0, w = 0;
-      std::vector<std::size_t> owner_of(rows.size());
-      for (std::size_t i = 0; i < batch.size(); ++i)
-        for (std::size_t j = 0; j < batch[i].req.events.size(); ++j)
-          owner_of[first++] = i;
-      for (const auto& t : *taken)
-        per_request[owner_of[t.index]].emplace_back(rows[t.index].event_id, t.owner);
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        if (per_request[i].empty()) {
-          if (w != i)
-            batch[w] = std::move(batch[i]);
-          ++w;
-          continue;
-        }
-        GAVEL_LOG_WARN("store: auction {}: {} event(s) already stored (first: {} of "
-                       "auction {}); its request is answered alone",
-                       batch[i].req.auction.auction_id, per_request[i].size(),
-                       per_request[i].front().first, per_request[i].front().second);
-        events -= batch[i].req.events.size();
-        persist_reply reply;
-        reply.taken = std::move(per_request[i]);
-        batch[i].rp.deliver(std::move(reply));
-      }
-      batch.resize(w);
-      gather();
-    }
-  }
+  if (defer_repeated_ids(self, batch, events))
+    gather();
   std::vector<std::pair<std::string, std::int64_t>> pos(positions.begin(),
                                                         positions.end());
   auto& metrics = store_metrics::get();
@@ -209,6 +254,24 @@ void flush(store_ptr self) {
   for (auto& [k, v] : progress)
     prog.push_back({k.first, k.second, v});
   auto committed = st.db->commit(rows, auctions, pos, dead_letters, resolved, prog);
+  if (!committed && committed.err().code == "taken") {
+    // One event must never fail everyone else's commit: the requests holding
+    // an event_id or sequence number already stored are answered on their
+    // own, and the rest commit again. Rare, so the slow probe is fine here.
+    auto found = st.db->find_taken(rows);
+    if (found && !found->empty()) {
+      answer_taken(batch, rows, *found, events);
+      gather();
+      committed = st.db->commit(rows, auctions, pos, dead_letters, resolved, prog);
+    } else if (!found) {
+      committed = found.err();
+    }
+    if (!committed && committed.err().code == "taken")
+      committed = protocols::error{"internal",
+                                   {},
+                                   "commit refused (an event_id or sequence number "
+                                   "already stored) but no event of it is"};
+  }
   metrics.commit_seconds.observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   (committed ? metrics.commits_ok : metrics.commits_failed).inc();

@@ -29,6 +29,27 @@ from unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[], $5::bigint[],
 order by u.ord
 returning position, event_id)sql";
 
+// Records the event_ids of the same ten arrays (only $1, $2 are read): one
+// key per event across every partition (migration 0009), so a repeated
+// event_id fails the commit whatever day holds the first.
+constexpr std::string_view insert_event_keys = R"sql(
+insert into event_keys (event_id, auction_id)
+select * from unnest($1::text[], $2::bigint[]))sql";
+
+// The auctions among the same ten arrays ($2 auction, $3 type, $4 sequence)
+// whose event takes a sequence number the stored auction row has already
+// passed: the writing auction's state is behind the outbox. The stored row
+// is read as it was before this statement (every part of one statement sees
+// the same snapshot), and it moves with every commit of its events, so this
+// sees sequences of any day.
+constexpr std::string_view stale_sequences = R"sql(
+select u.auction_id
+from unnest($2::bigint[], $3::text[], $4::bigint[]) as u(auction_id, event_type, bid_sequence)
+join auctions a on a.auction_id = u.auction_id
+where u.event_type in ('auction.opened', 'bid.placed')
+  and u.bid_sequence <= a.last_sequence
+limit 1)sql";
+
 // Writes auction rows from eight arrays ($1..$8); `backfilled` is set when
 // the row is created and never changed.
 constexpr std::string_view upsert_auctions = R"sql(
@@ -102,10 +123,16 @@ std::string shifted(std::string_view sql, int offset) {
 /// explicit transaction whose id is known before COMMIT: a COMMIT cut off by
 /// a broken connection is then resolved with pg_xact_status instead of being
 /// guessed (docs/adr/0009-ambiguous-commits.md). Parameters: events $1..$10,
-/// auctions $11..$18, positions $19..$20, progress $21..$23.
+/// auctions $11..$18, positions $19..$20, progress $21..$23. A row of nulls
+/// after the positions means a sequence was already taken (stale_sequences):
+/// the caller rolls back.
 std::string commit_all() {
   std::string sql = "with ev as (";
   sql += shifted(insert_events, 0);
+  sql += "\n), ek as (";
+  sql += shifted(insert_event_keys, 0);
+  sql += "\n), st as (";
+  sql += shifted(stale_sequences, 0);
   sql += "\n), au as (";
   sql += shifted(upsert_auctions, 10);
   sql += "\n), po as (";
@@ -114,7 +141,8 @@ std::string commit_all() {
   sql += shifted(upsert_progress, 20);
   sql += "\n), pd as (";
   sql += shifted(delete_progress, 18);
-  sql += "\n)\nselect position, event_id from ev";
+  sql += "\n)\nselect position, event_id from ev\n"
+         "union all select null, null from st";
   return sql;
 }
 
@@ -128,6 +156,8 @@ void pg_store::prepare_statements() {
   auto& c = *conn_;
   static const std::string group_commit = commit_all();
   c.prepare("insert_events", std::string{insert_events});
+  c.prepare("insert_event_keys", std::string{insert_event_keys});
+  c.prepare("stale_sequences", shifted(stale_sequences, -1));
   c.prepare("upsert_auctions", std::string{upsert_auctions});
   c.prepare("commit_all", group_commit);
   c.prepare("upsert_progress", std::string{upsert_progress});

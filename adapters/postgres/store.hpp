@@ -28,6 +28,8 @@ class transaction_base;
 /// - "storage": the server refused to write: disk full (SQLSTATE 53100),
 ///   read-only (25006) or a file system error saying so (ENOSPC, EROFS);
 ///   nothing was written, retry later, but people must act;
+/// - "taken" (commit only): an event_id or sequence number of the commit is
+///   already stored; nothing was written, find_taken says which;
 /// - "internal": anything else (a bug or a broken schema).
 namespace gavel::adapters {
 
@@ -69,6 +71,8 @@ public:
 
   /// Events of `events` that cannot be appended: their event_id is already
   /// stored, or (auction.opened, bid.placed) their sequence number is taken.
+  /// Slow on a long outbox (it probes every partition): for after a commit
+  /// answered "taken", not before every commit.
   struct taken {
     std::size_t index = 0;  ///< into `events`
     std::int64_t owner = 0; ///< the auction that holds the event_id or sequence

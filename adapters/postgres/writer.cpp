@@ -1,6 +1,7 @@
 // The outbox writer: the group commit (events, auction rows, positions,
-// dead letters and progress in one transaction) and the probe that keeps one
-// event from failing everyone else's commit.
+// dead letters and progress in one transaction), which refuses as a whole
+// ("taken") when an event_id or sequence number is already stored, and the
+// probe that then finds the events responsible (ADR 0028).
 #include "adapters/postgres/arrays.hpp"
 #include "adapters/postgres/guarded.hpp"
 
@@ -77,17 +78,24 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
       a_ids = a_types = a_bidders = "{}";
       a_envelopes.clear(); // string_to_array('') is the empty array
     }
+    // False when the statement found a sequence already taken (a row of
+    // nulls): nothing of it may commit.
     auto take_positions = [&](const pqxx::result& r) {
       std::unordered_map<std::string_view, std::size_t> index;
       index.reserve(events.size());
       for (std::size_t i = 0; i < events.size(); ++i)
         index.emplace(events[i].event_id, i);
       for (const auto& row : r) {
+        if (row[0].is_null())
+          return false;
         auto it = index.find(row[1].c_str());
         if (it != index.end())
           result[it->second] = row[0].as<std::int64_t>();
       }
+      return true;
     };
+    const error taken{
+        "taken", {}, "an event_id or sequence number of this commit is already stored"};
     // One row per auction: a later state of the same auction wins.
     std::unordered_map<std::int64_t, std::size_t> last;
     for (std::size_t i = 0; i < auctions.size(); ++i)
@@ -126,12 +134,18 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
       // The usual case: events, auction rows and positions in one statement.
       pqxx::work tx{*conn_};
       auto xid = current_xid(tx);
-      auto r = tx.exec_prepared("commit_all", a_ids, e_auctions, a_types, e_sequences,
-                                e_bid_ids, a_bidders, e_producer, a_envelopes, e_bid_ms,
-                                e_backfill, r_ids, r_last, r_bids, r_beats, ends, closed,
-                                a_prices, backfilled, p_names, p_positions, g_names,
-                                g_auctions, g_positions);
-      take_positions(r);
+      pqxx::result r;
+      try {
+        r = tx.exec_prepared("commit_all", a_ids, e_auctions, a_types, e_sequences,
+                             e_bid_ids, a_bidders, e_producer, a_envelopes, e_bid_ms,
+                             e_backfill, r_ids, r_last, r_bids, r_beats, ends, closed,
+                             a_prices, backfilled, p_names, p_positions, g_names,
+                             g_auctions, g_positions);
+      } catch (const pqxx::unique_violation&) {
+        return taken; // rolled back with the transaction
+      }
+      if (!take_positions(r))
+        return taken;
       if (auto ok = commit_or_resolve(tx, xid, events); !ok)
         return ok.err();
       return result;
@@ -139,10 +153,18 @@ pg_store::commit(const std::vector<protocols::new_event>& events,
 
     pqxx::work tx{*conn_};
     auto xid = current_xid(tx);
-    if (!events.empty())
-      take_positions(tx.exec_prepared("insert_events", a_ids, e_auctions, a_types,
-                                      e_sequences, e_bid_ids, a_bidders, e_producer,
-                                      a_envelopes, e_bid_ms, e_backfill));
+    if (!events.empty()) {
+      if (!tx.exec_prepared("stale_sequences", e_auctions, a_types, e_sequences).empty())
+        return taken;
+      try {
+        take_positions(tx.exec_prepared("insert_events", a_ids, e_auctions, a_types,
+                                        e_sequences, e_bid_ids, a_bidders, e_producer,
+                                        a_envelopes, e_bid_ms, e_backfill));
+        tx.exec_prepared("insert_event_keys", a_ids, e_auctions);
+      } catch (const pqxx::unique_violation&) {
+        return taken;
+      }
+    }
     if (!rows.empty())
       tx.exec_prepared("upsert_auctions", r_ids, r_last, r_bids, r_beats, ends, closed,
                        a_prices, backfilled);
@@ -185,11 +207,11 @@ pg_store::find_taken(const std::vector<protocols::new_event>& events) {
   if (events.empty())
     return std::vector<taken>{};
   // A read: nothing is in doubt, and the caller commits next, which meets
-  // (and reports) whatever made this fail.
+  // (and reports) whatever made this fail. It runs only after a commit was
+  // refused as "taken", so it may look everywhere: the event keys (any
+  // day), the auction rows' last sequence, and the outbox's own unique
+  // indexes in every partition.
   return guarded("find taken", [&]() -> expected<std::vector<taken>> {
-    // One probe per event of each partition's unique indexes (event_id and
-    // (auction_id, bid_sequence)); uniqueness is per partition, so this is
-    // also what keeps an event_id unique across days.
     auto ids =
         text_array(events, [](auto& e) -> const std::string& { return e.event_id; });
     auto auctions = int_array(events, [](auto& e) { return e.auction_id; });
@@ -200,10 +222,20 @@ pg_store::find_taken(const std::vector<protocols::new_event>& events) {
     });
     pqxx::nontransaction tx{*conn_};
     auto r = tx.exec_params(R"sql(
+select u.ord, k.auction_id
+from unnest($1::text[]) with ordinality as u(event_id, ord)
+join event_keys k on k.event_id = u.event_id
+union
 select u.ord, o.auction_id
 from unnest($1::text[]) with ordinality as u(event_id, ord)
 join outbox o on o.event_id = u.event_id
-union all
+union
+select u.ord, u.auction_id
+from unnest($2::bigint[], $3::bigint[], $4::boolean[]) with ordinality
+     as u(auction_id, bid_sequence, takes, ord)
+join auctions a on a.auction_id = u.auction_id and u.bid_sequence <= a.last_sequence
+where u.takes
+union
 select u.ord, o.auction_id
 from unnest($2::bigint[], $3::bigint[], $4::boolean[]) with ordinality
      as u(auction_id, bid_sequence, takes, ord)

@@ -312,6 +312,74 @@ CAF_TEST(an event_id stored for another auction is 409 and fails nobody else) {
                   "1,2");
 }
 
+CAF_TEST(an event_id stored on another day for another auction is still 409) {
+  auto owner = spawn_auction(110);
+  CAF_REQUIRE(ingest(owner, bid(110, 5)).st == ingest_result::status::accepted);
+  // Two days back: the row moves to another partition, whose unique index
+  // the next insert does not see.
+  db.scalar("update outbox set created_at = now() - interval '2 days' "
+            "where event_id = 'bid.placed-5'");
+  CAF_REQUIRE_EQUAL(
+      db.scalar("select count(*) from outbox_default where event_id = 'bid.placed-5'"),
+      "1");
+  auto thief = spawn_auction(210);
+  auto r = ingest(thief, bid(210, 5));
+  CAF_CHECK(r.st == ingest_result::status::rejected);
+  CAF_CHECK(r.error == protocols::ingest_error::event_id_conflict);
+  CAF_CHECK_EQUAL(
+      db.scalar("select count(*) from outbox where event_id = 'bid.placed-5'"), "1");
+  // The refused auction's own next bid goes through.
+  CAF_CHECK(ingest(thief, bid(210, 6)).st == ingest_result::status::accepted);
+}
+
+CAF_TEST(a state behind a sequence stored on another day reads the auction again) {
+  auto first = spawn_auction(120);
+  CAF_REQUIRE_EQUAL(ingest(first, bid(120, 1)).bid_sequence, 2);
+  // A second writer of the same auction moves it on; its row then lands in
+  // another day's partition, so only the auction row knows.
+  auto second = spawn_auction(120);
+  CAF_REQUIRE_EQUAL(ingest(second, bid(120, 2)).bid_sequence, 3);
+  db.scalar("update outbox set created_at = now() - interval '2 days' "
+            "where auction_id = 120 and bid_sequence = 3");
+  auto r = ingest(first, bid(120, 3));
+  CAF_CHECK(r.st == ingest_result::status::accepted);
+  CAF_CHECK_EQUAL(r.bid_sequence, 4);
+  CAF_CHECK_EQUAL(db.scalar("select string_agg(bid_sequence::text, ',' order by "
+                            "bid_sequence) from outbox where auction_id = 120"),
+                  "1,2,3,4");
+}
+
+CAF_TEST(one new event_id sent for two auctions in one commit fails nobody else) {
+  auto a = spawn_auction(130);
+  auto b = spawn_auction(230);
+  auto innocent = spawn_auction(330);
+  CAF_REQUIRE(ingest(a, opened(130)).st == ingest_result::status::accepted);
+  CAF_REQUIRE(ingest(b, opened(230)).st == ingest_result::status::accepted);
+  CAF_REQUIRE(ingest(innocent, opened(330)).st == ingest_result::status::accepted);
+  // All three reach the store before its group commit runs.
+  self->send(a, atom::ingest_v, event(bid(130, 77)));
+  self->send(b, atom::ingest_v, event(bid(230, 77)));
+  self->send(innocent, atom::ingest_v, event(bid(330, 78)));
+  drain();
+  std::vector<ingest_result> got;
+  for (int i = 0; i < 3; ++i)
+    self->receive([&](ingest_result& r) { got.push_back(std::move(r)); });
+  CAF_REQUIRE_EQUAL(got.size(), 3u);
+  int accepted = 0, conflicts = 0;
+  for (auto& r : got) {
+    if (r.st == ingest_result::status::accepted)
+      ++accepted;
+    else if (r.error == protocols::ingest_error::event_id_conflict)
+      ++conflicts;
+  }
+  CAF_CHECK_EQUAL(accepted, 2);
+  CAF_CHECK_EQUAL(conflicts, 1);
+  CAF_CHECK_EQUAL(
+      db.scalar("select count(*) from outbox where event_id = 'bid.placed-77'"), "1");
+  CAF_CHECK_EQUAL(
+      db.scalar("select count(*) from outbox where event_id = 'bid.placed-78'"), "1");
+}
+
 CAF_TEST(a duplicate with different content is counted and still a duplicate) {
   auto& differing = adapters::metrics::global().counter(
       "gavel_ingest_conflicting_duplicates_total",
