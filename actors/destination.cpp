@@ -448,6 +448,9 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
                    reader_actor reader) {
   auto& st = self->state;
   st.settings = std::move(settings);
+  // Backfill takes at most half the requests in flight (at least one): the
+  // other half is always free for live auctions (DESIGN §1.10).
+  st.lanes.set_backfill_limit(std::max<std::size_t>(1, st.settings.concurrency / 2));
   if (st.settings.jitter_seed != 0)
     st.rng.seed(st.settings.jitter_seed);
   st.client = std::move(client);

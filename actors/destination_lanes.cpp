@@ -42,8 +42,12 @@ destination_lanes::next(const adapters::destination_client& client) {
   request_builder builder{limits, batch_cap_};
   request out;
   std::vector<std::int64_t> deferred, deferred_backfill;
-  // Live auctions first; backfilled ones fill what room is left.
-  while (has_ready() && !builder.full()) {
+  // Live auctions first; backfilled ones fill what room is left, if
+  // backfill may have one more request in flight.
+  const bool backfill_may_join = backfill_room();
+  bool carries_backfill = false;
+  while ((!ready_.empty() || (backfill_may_join && !ready_backfill_.empty())) &&
+         !builder.full()) {
     const bool live = !ready_.empty();
     auto& line = live ? ready_ : ready_backfill_;
     auto auction = line.front();
@@ -77,6 +81,7 @@ destination_lanes::next(const adapters::destination_client& client) {
     }
     l.ready = false;
     l.in_flight = n;
+    carries_backfill |= !live;
   }
   for (auto a = deferred.rbegin(); a != deferred.rend(); ++a)
     ready_.push_front(*a);
@@ -86,7 +91,9 @@ destination_lanes::next(const adapters::destination_client& client) {
     return std::nullopt;
   out.id = ++next_request_;
   out.parts = builder.parts();
-  requests_.emplace(out.id, sent{out.parts, out.batch.size()});
+  requests_.emplace(out.id, sent{out.parts, out.batch.size(), carries_backfill});
+  if (carries_backfill)
+    ++backfill_in_flight_;
   return out;
 }
 
@@ -98,6 +105,8 @@ destination_lanes::answer(std::uint64_t id, const adapters::delivery_result& r,
     return std::nullopt;
   auto req = std::move(found->second);
   requests_.erase(found);
+  if (req.backfill)
+    --backfill_in_flight_;
   bool batch_rejected = r.overall == failure_class::permanent && req.records > 1;
   if (batch_rejected)
     // Split: the next requests carry half as many records, until the one

@@ -63,8 +63,18 @@ public:
   /// Fills the next request from the ready auctions, in their order, each
   /// contributing a prefix of its queue. Nullopt when nothing could join.
   std::optional<request> next(const adapters::destination_client& client);
-  bool has_ready() const noexcept { return !ready_.empty() || !ready_backfill_.empty(); }
+  /// Whether next() has something it may send now: a live auction, or a
+  /// backfilled one while backfill's share of requests is not all in flight.
+  bool has_ready() const noexcept {
+    return !ready_.empty() || (!ready_backfill_.empty() && backfill_room());
+  }
   std::size_t in_flight() const noexcept { return requests_.size(); }
+  /// Requests carrying backfilled records that may be in flight at once:
+  /// the rest of the worker's concurrency stays free for live auctions, so
+  /// a live record never waits for a backfill request to come back
+  /// (DESIGN §1.10). Unlimited unless set.
+  void set_backfill_limit(std::size_t n) noexcept { backfill_limit_ = n; }
+  std::size_t backfill_in_flight() const noexcept { return backfill_in_flight_; }
 
   struct answered {
     /// Rejected as a whole with several records: the batch size halves until
@@ -108,10 +118,15 @@ private:
 
   std::deque<std::int64_t> ready_; ///< live auctions with something to send, FIFO
   std::deque<std::int64_t> ready_backfill_; ///< backfilled ones, FIFO
+  bool backfill_room() const noexcept { return backfill_in_flight_ < backfill_limit_; }
+
   struct sent {
     std::vector<batch_part> parts;
     std::size_t records = 0;
+    bool backfill = false; ///< carries backfilled records
   };
+  std::size_t backfill_limit_ = static_cast<std::size_t>(-1);
+  std::size_t backfill_in_flight_ = 0;
   std::map<std::uint64_t, sent> requests_;
   std::uint64_t next_request_ = 0;
   std::size_t batch_cap_ = 0; ///< halves on a batch-wide rejection

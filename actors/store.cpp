@@ -160,26 +160,57 @@ void answer_taken(std::vector<store_state::waiting>& batch,
   batch.resize(w);
 }
 
+/// Takes the requests of the next commit out of `st.pending`: live ones
+/// first, in arrival order, then backfill's, up to the batch limit (at least
+/// one request). While a live request waits, backfill adds at most a quarter
+/// of the limit: a live acknowledgement then never waits for a long backfill
+/// commit (DESIGN §1.10). Reordering requests is safe: an auction has at
+/// most one request pending. Sets `events` to the events taken.
+std::vector<store_state::waiting> take_batch(store_state& st, std::size_t& events) {
+  const auto limit = st.settings.max_batch_events;
+  const bool live_waiting =
+      std::any_of(st.pending.begin(), st.pending.end(),
+                  [](const auto& w) { return !w.req.auction.backfilled; });
+  std::vector<bool> taken(st.pending.size(), false);
+  std::vector<store_state::waiting> batch;
+  events = 0;
+  std::size_t backfill_events = 0;
+  for (bool backfill : {false, true}) {
+    auto room = backfill && live_waiting ? limit / 4 : limit;
+    for (std::size_t i = 0; i < st.pending.size(); ++i) {
+      auto& w = st.pending[i];
+      if (w.req.auction.backfilled != backfill)
+        continue;
+      auto n = w.req.events.size();
+      if (!batch.empty() &&
+          (events + n > limit || (backfill && backfill_events + n > room)))
+        break;
+      events += n;
+      if (backfill)
+        backfill_events += n;
+      taken[i] = true;
+      batch.push_back(std::move(w));
+    }
+  }
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < st.pending.size(); ++i)
+    if (!taken[i]) {
+      if (kept != i)
+        st.pending[kept] = std::move(st.pending[i]);
+      ++kept;
+    }
+  st.pending.resize(kept);
+  return batch;
+}
+
 void flush(store_ptr self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (st.pending.empty() && st.positions.empty() && st.progress.empty() &&
       st.dead_letters.empty() && st.resolved.empty())
     return;
-  // Take requests in arrival order up to the batch limit (at least one).
-  std::size_t take = 0, events = 0;
-  while (take < st.pending.size() &&
-         (take == 0 ||
-          events + st.pending[take].req.events.size() <= st.settings.max_batch_events)) {
-    events += st.pending[take].req.events.size();
-    ++take;
-  }
-  std::vector<store_state::waiting> batch;
-  batch.reserve(take);
-  std::move(st.pending.begin(), st.pending.begin() + static_cast<std::ptrdiff_t>(take),
-            std::back_inserter(batch));
-  st.pending.erase(st.pending.begin(),
-                   st.pending.begin() + static_cast<std::ptrdiff_t>(take));
+  std::size_t events = 0;
+  auto batch = take_batch(st, events);
   st.pending_events -= events;
   auto positions = std::move(st.positions);
   st.positions.clear();

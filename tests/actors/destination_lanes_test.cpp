@@ -210,3 +210,42 @@ CAF_TEST(live auctions go before backfilled ones in every request) {
   CAF_REQUIRE(next);
   CAF_CHECK_EQUAL(positions(next->batch), pos_list{7});
 }
+
+CAF_TEST(backfill never takes the requests kept free for live auctions) {
+  limits_only one_each{{}};
+  destination_lanes lanes;
+  lanes.set_backfill_limit(2);
+  auto backfilled = [](std::int64_t position, std::int64_t auction) {
+    auto r = rec(position, auction);
+    r.backfill = true;
+    return r;
+  };
+  for (std::int64_t a = 100; a < 105; ++a)
+    CAF_CHECK(lanes.push(backfilled(a, a)));
+  // Two backfill requests go out; the other three auctions wait though the
+  // worker could send more.
+  auto first = lanes.next(one_each);
+  auto second = lanes.next(one_each);
+  CAF_REQUIRE(first && second);
+  CAF_CHECK_EQUAL(lanes.backfill_in_flight(), 2u);
+  CAF_CHECK(!lanes.has_ready());
+  CAF_CHECK(!lanes.next(one_each));
+  // A live record goes at once.
+  CAF_CHECK(lanes.push(rec(200, 7)));
+  CAF_CHECK(lanes.has_ready());
+  auto live = lanes.next(one_each);
+  CAF_REQUIRE(live);
+  CAF_CHECK_EQUAL(positions(live->batch), pos_list{200});
+  CAF_CHECK_EQUAL(lanes.backfill_in_flight(), 2u);
+  // A backfill answer makes room for the next backfilled auction.
+  CAF_REQUIRE(lanes.answer(first->id, ok(), 1));
+  CAF_CHECK_EQUAL(lanes.backfill_in_flight(), 1u);
+  CAF_CHECK(lanes.has_ready());
+  auto third = lanes.next(one_each);
+  CAF_REQUIRE(third);
+  CAF_CHECK_EQUAL(positions(third->batch), pos_list{102});
+  // The live answer changes nothing for backfill.
+  CAF_REQUIRE(lanes.answer(live->id, ok(), 1));
+  CAF_CHECK_EQUAL(lanes.backfill_in_flight(), 2u);
+  CAF_CHECK(!lanes.has_ready());
+}

@@ -73,6 +73,40 @@ CAF_TEST(requests that arrive together commit in one transaction) {
   CAF_CHECK_EQUAL(db.scalar("select count(*) from auctions"), "50");
 }
 
+CAF_TEST(live requests commit first and backfill takes a quarter beside them) {
+  store_settings small;
+  small.max_batch_events = 8;
+  auto limited = sys.spawn(store, adapters::pg_store::options{db.url()}, small, nullptr);
+  drain();
+  // Three backfilled auctions of four events each arrive before one live bid.
+  std::vector<std::unique_ptr<caf::scoped_actor>> writers;
+  for (std::int64_t a = 1; a <= 3; ++a) {
+    persist_request req;
+    for (std::int64_t seq = 1; seq <= 4; ++seq) {
+      auto one = request_for(a, seq);
+      one.events[0].backfill = true;
+      req.events.push_back(one.events[0]);
+    }
+    req.auction = request_for(a, 4).auction;
+    req.auction.backfilled = true;
+    writers.push_back(std::make_unique<caf::scoped_actor>(sys));
+    (*writers.back())->send(limited, atom::persist_v, std::move(req));
+  }
+  writers.push_back(std::make_unique<caf::scoped_actor>(sys));
+  (*writers.back())->send(limited, atom::persist_v, request_for(9, 2));
+  drain();
+  for (auto& w : writers)
+    (*w)->receive([](persist_reply&) {},
+                  [&](caf::error& e) { CAF_FAIL("unexpected error " << to_string(e)); });
+  // The live bid went first, alone (four backfilled events exceed a quarter
+  // of eight); then two backfill requests filled one commit, then the last.
+  CAF_CHECK_EQUAL(db.scalar("select position from outbox where auction_id = 9"), "1");
+  CAF_CHECK_EQUAL(db.scalar("select count(distinct xmin::text) from outbox"), "3");
+  CAF_CHECK_EQUAL(db.scalar("select count(*) from outbox where backfill"), "12");
+  anon_send_exit(limited, caf::exit_reason::kill);
+  drain();
+}
+
 CAF_TEST(nothing is acknowledged when the commit fails and it recovers by itself) {
   self->send(st, atom::persist_v, request_for(1, 2));
   drain();
