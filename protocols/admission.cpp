@@ -59,6 +59,7 @@ shed_reason admission_controller::acquire(admission_time now, std::size_t n) noe
   if (in_flight_ > 0 && in_flight_ + n > s_.max_in_flight)
     return shed_reason::max_in_flight;
   in_flight_ += n;
+  live_now_ = true;
   if (static_cast<double>(live()) >= limit_)
     binding_ = true;
   return shed_reason::none;
@@ -70,9 +71,10 @@ shed_reason admission_controller::acquire_spare(admission_time now,
   const double room = (s_.enabled ? limit_ : static_cast<double>(s_.max_in_flight)) / 2;
   // An empty pipeline takes one batch whatever its size (as check() does):
   // there is no one for it to delay.
+  const bool live_flows = live() > 0 || live_now_ || live_before_;
   if (in_flight_ > 0 &&
       (delay_ * 4 > s_.target_delay || static_cast<double>(in_flight_ + n) > room ||
-       (n == 0 && static_cast<double>(in_flight_) >= room)))
+       (n == 0 && static_cast<double>(in_flight_) >= room) || (spare_ > 0 && live_flows)))
     return shed_reason::queue_delay;
   in_flight_ += n;
   spare_ += n;
@@ -100,6 +102,9 @@ void admission_controller::release(admission_time now, std::size_t n,
 void admission_controller::roll(admission_time now) noexcept {
   if (now < interval_end_)
     return;
+  // More than one interval since the last roll: the one before now was idle.
+  live_before_ = live_now_ && now < interval_end_ + s_.interval;
+  live_now_ = false;
   if (samples_ > 0) {
     delay_ = fastest_;
     if (s_.enabled) {

@@ -53,7 +53,10 @@ public:
   /// A low-priority request of `n` events (a backfill batch, DESIGN §1.10):
   /// it takes only spare capacity, so it is refused (queue_delay) while a
   /// queue stands (the last interval's fastest live answer took over a
-  /// quarter of the target) or when it would fill more than half the limit; an empty
+  /// quarter of the target), when it would fill more than half the limit,
+  /// or while live traffic flows (a live request in flight or admitted in
+  /// this interval or the last) and another backfill batch is in flight:
+  /// beside live traffic, backfill has one batch at a time. An empty
   /// pipeline takes it whatever its size. Its events never count against
   /// live requests (check() compares only live events with the limit): a
   /// limit cut while backfill batches are in flight sheds no live request
@@ -93,7 +96,9 @@ private:
   admission_time changed_at_;
   std::chrono::microseconds fastest_ = std::chrono::microseconds::max();
   std::size_t samples_ = 0;
-  bool binding_ = false; ///< the limit turned a request away this interval
+  bool binding_ = false;     ///< the limit turned a request away this interval
+  bool live_now_ = false;    ///< a live request was admitted this interval
+  bool live_before_ = false; ///< ... or in the interval before
   std::chrono::microseconds delay_{0};
 };
 

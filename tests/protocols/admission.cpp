@@ -273,3 +273,28 @@ CAF_TEST(a live queue that is gone stops holding backfill back) {
   CAF_CHECK(c.queue_delay() == 0ms);
   CAF_CHECK(c.acquire_spare(t0 + 200ms, 100) == shed_reason::none);
 }
+
+CAF_TEST(beside live traffic backfill has one batch in flight at a time) {
+  admission_time t0{};
+  admission_controller c{settings(), t0};
+  // No live traffic: two batches fit in half the limit.
+  CAF_CHECK(c.acquire_spare(t0, 200) == shed_reason::none);
+  CAF_CHECK(c.acquire_spare(t0, 200) == shed_reason::none);
+  c.release_spare(t0 + 10ms, 200);
+  c.release_spare(t0 + 10ms, 200);
+  // A live request comes and goes, answered on time: one batch only.
+  CAF_CHECK(admit(c, t0 + 20ms, 1));
+  c.release(t0 + 22ms, 1, t0 + 20ms);
+  CAF_CHECK(c.acquire_spare(t0 + 30ms, 200) == shed_reason::none);
+  CAF_CHECK(c.acquire_spare(t0 + 30ms, 200) == shed_reason::queue_delay);
+  // Still in the next interval (live traffic is bursty between requests).
+  CAF_CHECK(c.acquire_spare(t0 + 150ms, 200) == shed_reason::queue_delay);
+  // A whole interval without live requests (the one that began at 150 ms):
+  // backfill takes its share again.
+  CAF_CHECK(c.acquire_spare(t0 + 260ms, 200) == shed_reason::none);
+  // The one batch in flight never keeps the next from an empty pipeline.
+  c.release_spare(t0 + 270ms, 400);
+  CAF_CHECK(admit(c, t0 + 280ms, 1));
+  c.release(t0 + 281ms, 1, t0 + 280ms);
+  CAF_CHECK(c.acquire_spare(t0 + 290ms, 200) == shed_reason::none);
+}
