@@ -54,6 +54,8 @@ protocols::shed_reason admission_gate::acquire(std::size_t n) {
 protocols::shed_reason admission_gate::acquire_spare(std::size_t n) {
   // Not counted with the sheds: a backfill waiting for spare capacity is the
   // design working, not live traffic turned away.
+  if (behind_ && behind_->load() > 0)
+    return protocols::shed_reason::queue_delay;
   std::lock_guard lock{mtx_};
   auto r = ctl_.acquire_spare(protocols::admission_clock::now(), n);
   in_flight_.store(ctl_.in_flight());
@@ -61,6 +63,8 @@ protocols::shed_reason admission_gate::acquire_spare(std::size_t n) {
 }
 
 protocols::shed_reason admission_gate::check_spare() {
+  if (behind_ && behind_->load() > 0)
+    return protocols::shed_reason::queue_delay;
   std::lock_guard lock{mtx_};
   return ctl_.check_spare(protocols::admission_clock::now());
 }

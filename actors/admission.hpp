@@ -23,6 +23,11 @@ public:
   protocols::shed_reason check();
   /// After parsing, for the `n` events going to the actors.
   protocols::shed_reason acquire(std::size_t n);
+  /// Backfill is refused (queue_delay) while `behind` counts a destination
+  /// that takes backfill and is behind (destination_settings).
+  void watch_destinations(std::shared_ptr<const std::atomic<int>> behind) {
+    behind_ = std::move(behind);
+  }
   /// For the `n` events of a backfill batch: spare capacity only.
   protocols::shed_reason acquire_spare(std::size_t n);
   /// Before a backfill batch is parsed: whether there is spare capacity now.
@@ -45,6 +50,7 @@ private:
   mutable std::mutex mtx_;
   protocols::admission_controller ctl_;
   std::atomic<std::size_t> in_flight_{0};
+  std::shared_ptr<const std::atomic<int>> behind_;
 };
 
 } // namespace gavel::actors

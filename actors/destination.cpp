@@ -119,6 +119,9 @@ void schedule_dispatch(self_ptr self, std::chrono::milliseconds after) {
 
 void dispatch(self_ptr self) {
   auto& st = self->state;
+  if (st.settings.backfill)
+    st.behind.set(st.m != destination_state::mode::live ||
+                  st.marks.held() >= st.settings.window / 2);
   while (st.lanes.in_flight() < st.settings.concurrency && st.lanes.has_ready()) {
     auto now = std::chrono::steady_clock::now();
     if (!st.circuit.allow(now)) {
@@ -451,6 +454,9 @@ destination_worker(destination_worker_actor::stateful_pointer<destination_state>
   // Backfill takes at most half the requests in flight (at least one): the
   // other half is always free for live auctions (DESIGN §1.10).
   st.lanes.set_backfill_limit(std::max<std::size_t>(1, st.settings.concurrency / 2));
+  st.behind.attach(st.settings.backfill_behind);
+  if (st.settings.backfill)
+    st.behind.set(true); // until caught up
   if (st.settings.jitter_seed != 0)
     st.rng.seed(st.settings.jitter_seed);
   st.client = std::move(client);

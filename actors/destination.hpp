@@ -7,6 +7,7 @@
 #include "adapters/metrics.hpp"
 #include "protocols/resilience.hpp"
 
+#include <atomic>
 #include <deque>
 #include <map>
 #include <random>
@@ -47,6 +48,12 @@ struct destination_settings {
   std::chrono::milliseconds position_interval{200};
   unsigned restart_limit = 5;
   std::chrono::milliseconds restart_period{60000};
+  /// Counts the destinations taking backfill that are behind (catching up,
+  /// or holding half their window): backfill is admitted only while it is
+  /// zero (admission_gate), so the history never pushes a destination that
+  /// takes it into reading live records from the outbox behind backfilled
+  /// ones. Null: not reported.
+  std::shared_ptr<std::atomic<int>> backfill_behind;
   /// Seeds the backoff jitter; 0 draws one from std::random_device. A test
   /// that replays a seed sets it so that the timers fire in the same order.
   std::uint32_t jitter_seed = 0;
@@ -66,6 +73,29 @@ struct destination_counters {
   std::deque<std::pair<std::int64_t, bool>>
       recent;                      ///< (unix ms, is dead letter) of retries/DLs, 5 min
   std::deque<double> latencies_ms; ///< last 1,000 ack → delivered
+};
+
+/// This worker's share of destination_settings::backfill_behind, given
+/// back when the worker goes (a restart starts behind again).
+class behind_flag {
+public:
+  behind_flag() = default;
+  behind_flag(const behind_flag&) = delete;
+  behind_flag& operator=(const behind_flag&) = delete;
+  ~behind_flag() { set(false); }
+  void attach(std::shared_ptr<std::atomic<int>> counter) {
+    counter_ = std::move(counter);
+  }
+  void set(bool behind) noexcept {
+    if (!counter_ || behind == on_)
+      return;
+    on_ = behind;
+    *counter_ += behind ? 1 : -1;
+  }
+
+private:
+  std::shared_ptr<std::atomic<int>> counter_;
+  bool on_ = false;
 };
 
 struct destination_state {
@@ -90,6 +120,7 @@ struct destination_state {
   std::string last_error;
   std::int64_t last_error_ms = 0;
   std::minstd_rand rng{std::random_device{}()};
+  behind_flag behind;
   static inline const char* name = "gavel.destination";
 };
 

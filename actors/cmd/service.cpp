@@ -38,6 +38,9 @@ protocols::expected<adapters::done> service::start() {
   store_ = make.make_store(0);
   loader_ = sys_.spawn<caf::detached>(reader, db);
   reader_ = sys_.spawn<caf::detached>(reader, db);
+  // Backfill waits while a destination taking it is behind (DESIGN §1.10).
+  auto backfill_behind = std::make_shared<std::atomic<int>>(0);
+  admission_->watch_destinations(backfill_behind);
   for (const auto& d : cfg_.destinations) {
     // Fail fast on a client that cannot be built (bad URL); restarts build anew.
     if (auto probe = adapters::make_destination_client(io_, d); !probe)
@@ -49,9 +52,10 @@ protocols::expected<adapters::done> service::start() {
                               d]() -> std::shared_ptr<adapters::destination_client> {
       return *adapters::make_destination_client(io_, d);
     };
-    destinations_.push_back(sys_.spawn(destination_supervisor,
-                                       make_destination_settings(d), std::move(factory),
-                                       store_, reader_));
+    auto settings = make_destination_settings(d);
+    settings.backfill_behind = backfill_behind;
+    destinations_.push_back(sys_.spawn(destination_supervisor, std::move(settings),
+                                       std::move(factory), store_, reader_));
   }
   maintenance_ =
       sys_.spawn<caf::detached>(maintenance, db, make_maintenance_settings(cfg_));
