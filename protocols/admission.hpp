@@ -56,8 +56,9 @@ public:
   /// quarter of the target), when it would fill more than half the limit,
   /// or while live traffic flows (a live request in flight or admitted in
   /// this interval or the last) and another backfill batch is in flight:
-  /// beside live traffic, backfill has one batch at a time. An empty
-  /// pipeline takes it whatever its size. Its events never count against
+  /// beside live traffic, backfill has one batch at a time, and at most a
+  /// quarter of the time: after a batch that took d, the next waits 3d.
+  /// An empty pipeline takes it whatever its size. Its events never count against
   /// live requests (check() compares only live events with the limit): a
   /// limit cut while backfill batches are in flight sheds no live request
   /// for them.
@@ -96,9 +97,11 @@ private:
   admission_time changed_at_;
   std::chrono::microseconds fastest_ = std::chrono::microseconds::max();
   std::size_t samples_ = 0;
-  bool binding_ = false;     ///< the limit turned a request away this interval
-  bool live_now_ = false;    ///< a live request was admitted this interval
-  bool live_before_ = false; ///< ... or in the interval before
+  bool binding_ = false;         ///< the limit turned a request away this interval
+  admission_time spare_since_{}; ///< when backfill's events in flight last left zero
+  admission_time spare_next_{};  ///< beside live traffic, no backfill before this
+  bool live_now_ = false;        ///< a live request was admitted this interval
+  bool live_before_ = false;     ///< ... or in the interval before
   std::chrono::microseconds delay_{0};
 };
 
