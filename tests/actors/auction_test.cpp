@@ -65,6 +65,13 @@ struct fixture : test_coordinator_fixture<> {
 
   protocols::unix_ms now() const { return deps->clock(); }
 
+  /// The auction's stored sequences in order, comma-separated.
+  std::string stored_sequences(std::int64_t auction_id) {
+    return db.scalar("select string_agg(bid_sequence::text, ',' order by bid_sequence) "
+                     "from outbox where auction_id = " +
+                     std::to_string(auction_id));
+  }
+
   auction_actor spawn_auction(std::int64_t id) {
     auto a = sys.spawn(auction, id, std::shared_ptr<const auction_deps>(deps));
     spawned.push_back(a);
@@ -307,9 +314,7 @@ CAF_TEST(an event_id stored for another auction is 409 and fails nobody else) {
   auto next = ingest(thief, bid(200, 2));
   CAF_CHECK(next.st == ingest_result::status::accepted);
   CAF_CHECK_EQUAL(next.bid_sequence, 2);
-  CAF_CHECK_EQUAL(db.scalar("select string_agg(bid_sequence::text, ',' order by "
-                            "bid_sequence) from outbox where auction_id = 200"),
-                  "1,2");
+  CAF_CHECK_EQUAL(stored_sequences(200), "1,2");
 }
 
 CAF_TEST(an event_id stored on another day for another auction is still 409) {
@@ -344,9 +349,7 @@ CAF_TEST(a state behind a sequence stored on another day reads the auction again
   auto r = ingest(first, bid(120, 3));
   CAF_CHECK(r.st == ingest_result::status::accepted);
   CAF_CHECK_EQUAL(r.bid_sequence, 4);
-  CAF_CHECK_EQUAL(db.scalar("select string_agg(bid_sequence::text, ',' order by "
-                            "bid_sequence) from outbox where auction_id = 120"),
-                  "1,2,3,4");
+  CAF_CHECK_EQUAL(stored_sequences(120), "1,2,3,4");
 }
 
 CAF_TEST(one new event_id sent for two auctions in one commit fails nobody else) {
