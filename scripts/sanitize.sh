@@ -11,7 +11,9 @@
 #                                  (ROUNDS each, default 2), postmaster_kill,
 #                                  kill9_burst, disk_full, and the inboxes'
 #                                  burst through SIGKILLs (inbox_postgres,
-#                                  inbox_mysql on a throwaway MariaDB); its
+#                                  inbox_mysql on a throwaway MariaDB), and
+#                                  a backfill with its client and Gavel
+#                                  killed mid-way (10,000 events); its
 #                                  slower timing opens windows the normal
 #                                  build hides
 #
@@ -54,6 +56,7 @@ if [ "${1:-}" = --faults ]; then
     [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ] || exit "$rc"
   done
   bash tests/e2e/inbox_postgres.sh build-asan/bin
+  bash tests/e2e/backfill.sh build-asan/bin --events "${GAVEL_FAULT_BACKFILL_EVENTS:-10000}"
   export GAVEL_TEST_MYSQL_DIR=$PWD/build-asan/test-mysql
   trap 'bash scripts/test-mysql.sh stop "$GAVEL_TEST_MYSQL_DIR" >/dev/null 2>&1 || true' EXIT
   bash scripts/test-mysql.sh start "$GAVEL_TEST_MYSQL_DIR"
