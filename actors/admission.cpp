@@ -103,6 +103,14 @@ void admission_gate::register_metrics(const std::shared_ptr<admission_gate>& sel
         return static_cast<double>(self->ctl_.limit());
       });
   reg.gauge_callback(
+      "gavel_admission_backfill_pace_events_per_second",
+      "Backfill's pace beside live traffic: halved while live answers slow down, grown "
+      "while they are on time (docs/backfill.md).",
+      {}, [self] {
+        std::lock_guard lock{self->mtx_};
+        return self->ctl_.spare_rate();
+      });
+  reg.gauge_callback(
       "gavel_admission_queue_delay_seconds",
       "Fastest ingest answer of the last interval: the standing queue delay the "
       "adaptive limit holds near admission.target_delay.",

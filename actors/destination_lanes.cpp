@@ -42,11 +42,14 @@ destination_lanes::next(const adapters::destination_client& client) {
   request_builder builder{limits, batch_cap_};
   request out;
   std::vector<std::int64_t> deferred, deferred_backfill;
-  // Live auctions first; backfilled ones fill what room is left, if
-  // backfill may have one more request in flight.
+  // Live auctions first. Backfilled ones go only in a request without live
+  // records (and while backfill may have one more request in flight): a
+  // live record's request stays as small, and as quick to answer, as
+  // without backfill.
   const bool backfill_may_join = backfill_room();
-  bool carries_backfill = false;
-  while ((!ready_.empty() || (backfill_may_join && !ready_backfill_.empty())) &&
+  bool carries_backfill = false, carries_live = false;
+  while ((!ready_.empty() ||
+          (backfill_may_join && !carries_live && !ready_backfill_.empty())) &&
          !builder.full()) {
     const bool live = !ready_.empty();
     auto& line = live ? ready_ : ready_backfill_;
@@ -82,6 +85,7 @@ destination_lanes::next(const adapters::destination_client& client) {
     l.ready = false;
     l.in_flight = n;
     carries_backfill |= !live;
+    carries_live |= live;
   }
   for (auto a = deferred.rbegin(); a != deferred.rend(); ++a)
     ready_.push_front(*a);

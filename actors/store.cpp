@@ -162,21 +162,28 @@ void answer_taken(std::vector<store_state::waiting>& batch,
 
 /// Takes the requests of the next commit out of `st.pending`: live ones
 /// first, in arrival order, then backfill's, up to the batch limit (at least
-/// one request). While a live request waits, backfill adds at most a quarter
-/// of the limit: a live acknowledgement then never waits for a long backfill
-/// commit (DESIGN §1.10). Reordering requests is safe: an auction has at
-/// most one request pending. Sets `events` to the events taken.
-std::vector<store_state::waiting> take_batch(store_state& st, std::size_t& events) {
+/// one request). While live traffic flows (a live request waits, or one was
+/// committed in the last second), backfill adds at most a 64th of the limit
+/// to a commit: a live acknowledgement then never waits behind a long
+/// backfill commit, not even one begun a moment before it arrived (DESIGN
+/// §1.10). Reordering requests is safe: an auction has at most one request
+/// pending. Sets `events` to the events taken.
+std::vector<store_state::waiting> take_batch(store_state& st, std::size_t& events,
+                                             caf::actor_clock::time_point now) {
   const auto limit = st.settings.max_batch_events;
   const bool live_waiting =
       std::any_of(st.pending.begin(), st.pending.end(),
                   [](const auto& w) { return !w.req.auction.backfilled; });
+  if (live_waiting)
+    st.live_seen = now;
+  const bool live_flows = st.live_seen != caf::actor_clock::time_point{} &&
+                          now - st.live_seen < store_state::live_memory;
   std::vector<bool> taken(st.pending.size(), false);
   std::vector<store_state::waiting> batch;
   events = 0;
   std::size_t backfill_events = 0;
   for (bool backfill : {false, true}) {
-    auto room = backfill && live_waiting ? limit / 4 : limit;
+    auto room = backfill && live_flows ? limit / 64 : limit;
     for (std::size_t i = 0; i < st.pending.size(); ++i) {
       auto& w = st.pending[i];
       if (w.req.auction.backfilled != backfill)
@@ -210,7 +217,7 @@ void flush(store_ptr self) {
       st.dead_letters.empty() && st.resolved.empty())
     return;
   std::size_t events = 0;
-  auto batch = take_batch(st, events);
+  auto batch = take_batch(st, events, self->clock().now());
   st.pending_events -= events;
   auto positions = std::move(st.positions);
   st.positions.clear();

@@ -102,6 +102,10 @@ struct store_state {
   std::vector<protocols::dead_letter> dead_letters;
   std::vector<std::pair<std::string, std::int64_t>> resolved;
   bool flush_scheduled = false;
+  /// When a commit last took a live request: for this long after, backfill
+  /// gets only a small share of each commit (take_batch in store.cpp).
+  caf::actor_clock::time_point live_seen{};
+  static constexpr std::chrono::seconds live_memory{1};
   std::vector<feed_actor> subscribers;
   std::int64_t last_published = 0;
   /// last_published was read from the database (the outbox head when this

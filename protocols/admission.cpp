@@ -29,7 +29,11 @@ std::string_view to_string(shed_reason r) noexcept {
 }
 
 admission_controller::admission_controller(admission_settings s, admission_time now)
-    : s_(s), interval_end_(now + s.interval), changed_at_(now) {
+    : s_(s), interval_end_(now + s.interval), changed_at_(now),
+      spare_rate_(s.spare_rate_initial), rate_window_end_(now + std::chrono::seconds{1}) {
+  s_.spare_rate_min = std::max(1.0, s_.spare_rate_min);
+  s_.spare_rate_max = std::max(s_.spare_rate_min, s_.spare_rate_max);
+  spare_rate_ = std::clamp(spare_rate_, s_.spare_rate_min, s_.spare_rate_max);
   s_.max_in_flight = std::max<std::size_t>(1, s_.max_in_flight);
   s_.min_limit = std::clamp<std::size_t>(s_.min_limit, 1, s_.max_in_flight);
   limit_ = static_cast<double>(
@@ -74,12 +78,20 @@ shed_reason admission_controller::acquire_spare(admission_time now,
   const bool live_flows = live() > 0 || live_now_ || live_before_;
   if (live_flows && (spare_ > 0 || now < spare_next_))
     return shed_reason::queue_delay;
+  if (live_flows && now < spare_paced_) {
+    spare_held_ = true;
+    return shed_reason::queue_delay;
+  }
   if (in_flight_ > 0 &&
       (delay_ * 4 > s_.target_delay || static_cast<double>(in_flight_ + n) > room ||
        (n == 0 && static_cast<double>(in_flight_) >= room)))
     return shed_reason::queue_delay;
   if (spare_ == 0 && n > 0)
     spare_since_ = now;
+  if (live_flows && n > 0)
+    spare_paced_ =
+        now + std::chrono::duration_cast<admission_clock::duration>(
+                  std::chrono::duration<double>(static_cast<double>(n) / spare_rate_));
   in_flight_ += n;
   spare_ += n;
   return shed_reason::none;
@@ -99,6 +111,9 @@ void admission_controller::release_spare(admission_time now, std::size_t n) noex
 void admission_controller::release(admission_time now, std::size_t n,
                                    admission_time admitted) noexcept {
   in_flight_ -= std::min(n, live());
+  ++live_answers_;
+  if ((now - admitted) * 4 > s_.target_delay)
+    ++slow_answers_;
   if (admitted >= changed_at_) {
     auto took = std::chrono::duration_cast<std::chrono::microseconds>(now - admitted);
     fastest_ = std::min(fastest_, took);
@@ -107,7 +122,22 @@ void admission_controller::release(admission_time now, std::size_t n,
   roll(now);
 }
 
+void admission_controller::roll_spare_rate(admission_time now) noexcept {
+  if (now < rate_window_end_)
+    return;
+  // Live latency alone has a tail: a slow answer in 200 is no sign of
+  // backfill in the way, more than one in 100 is.
+  if (slow_answers_ * 100 > live_answers_)
+    spare_rate_ = std::max(s_.spare_rate_min, spare_rate_ / 2);
+  else if (slow_answers_ * 200 <= live_answers_ && spare_held_)
+    spare_rate_ = std::min(s_.spare_rate_max, spare_rate_ * 1.25);
+  live_answers_ = slow_answers_ = 0;
+  spare_held_ = false;
+  rate_window_end_ = now + std::chrono::seconds{1};
+}
+
 void admission_controller::roll(admission_time now) noexcept {
+  roll_spare_rate(now);
   if (now < interval_end_)
     return;
   // More than one interval since the last roll: the one before now was idle.

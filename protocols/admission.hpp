@@ -27,6 +27,11 @@ struct admission_settings {
   std::size_t initial_limit = 2000;   ///< events in flight at start
   std::size_t min_limit = 100;        ///< never below (one batch of 100 keeps flowing)
   std::size_t max_in_flight = 100000; ///< hard cap on events in flight (memory)
+  /// Beside live traffic, backfill is paced at a rate that adapts to live
+  /// latency (acquire_spare): where it starts, and its bounds, in events/s.
+  double spare_rate_initial = 1000;
+  double spare_rate_min = 100;
+  double spare_rate_max = 1'000'000;
 };
 
 /// Why a request is answered 503 at the door.
@@ -54,10 +59,16 @@ public:
   /// it takes only spare capacity, so it is refused (queue_delay) while a
   /// queue stands (the last interval's fastest live answer took over a
   /// quarter of the target), when it would fill more than half the limit,
-  /// or while live traffic flows (a live request in flight or admitted in
-  /// this interval or the last) and another backfill batch is in flight:
-  /// beside live traffic, backfill has one batch at a time, and at most a
-  /// quarter of the time: after a batch that took d, the next waits 3d.
+  /// or, while live traffic flows (a live request in flight or admitted in
+  /// this interval or the last), when it comes too early. Beside live
+  /// traffic backfill has one batch in flight at a time, at most a quarter
+  /// of the time (after a batch that took d, the next waits 3d), and is
+  /// paced at spare_rate() events/s: a batch of n waits n / rate after the
+  /// one before. That rate halves after each second in which more than 1 %
+  /// of the live answers took longer than a quarter of the target, and
+  /// grows by a quarter after each second in which at most 0.5 % did while
+  /// the pace held backfill back: backfill takes what live latency shows to
+  /// be spare.
   /// An empty pipeline takes it whatever its size. Its events never count against
   /// live requests (check() compares only live events with the limit): a
   /// limit cut while backfill batches are in flight sheds no live request
@@ -77,12 +88,16 @@ public:
 
   std::size_t limit() const noexcept { return static_cast<std::size_t>(limit_); }
   std::size_t in_flight() const noexcept { return in_flight_; }
+  /// Backfill's pace beside live traffic, in events/s (acquire_spare).
+  double spare_rate() const noexcept { return spare_rate_; }
   /// The fastest answer of the last interval that had one: the standing queue
   /// delay (zero when idle).
   std::chrono::microseconds queue_delay() const noexcept { return delay_; }
 
 private:
   void roll(admission_time now) noexcept;
+  /// Once a second: backfill's pace from the share of slow live answers.
+  void roll_spare_rate(admission_time now) noexcept;
   /// Live events in flight: what the limit is compared with.
   std::size_t live() const noexcept { return in_flight_ - spare_; }
 
@@ -102,6 +117,12 @@ private:
   admission_time spare_next_{};  ///< beside live traffic, no backfill before this
   bool live_now_ = false;        ///< a live request was admitted this interval
   bool live_before_ = false;     ///< ... or in the interval before
+  double spare_rate_;            ///< backfill's pace beside live traffic, events/s
+  admission_time spare_paced_{}; ///< beside live traffic, the pace allows no batch before
+  bool spare_held_ = false;      ///< the pace turned a batch away this second
+  admission_time rate_window_end_;
+  std::size_t live_answers_ = 0; ///< live answers of this second
+  std::size_t slow_answers_ = 0; ///< ... that took over a quarter of the target
   std::chrono::microseconds delay_{0};
 };
 

@@ -211,6 +211,31 @@ CAF_TEST(live auctions go before backfilled ones in every request) {
   CAF_CHECK_EQUAL(positions(next->batch), pos_list{7});
 }
 
+CAF_TEST(a request with live records carries no backfilled ones) {
+  adapters::batch_limits hubspot;
+  hubspot.max_records = 10;
+  hubspot.mixes_auctions = true;
+  limits_only client{hubspot};
+  destination_lanes lanes;
+  auto backfilled = [](std::int64_t position, std::int64_t auction) {
+    auto r = rec(position, auction);
+    r.backfill = true;
+    return r;
+  };
+  CAF_CHECK(lanes.push(backfilled(1, 100)));
+  CAF_CHECK(lanes.push(rec(2, 7)));
+  CAF_CHECK(lanes.push(backfilled(3, 101)));
+  CAF_CHECK(lanes.push(rec(4, 8)));
+  // Room for ten records, yet the live request holds only the two live
+  // auctions; the backfilled ones share the next request.
+  auto live = lanes.next(client);
+  auto backfill = lanes.next(client);
+  CAF_REQUIRE(live && backfill);
+  CAF_CHECK_EQUAL(positions(live->batch), (pos_list{2, 4}));
+  CAF_CHECK_EQUAL(positions(backfill->batch), (pos_list{1, 3}));
+  CAF_CHECK_EQUAL(lanes.backfill_in_flight(), 1u);
+}
+
 CAF_TEST(backfill never takes the requests kept free for live auctions) {
   limits_only one_each{{}};
   destination_lanes lanes;

@@ -73,36 +73,55 @@ CAF_TEST(requests that arrive together commit in one transaction) {
   CAF_CHECK_EQUAL(db.scalar("select count(*) from auctions"), "50");
 }
 
-CAF_TEST(live requests commit first and backfill takes a quarter beside them) {
+/// Sends `auctions` backfilled requests of four events each (auctions
+/// first, first + 1, ...) and, when `live_auction` is not zero, one live
+/// bid after them, all before the store runs; waits for every answer.
+void persist_backfill_then_live(fixture& f, store_impl_actor limited, std::int64_t first,
+                                std::int64_t auctions, std::int64_t live_auction) {
+  std::vector<std::unique_ptr<caf::scoped_actor>> writers;
+  for (std::int64_t a = first; a < first + auctions; ++a) {
+    persist_request req;
+    for (std::int64_t seq = 1; seq <= 4; ++seq) {
+      auto one = fixture::request_for(a, seq);
+      one.events[0].backfill = true;
+      req.events.push_back(one.events[0]);
+    }
+    req.auction = fixture::request_for(a, 4).auction;
+    req.auction.backfilled = true;
+    writers.push_back(std::make_unique<caf::scoped_actor>(f.sys));
+    (*writers.back())->send(limited, atom::persist_v, std::move(req));
+  }
+  if (live_auction != 0) {
+    writers.push_back(std::make_unique<caf::scoped_actor>(f.sys));
+    (*writers.back())
+        ->send(limited, atom::persist_v, fixture::request_for(live_auction, 2));
+  }
+  f.drain();
+  for (auto& w : writers)
+    (*w)->receive([](persist_reply&) {},
+                  [&](caf::error& e) { CAF_FAIL("unexpected error " << to_string(e)); });
+}
+
+CAF_TEST(live requests commit first and backfill takes a small share beside them) {
   store_settings small;
   small.max_batch_events = 8;
   auto limited = sys.spawn(store, adapters::pg_store::options{db.url()}, small, nullptr);
   drain();
   // Three backfilled auctions of four events each arrive before one live bid.
-  std::vector<std::unique_ptr<caf::scoped_actor>> writers;
-  for (std::int64_t a = 1; a <= 3; ++a) {
-    persist_request req;
-    for (std::int64_t seq = 1; seq <= 4; ++seq) {
-      auto one = request_for(a, seq);
-      one.events[0].backfill = true;
-      req.events.push_back(one.events[0]);
-    }
-    req.auction = request_for(a, 4).auction;
-    req.auction.backfilled = true;
-    writers.push_back(std::make_unique<caf::scoped_actor>(sys));
-    (*writers.back())->send(limited, atom::persist_v, std::move(req));
-  }
-  writers.push_back(std::make_unique<caf::scoped_actor>(sys));
-  (*writers.back())->send(limited, atom::persist_v, request_for(9, 2));
-  drain();
-  for (auto& w : writers)
-    (*w)->receive([](persist_reply&) {},
-                  [&](caf::error& e) { CAF_FAIL("unexpected error " << to_string(e)); });
-  // The live bid went first, alone (four backfilled events exceed a quarter
-  // of eight); then two backfill requests filled one commit, then the last.
+  persist_backfill_then_live(*this, limited, 1, 3, 9);
+  // The live bid went first, alone (a 64th of eight is no room for
+  // backfill); then, live traffic having just flowed, one backfill request
+  // per commit.
   CAF_CHECK_EQUAL(db.scalar("select position from outbox where auction_id = 9"), "1");
-  CAF_CHECK_EQUAL(db.scalar("select count(distinct xmin::text) from outbox"), "3");
+  CAF_CHECK_EQUAL(db.scalar("select count(distinct xmin::text) from outbox"), "4");
   CAF_CHECK_EQUAL(db.scalar("select count(*) from outbox where backfill"), "12");
+  // A second after the last live request, backfill fills whole commits
+  // again: two requests of four, then the third.
+  sched.clock().current_time += store_state::live_memory;
+  persist_backfill_then_live(*this, limited, 11, 3, 0);
+  CAF_CHECK_EQUAL(db.scalar("select count(distinct xmin::text) from outbox "
+                            "where auction_id between 11 and 13"),
+                  "2");
   anon_send_exit(limited, caf::exit_reason::kill);
   drain();
 }

@@ -18,6 +18,8 @@ admission_settings settings() {
   s.initial_limit = 1000;
   s.min_limit = 100;
   s.max_in_flight = 10000;
+  // Backfill unpaced unless a test says otherwise.
+  s.spare_rate_initial = s.spare_rate_max = 1e9;
   return s;
 }
 
@@ -315,4 +317,92 @@ CAF_TEST(beside live traffic backfill takes at most a quarter of the time) {
   CAF_CHECK(c.acquire_spare(t0 + 400ms, 200) == shed_reason::none);
   c.release_spare(t0 + 500ms, 200);
   CAF_CHECK(c.acquire_spare(t0 + 500ms, 200) == shed_reason::none);
+}
+
+CAF_TEST(beside live traffic backfill is paced at its rate) {
+  auto s = settings();
+  s.spare_rate_initial = 1000;
+  s.spare_rate_max = 10000;
+  admission_time t0{};
+  admission_controller c{s, t0};
+  CAF_CHECK(admit(c, t0, 1)); // live traffic flows (its request stays in flight)
+  CAF_CHECK(c.acquire_spare(t0, 200) == shed_reason::none);
+  c.release_spare(t0 + 1ms, 200);
+  // 200 events at 1,000/s: the next batch 200 ms after this one, though
+  // the quarter of the time would allow it after 4 ms.
+  CAF_CHECK(c.acquire_spare(t0 + 100ms, 200) == shed_reason::queue_delay);
+  CAF_CHECK(c.acquire_spare(t0 + 199ms, 200) == shed_reason::queue_delay);
+  CAF_CHECK(c.acquire_spare(t0 + 200ms, 200) == shed_reason::none);
+  c.release_spare(t0 + 201ms, 200);
+  // Without live traffic backfill is not paced.
+  c.release(t0 + 202ms, 1, t0 + 201ms);
+  c.check(t0 + 350ms);
+  c.check(t0 + 450ms);
+  CAF_CHECK(c.acquire_spare(t0 + 450ms, 200) == shed_reason::none);
+  c.release_spare(t0 + 451ms, 200);
+  CAF_CHECK(c.acquire_spare(t0 + 451ms, 200) == shed_reason::none);
+}
+
+/// One second of live traffic from `t`, in time order: `answers` requests
+/// of one event, the first `slow` answered in 20 ms (over a quarter of the
+/// 50 ms target) and the rest in 2 ms, and a backfill batch of 100 asked
+/// for every 10 ms (answered at once); then the second is rolled. Returns
+/// the batches admitted.
+int live_second(admission_controller& c, admission_time t, int answers, int slow) {
+  struct step {
+    std::chrono::microseconds at;
+    int kind; // 0: answer, 1: live request, 2: backfill batch
+    admission_time admitted;
+  };
+  std::vector<step> steps;
+  for (int i = 0; i < answers; ++i)
+    steps.push_back({std::chrono::microseconds{i * 1'000'000 / answers}, 1, {}});
+  for (int ms = 5; ms < 1000; ms += 10)
+    steps.push_back({std::chrono::milliseconds{ms}, 2, {}});
+  int admitted = 0, live = 0;
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    std::sort(steps.begin() + static_cast<std::ptrdiff_t>(i), steps.end(),
+              [](const step& a, const step& b) { return a.at < b.at; });
+    auto now = t + steps[i].at;
+    if (steps[i].kind == 0) {
+      c.release(now, 1, steps[i].admitted);
+    } else if (steps[i].kind == 1) {
+      CAF_REQUIRE(admit(c, now, 1));
+      steps.push_back({steps[i].at + (live++ < slow ? 20ms : 2ms), 0, now});
+    } else if (c.acquire_spare(now, 100) == shed_reason::none) {
+      ++admitted;
+      c.release_spare(now, 100);
+    }
+  }
+  c.check(t + 1000ms);
+  return admitted;
+}
+
+CAF_TEST(backfill pace halves when live answers slow down and grows back) {
+  auto s = settings();
+  s.spare_rate_initial = 1000;
+  s.spare_rate_min = 100;
+  s.spare_rate_max = 2000;
+  admission_time t0{};
+  admission_controller c{s, t0};
+  // On time (one slow answer in 200 is the usual tail): the pace held
+  // backfill back, so it grows by a quarter each second, up to its bound.
+  live_second(c, t0, 200, 1);
+  CAF_CHECK_EQUAL(c.spare_rate(), 1250.0);
+  live_second(c, t0 + 1s, 200, 0);
+  CAF_CHECK_EQUAL(c.spare_rate(), 1562.5);
+  for (int i = 2; i < 6; ++i)
+    live_second(c, t0 + std::chrono::seconds{i}, 200, 0);
+  CAF_CHECK_EQUAL(c.spare_rate(), 2000.0);
+  // Three slow answers in 200 (over 1 %): halved, each such second, down
+  // to its floor.
+  live_second(c, t0 + 6s, 200, 3);
+  CAF_CHECK_EQUAL(c.spare_rate(), 1000.0);
+  for (int i = 7; i < 12; ++i)
+    live_second(c, t0 + std::chrono::seconds{i}, 200, 3);
+  CAF_CHECK_EQUAL(c.spare_rate(), 100.0);
+  // At 100 events/s a batch of 100 goes once a second.
+  CAF_CHECK_EQUAL(live_second(c, t0 + 12s, 200, 2), 1);
+  // Two in 200 neither cuts nor grows.
+  CAF_CHECK_EQUAL(c.spare_rate(), 100.0);
 }
