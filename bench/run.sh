@@ -169,7 +169,7 @@ case "$scenario" in
     # full-speed `gavel backfill` of a history into the same Gavel and
     # destination. The backfill starts before the second burst and is
     # stopped (it is resumable) once that burst is acknowledged.
-    auctions=1000; events=100000; scale=1; history=1000000
+    auctions=1000; events=100000; scale=1; history=2000000
     [ "$short" -eq 1 ] && { auctions=200; events=10000; scale=3; history=400000; }
     "$bin/sim" history --out "$work/history.jsonl" --months 12 --events "$history" \
       --auctions $((history / 100)) --until 2026-12-01T00:00:00Z --seed 1 >/dev/null

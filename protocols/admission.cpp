@@ -13,6 +13,13 @@ constexpr double growth = 0.10;
 /// A single cut never takes more than half: one slow fsync should not empty
 /// the pipeline that group commit needs to batch.
 constexpr double max_cut = 0.5;
+/// Live answers kept per second for backfill's pace: a p99 needs far fewer.
+constexpr std::size_t max_answers = 65536;
+/// Fewer live answers in a second than this tell nothing about its p99.
+constexpr std::size_t min_answers = 20;
+/// Backfill's pace: every this many seconds of live traffic, two without
+/// backfill (one to drain, one measured) renew the baseline.
+constexpr int clean_every = 10;
 
 } // namespace
 
@@ -34,6 +41,7 @@ admission_controller::admission_controller(admission_settings s, admission_time 
   s_.spare_rate_min = std::max(1.0, s_.spare_rate_min);
   s_.spare_rate_max = std::max(s_.spare_rate_min, s_.spare_rate_max);
   spare_rate_ = std::clamp(spare_rate_, s_.spare_rate_min, s_.spare_rate_max);
+  answers_.reserve(max_answers);
   s_.max_in_flight = std::max<std::size_t>(1, s_.max_in_flight);
   s_.min_limit = std::clamp<std::size_t>(s_.min_limit, 1, s_.max_in_flight);
   limit_ = static_cast<double>(
@@ -78,6 +86,8 @@ shed_reason admission_controller::acquire_spare(admission_time now,
   const bool live_flows = live() > 0 || live_now_ || live_before_;
   if (live_flows && (spare_ > 0 || now < spare_next_))
     return shed_reason::queue_delay;
+  if (live_flows && clean_left_ > 0)
+    return shed_reason::queue_delay; // measuring live latency without backfill
   if (live_flows && now < spare_paced_) {
     spare_held_ = true;
     return shed_reason::queue_delay;
@@ -94,6 +104,8 @@ shed_reason admission_controller::acquire_spare(admission_time now,
                   std::chrono::duration<double>(static_cast<double>(n) / spare_rate_));
   in_flight_ += n;
   spare_ += n;
+  if (n > 0)
+    spare_ran_ = true;
   return shed_reason::none;
 }
 
@@ -111,9 +123,9 @@ void admission_controller::release_spare(admission_time now, std::size_t n) noex
 void admission_controller::release(admission_time now, std::size_t n,
                                    admission_time admitted) noexcept {
   in_flight_ -= std::min(n, live());
-  ++live_answers_;
-  if ((now - admitted) * 4 > s_.target_delay)
-    ++slow_answers_;
+  if (answers_.size() < answers_.capacity())
+    answers_.push_back(
+        std::chrono::duration_cast<std::chrono::microseconds>(now - admitted));
   if (admitted >= changed_at_) {
     auto took = std::chrono::duration_cast<std::chrono::microseconds>(now - admitted);
     fastest_ = std::min(fastest_, took);
@@ -125,14 +137,30 @@ void admission_controller::release(admission_time now, std::size_t n,
 void admission_controller::roll_spare_rate(admission_time now) noexcept {
   if (now < rate_window_end_)
     return;
-  // Live latency alone has a tail: a slow answer in 200 is no sign of
-  // backfill in the way, more than one in 100 is.
-  if (slow_answers_ * 100 > live_answers_)
-    spare_rate_ = std::max(s_.spare_rate_min, spare_rate_ / 2);
-  else if (slow_answers_ * 200 <= live_answers_ && spare_held_)
-    spare_rate_ = std::min(s_.spare_rate_max, spare_rate_ * 1.25);
-  live_answers_ = slow_answers_ = 0;
-  spare_held_ = false;
+  const bool ran = spare_ran_ || spare_ > 0;
+  const bool measured = answers_.size() >= min_answers;
+  if (measured) {
+    auto p99 = answers_.begin() + static_cast<std::ptrdiff_t>(answers_.size() * 99 / 100);
+    std::nth_element(answers_.begin(), p99, answers_.end());
+    if (clean_left_ == 1 && !ran) {
+      // The measured second of a clean pair: the baseline follows it.
+      baseline_ = baseline_.count() == 0 ? *p99 : (baseline_ * 7 + *p99 * 3) / 10;
+      seconds_since_clean_ = 0;
+    } else if (ran && baseline_.count() > 0) {
+      if (*p99 > baseline_ * 5 / 4 + std::chrono::milliseconds{1})
+        spare_rate_ = std::max(s_.spare_rate_min, spare_rate_ / 2);
+      else if (spare_held_)
+        spare_rate_ = std::min(s_.spare_rate_max, spare_rate_ * 1.25);
+    }
+  }
+  // A clean pair runs out whatever the traffic: with too few live answers
+  // to measure, backfill must not wait for one.
+  if (clean_left_ > 0)
+    --clean_left_;
+  else if (measured && (baseline_.count() == 0 || ++seconds_since_clean_ >= clean_every))
+    clean_left_ = 2;
+  answers_.clear();
+  spare_held_ = spare_ran_ = false;
   rate_window_end_ = now + std::chrono::seconds{1};
 }
 

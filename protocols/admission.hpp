@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 /// Admission of ingest requests by time (ADR 0014): an adaptive limit on the
 /// events in flight, cut when the requests' own latency shows a standing
@@ -64,11 +65,14 @@ public:
   /// traffic backfill has one batch in flight at a time, at most a quarter
   /// of the time (after a batch that took d, the next waits 3d), and is
   /// paced at spare_rate() events/s: a batch of n waits n / rate after the
-  /// one before. That rate halves after each second in which more than 1 %
-  /// of the live answers took longer than a quarter of the target, and
-  /// grows by a quarter after each second in which at most 0.5 % did while
-  /// the pace held backfill back: backfill takes what live latency shows to
-  /// be spare.
+  /// one before. The pace follows live latency against live latency without
+  /// backfill: each second's live p99 is compared with a baseline, the p99
+  /// of seconds without backfill (two such seconds every twelve while live
+  /// traffic flows: one for backfill's last work to drain, one measured). A
+  /// second with backfill whose p99 is over 1.25 times the baseline plus
+  /// 1 ms halves the pace; one within it grows the pace by a quarter if the
+  /// pace held a batch back: backfill takes what live latency shows to be
+  /// spare.
   /// An empty pipeline takes it whatever its size. Its events never count against
   /// live requests (check() compares only live events with the limit): a
   /// limit cut while backfill batches are in flight sheds no live request
@@ -120,9 +124,14 @@ private:
   double spare_rate_;            ///< backfill's pace beside live traffic, events/s
   admission_time spare_paced_{}; ///< beside live traffic, the pace allows no batch before
   bool spare_held_ = false;      ///< the pace turned a batch away this second
+  bool spare_ran_ = false;       ///< backfill was admitted or in flight this second
   admission_time rate_window_end_;
-  std::size_t live_answers_ = 0; ///< live answers of this second
-  std::size_t slow_answers_ = 0; ///< ... that took over a quarter of the target
+  /// Live answer times of this second (at most its capacity: enough for a
+  /// p99 at any rate, and no allocation on the hot path).
+  std::vector<std::chrono::microseconds> answers_;
+  std::chrono::microseconds baseline_{0}; ///< live p99 without backfill (0: none yet)
+  int seconds_since_clean_ = 0; ///< seconds of live traffic since the last measured
+  int clean_left_ = 0; ///< seconds still kept free of backfill to measure the baseline
   std::chrono::microseconds delay_{0};
 };
 

@@ -344,10 +344,9 @@ CAF_TEST(beside live traffic backfill is paced at its rate) {
 }
 
 /// One second of live traffic from `t`, in time order: `answers` requests
-/// of one event, the first `slow` answered in 20 ms (over a quarter of the
-/// 50 ms target) and the rest in 2 ms, and a backfill batch of 100 asked
-/// for every 10 ms (answered at once); then the second is rolled. Returns
-/// the batches admitted.
+/// of one event, the first `slow` answered in 20 ms and the rest in 2 ms, and a backfill
+/// batch of 100 asked for every 10 ms (answered at once); then the second is rolled.
+/// Returns the batches admitted.
 int live_second(admission_controller& c, admission_time t, int answers, int slow) {
   struct step {
     std::chrono::microseconds at;
@@ -378,31 +377,45 @@ int live_second(admission_controller& c, admission_time t, int answers, int slow
   return admitted;
 }
 
-CAF_TEST(backfill pace halves when live answers slow down and grows back) {
+CAF_TEST(backfill pace follows live p99 against a baseline measured without it) {
   auto s = settings();
   s.spare_rate_initial = 1000;
   s.spare_rate_min = 100;
   s.spare_rate_max = 2000;
   admission_time t0{};
   admission_controller c{s, t0};
-  // On time (one slow answer in 200 is the usual tail): the pace held
-  // backfill back, so it grows by a quarter each second, up to its bound.
-  live_second(c, t0, 200, 1);
-  CAF_CHECK_EQUAL(c.spare_rate(), 1250.0);
-  live_second(c, t0 + 1s, 200, 0);
-  CAF_CHECK_EQUAL(c.spare_rate(), 1562.5);
-  for (int i = 2; i < 6; ++i)
-    live_second(c, t0 + std::chrono::seconds{i}, 200, 0);
-  CAF_CHECK_EQUAL(c.spare_rate(), 2000.0);
-  // Three slow answers in 200 (over 1 %): halved, each such second, down
-  // to its floor.
-  live_second(c, t0 + 6s, 200, 3);
+  auto second = [&](int i, int slow, int answers = 200) {
+    return live_second(c, t0 + std::chrono::seconds{i}, answers, slow);
+  };
+  // No baseline yet: paced at the start (200 ms per batch of 100 at 1,000/s
+  // is ten batches; the first at once).
+  CAF_CHECK_EQUAL(second(0, 0), 10);
+  // Then two seconds without backfill: one drains, one is measured (p99
+  // 2 ms).
+  CAF_CHECK_EQUAL(second(1, 0), 0);
+  CAF_CHECK_EQUAL(second(2, 0), 0);
   CAF_CHECK_EQUAL(c.spare_rate(), 1000.0);
-  for (int i = 7; i < 12; ++i)
-    live_second(c, t0 + std::chrono::seconds{i}, 200, 3);
-  CAF_CHECK_EQUAL(c.spare_rate(), 100.0);
-  // At 100 events/s a batch of 100 goes once a second.
-  CAF_CHECK_EQUAL(live_second(c, t0 + 12s, 200, 2), 1);
-  // Two in 200 neither cuts nor grows.
-  CAF_CHECK_EQUAL(c.spare_rate(), 100.0);
+  // Live p99 within 1.25 times the baseline plus 1 ms while the pace held
+  // backfill back: a quarter more each second (one slow answer in 200 is
+  // not the p99).
+  CAF_CHECK(second(3, 1) > 0);
+  CAF_CHECK_EQUAL(c.spare_rate(), 1250.0);
+  second(4, 0);
+  CAF_CHECK_EQUAL(c.spare_rate(), 1562.5);
+  // Two slow answers in 200 are the p99 (20 ms against 2 ms): halved.
+  second(5, 2);
+  CAF_CHECK_EQUAL(c.spare_rate(), 781.25);
+  for (int i = 6; i < 13; ++i)
+    second(i, 3);
+  CAF_CHECK_EQUAL(c.spare_rate(), 100.0); // its floor
+  // Ten measured seconds with backfill: the next two are kept free of it.
+  CAF_CHECK_EQUAL(second(13, 0), 0);
+  CAF_CHECK_EQUAL(second(14, 0), 0);
+  CAF_CHECK(second(15, 0) > 0);
+  CAF_CHECK_EQUAL(c.spare_rate(), 125.0);
+  // Live traffic too thin to measure changes nothing, and never keeps
+  // backfill waiting for a measurement.
+  for (int i = 16; i < 26; ++i)
+    CAF_CHECK(second(i, 5, 5) > 0);
+  CAF_CHECK_EQUAL(c.spare_rate(), 125.0);
 }
