@@ -69,8 +69,8 @@ public:
   /// backfill: each second's live p99 is compared with a baseline, the p99
   /// of seconds without backfill (two such seconds every twelve while live
   /// traffic flows: one for backfill's last work to drain, one measured). A
-  /// second with backfill whose p99 is over 1.25 times the baseline plus
-  /// 1 ms halves the pace; one within it grows the pace by a quarter if the
+  /// second with backfill whose p99 is over 1.1 times the baseline plus
+  /// 0.5 ms halves the pace; one within it grows the pace by a quarter if the
   /// pace held a batch back: backfill takes what live latency shows to be
   /// spare.
   /// An empty pipeline takes it whatever its size. Its events never count against
