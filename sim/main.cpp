@@ -2,6 +2,7 @@
 // emulator (receive), Event Hubs and HubSpot emulators (eventhub, hubspot) and
 // delivery verifier (verify). See sim/README.md.
 
+#include "protocols/version.hpp"
 #include "sim/commands.hpp"
 #include "sim/emulator.hpp"
 
@@ -11,6 +12,7 @@
 int main(int argc, char** argv) {
   using namespace gavel::sim;
   CLI::App app{"sim: load generator, destination emulator and verifier for Gavel"};
+  app.set_version_flag("--version", gavel::version_line("sim"));
   app.require_subcommand(1);
 
   receive_args recv;

@@ -11,6 +11,7 @@
 #include "adapters/postgres/embedded_postgres_supervisor.hpp"
 #include "adapters/postgres/store.hpp"
 #include "protocols/time.hpp"
+#include "protocols/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -299,10 +300,22 @@ int serve(const adapters::config& cfg) {
   std::_Exit(rc);
 }
 
+/// `gavel check-config --keys`: one line per key, as TOML with its
+/// default, then what it does (destination keys name their kind).
+void print_config_keys(std::ostream& out) {
+  for (const auto& k : adapters::config_keys()) {
+    out << k.key << " = " << k.default_value;
+    if (!k.kind.empty())
+      out << "  [" << k.kind << "]";
+    out << "\n    " << k.doc << "\n";
+  }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"gavel: durable, ordered auction-event relay"};
+  app.set_version_flag("--version", gavel::version_line("gavel"));
   app.require_subcommand(1);
   std::string config_path;
   auto* serve_cmd = app.add_subcommand("serve", "run the service");
@@ -367,8 +380,13 @@ int main(int argc, char** argv) {
                          "when done, check the file against the outbox (exit 1 on a "
                          "difference)");
   auto* check_cmd = app.add_subcommand("check-config", "validate a configuration file");
-  check_cmd->add_option("--config,-c", config_path, "TOML configuration file")
-      ->required();
+  auto* check_file =
+      check_cmd->add_option("--config,-c", config_path, "TOML configuration file");
+  bool list_keys = false;
+  check_cmd
+      ->add_flag("--keys", list_keys,
+                 "list every key the configuration accepts, with its default")
+      ->excludes(check_file);
   auto* schema_cmd = app.add_subcommand(
       "inbox-schema",
       "print the DDL of the transactional inbox for the platform's database");
@@ -386,9 +404,21 @@ int main(int argc, char** argv) {
     return 0;
   }
 
-  auto cfg = config_path.empty()
-                 ? protocols::expected<adapters::config>{adapters::default_config()}
-                 : adapters::load_config(config_path);
+  if (*check_cmd && list_keys) {
+    print_config_keys(std::cout);
+    return 0;
+  }
+  if (config_path.empty()) {
+    // Built-in defaults alone mean no destinations and no tokens (every
+    // ingest 401) on ./var/pg: never what someone starting Gavel wants.
+    std::cerr << "gavel: " << app.get_subcommands().front()->get_name()
+              << ": --config FILE is required. To start: copy "
+                 "config/gavel.example.toml, set its tokens and destinations "
+                 "(docs/configuration.md), then `gavel serve --config FILE`."
+              << std::endl;
+    return 2;
+  }
+  auto cfg = adapters::load_config(config_path);
   if (!cfg) {
     std::cerr << "gavel: configuration: " << cfg.err().message << std::endl;
     return 2;
