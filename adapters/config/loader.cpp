@@ -6,10 +6,13 @@
 #include "adapters/config/key.hpp"
 #include "protocols/event.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -87,24 +90,52 @@ error locate_fault(const key_fault& fault, const std::string& field,
   return locate(make_error(field, fault.what), origin, at ? at : fallback);
 }
 
-opt_error parse_destination(const toml::table& t, destination_config& dc,
-                            const std::string& prefix, std::string_view origin) {
-  const auto& table = destination_keys();
+/// Reads every key of one table into `o`; each unknown or bad key adds its
+/// error to `faults` and the rest are still read, so one run names them all.
+/// Returns whether every key was read.
+template <class Key, class Owner>
+bool read_keys(const toml::table& t, Owner& o, const std::vector<Key>& table,
+               const std::string& prefix, std::string_view origin,
+               std::vector<error>& faults) {
   std::vector<std::string_view> names;
   names.reserve(table.size());
   for (auto& k : table)
     names.push_back(k.name);
+  bool clean = true;
   for (auto&& [key, node] : t) {
     // A named copy: clang before 16 cannot capture a structured binding.
     std::string_view key_name = key.str();
     auto field = prefix + "." + std::string{key_name};
     auto it = std::find_if(table.begin(), table.end(),
-                           [&](const dest_key& k) { return k.name == key_name; });
-    if (it == table.end())
-      return locate(unknown_key(field, key.str(), names), origin, &node);
-    if (auto e = it->assign(node, dc, field))
-      return locate(*e, origin, &node);
+                           [&](const Key& k) { return k.name == key_name; });
+    opt_error e = it == table.end() ? opt_error{unknown_key(field, key.str(), names)}
+                                    : it->assign(node, o, field);
+    if (e) {
+      faults.push_back(locate(*e, origin, &node));
+      clean = false;
+    }
   }
+  return clean;
+}
+
+opt_error check_destination(const toml::table& t, const destination_config& dc,
+                            const std::string& prefix, std::string_view origin);
+
+/// One `[[destination]]` table: its keys, then (when they all read) the
+/// rules between them; every fault goes to `faults`.
+void parse_destination(const toml::table& t, destination_config& dc,
+                       const std::string& prefix, std::string_view origin,
+                       std::vector<error>& faults) {
+  if (!read_keys(t, dc, destination_keys(), prefix, origin, faults))
+    return;
+  if (auto e = check_destination(t, dc, prefix, origin))
+    faults.push_back(std::move(*e));
+}
+
+/// The rules between one destination's keys: the first one broken.
+opt_error check_destination(const toml::table& t, const destination_config& dc,
+                            const std::string& prefix, std::string_view origin) {
+  const auto& table = destination_keys();
   auto fail = [&](std::string_view name, std::string_view what) {
     return locate_fault({std::string{name}, std::string{what}},
                         prefix + "." + std::string{name}, origin, t, name, &t);
@@ -157,21 +188,10 @@ template <class Owner, class Check>
 opt_error parse_entry(const toml::table& t, Owner& o,
                       const std::vector<key_def<Owner>>& table, Check check,
                       std::string_view first, std::string_view what,
-                      const std::string& prefix, std::string_view origin) {
-  std::vector<std::string_view> names;
-  names.reserve(table.size());
-  for (auto& k : table)
-    names.push_back(k.name);
-  for (auto&& [key, node] : t) {
-    std::string_view key_name = key.str(); // clang < 16: no capture of key
-    auto field = prefix + "." + std::string{key_name};
-    auto it = std::find_if(table.begin(), table.end(),
-                           [&](const key_def<Owner>& k) { return k.name == key_name; });
-    if (it == table.end())
-      return locate(unknown_key(field, key.str(), names), origin, &node);
-    if (auto e = it->assign(node, o, field))
-      return locate(*e, origin, &node);
-  }
+                      const std::string& prefix, std::string_view origin,
+                      std::vector<error>& faults) {
+  if (!read_keys(t, o, table, prefix, origin, faults))
+    return std::nullopt; // its faults are in `faults`
   for (auto& k : table)
     if (k.required && !t.contains(k.name))
       return locate_fault(
@@ -186,25 +206,54 @@ opt_error parse_entry(const toml::table& t, Owner& o,
 
 /// An array of tables (`[[token]]`, `[[source]]`), each read by parse_entry.
 template <class Owner, class Check>
-opt_error parse_entries(std::string_view section, const toml::node& node,
-                        std::vector<Owner>& out, const std::vector<key_def<Owner>>& table,
-                        Check check, std::string_view first, std::string_view what,
-                        std::string_view origin) {
+void parse_entries(std::string_view section, const toml::node& node,
+                   std::vector<Owner>& out, const std::vector<key_def<Owner>>& table,
+                   Check check, std::string_view first, std::string_view what,
+                   std::string_view origin, std::vector<error>& faults) {
   auto arr = node.as_array();
-  if (!arr || !arr->is_array_of_tables())
-    return locate(wrong_type(std::string{section},
-                             "an array of tables ([[" + std::string{section} + "]])",
-                             node),
-                  origin, &node);
+  if (!arr || !arr->is_array_of_tables()) {
+    faults.push_back(
+        locate(wrong_type(std::string{section},
+                          "an array of tables ([[" + std::string{section} + "]])", node),
+               origin, &node));
+    return;
+  }
   for (std::size_t i = 0; i < arr->size(); ++i) {
     Owner o;
-    if (auto e =
-            parse_entry(*arr->get(i)->as_table(), o, table, check, first, what,
-                        std::string{section} + "[" + std::to_string(i) + "]", origin))
-      return e;
+    if (auto e = parse_entry(*arr->get(i)->as_table(), o, table, check, first, what,
+                             std::string{section} + "[" + std::to_string(i) + "]", origin,
+                             faults))
+      faults.push_back(std::move(*e));
     out.push_back(std::move(o));
   }
-  return std::nullopt;
+}
+
+/// The line locate() put into a message from `origin` (none: after all).
+std::size_t located_line(const error& e, std::string_view origin) {
+  std::string_view m = e.message;
+  std::size_t line = 0;
+  if (m.size() > origin.size() + 1 && m.substr(0, origin.size()) == origin &&
+      m[origin.size()] == ':') {
+    for (std::size_t i = origin.size() + 1; i < m.size() && std::isdigit(m[i]) != 0; ++i)
+      line = line * 10 + static_cast<std::size_t>(m[i] - '0');
+  }
+  return line == 0 ? std::numeric_limits<std::size_t>::max() : line;
+}
+
+/// All the faults of a file as one error, in file order (toml++ keeps a
+/// table's keys sorted, not as written): the first's field, every message
+/// (one alone as it is; several counted, one per line).
+error combined(std::vector<error> faults, std::string_view origin) {
+  std::stable_sort(faults.begin(), faults.end(), [&](const error& a, const error& b) {
+    return located_line(a, origin) < located_line(b, origin);
+  });
+  if (faults.size() == 1)
+    return std::move(faults.front());
+  error all = faults.front();
+  all.message = std::to_string(faults.size()) + " errors:";
+  for (auto& f : faults)
+    all.message += "\n  " + f.message;
+  return all;
 }
 
 } // namespace
@@ -265,69 +314,72 @@ expected<config> parse_config(std::string_view toml_text, std::string_view origi
   top_names.emplace_back("destination");
   top_names.emplace_back("token");
   top_names.emplace_back("source");
+  // Every fault of the file in one run, in file order: a key's fault does
+  // not stop the keys after it. The rules between sections run only when
+  // every key read (they would judge values that are not there).
+  std::vector<error> faults;
   for (auto&& [key, node] : root) {
     std::string section{key.str()};
     if (section == "token") {
-      if (auto e = parse_entries(section, node, cfg.tokens, token_keys(), check_token,
-                                 "scopes", "token", origin))
-        return *e;
+      parse_entries(section, node, cfg.tokens, token_keys(), check_token, "scopes",
+                    "token", origin, faults);
       continue;
     }
     if (section == "source") {
-      if (auto e = parse_entries(section, node, cfg.sources, source_keys(), check_source,
-                                 "kind", "source", origin))
-        return *e;
+      parse_entries(section, node, cfg.sources, source_keys(), check_source, "kind",
+                    "source", origin, faults);
       continue;
     }
     if (section == "destination") {
       auto arr = node.as_array();
-      if (!arr || !arr->is_array_of_tables())
-        return locate(
+      if (!arr || !arr->is_array_of_tables()) {
+        faults.push_back(locate(
             wrong_type("destination", "an array of tables ([[destination]])", node),
-            origin, &node);
+            origin, &node));
+        continue;
+      }
       std::set<std::string> names;
       for (std::size_t i = 0; i < arr->size(); ++i) {
         auto& t = *arr->get(i)->as_table();
         auto prefix = "destination[" + std::to_string(i) + "]";
         destination_config dc;
-        if (auto e = parse_destination(t, dc, prefix, origin))
-          return *e;
-        if (!names.insert(dc.name).second)
-          return locate(make_error(prefix + ".name",
-                                   "duplicate destination name " + quoted(dc.name)),
-                        origin, t.get("name"));
+        parse_destination(t, dc, prefix, origin, faults);
+        if (!dc.name.empty() && !names.insert(dc.name).second)
+          faults.push_back(
+              locate(make_error(prefix + ".name",
+                                "duplicate destination name " + quoted(dc.name)),
+                     origin, t.get("name")));
         cfg.destinations.push_back(std::move(dc));
       }
       continue;
     }
-    if (std::find(top_names.begin(), top_names.end(), section) == top_names.end())
-      return locate(unknown_key(section, section, top_names), origin, &node);
+    if (std::find(top_names.begin(), top_names.end(), section) == top_names.end()) {
+      faults.push_back(locate(unknown_key(section, section, top_names), origin, &node));
+      continue;
+    }
     auto table = node.as_table();
-    if (!table)
-      return locate(wrong_type(section, "a table ([" + section + "])", node), origin,
-                    &node);
-    std::vector<std::string_view> names;
+    if (!table) {
+      faults.push_back(locate(wrong_type(section, "a table ([" + section + "])", node),
+                              origin, &node));
+      continue;
+    }
+    std::vector<top_key> keys;
     for (auto& k : top_keys())
       if (k.section == section)
-        names.push_back(k.name);
-    for (auto&& [k2, value] : *table) {
-      std::string_view key_name = k2.str(); // clang < 16: no capture of k2
-      auto field = section + "." + std::string{key_name};
-      auto it = std::find_if(top_keys().begin(), top_keys().end(), [&](const top_key& k) {
-        return k.section == section && k.name == key_name;
-      });
-      if (it == top_keys().end())
-        return locate(unknown_key(field, k2.str(), names), origin, &value);
-      if (auto e = it->assign(value, cfg, field))
-        return locate(*e, origin, &value);
-    }
+        keys.push_back(k);
+    read_keys(*table, cfg, keys, section, origin, faults);
   }
-  for (auto& d : cfg.destinations)
-    d.pii_fields = cfg.pii.fields;
-  for (auto rule : {check_server_keys, check_alerts_keys, check_admission_keys,
-                    check_auction_keys, check_token_keys, check_source_keys})
-    if (auto fault = rule(cfg))
-      return locate_fault(*fault, fault->key, origin, root, fault->key, nullptr);
+  if (faults.empty()) {
+    for (auto& d : cfg.destinations)
+      d.pii_fields = cfg.pii.fields;
+    for (auto rule : {check_server_keys, check_alerts_keys, check_admission_keys,
+                      check_auction_keys, check_token_keys, check_source_keys})
+      if (auto fault = rule(cfg))
+        faults.push_back(
+            locate_fault(*fault, fault->key, origin, root, fault->key, nullptr));
+  }
+  if (!faults.empty())
+    return combined(std::move(faults), origin);
   return cfg;
 }
 

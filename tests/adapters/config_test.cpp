@@ -322,6 +322,35 @@ CAF_TEST(secrets resolve from the environment) {
   ::unsetenv("GAVEL_TEST_SECRET");
 }
 
+CAF_TEST(one run names every fault of the file in file order) {
+  for (const char* v : {"GAVEL_TEST_MISSING_A", "GAVEL_TEST_MISSING_B",
+                        "GAVEL_TEST_MISSING_C", "GAVEL_TEST_MISSING_D"})
+    ::unsetenv(v);
+  auto e =
+      fails("[ingest]\ntokens = [\"env:GAVEL_TEST_MISSING_A\"]\n"
+            "[server]\nlisten = \"127.0.0.1:8080\"\nbogus = 1\n"
+            "[[destination]]\nname = \"hook\"\nkind = \"webhook\"\n"
+            "url = \"http://h/\"\nsecret = \"env:GAVEL_TEST_MISSING_B\"\n"
+            "[[destination]]\nname = \"crm\"\nkind = \"hubspot\"\n"
+            "base_url = \"https://api.hubapi.com\"\n"
+            "token = \"env:GAVEL_TEST_MISSING_C\"\n"
+            "[[token]]\nsecret = \"env:GAVEL_TEST_MISSING_D\"\nscopes = [\"read\"]\n");
+  CAF_CHECK_EQUAL(e.field, "ingest.tokens[0]");
+  CAF_CHECK(mentions(e.message, "5 errors:"));
+  std::size_t at = 0;
+  for (const char* what : {"GAVEL_TEST_MISSING_A", "server.bogus", "GAVEL_TEST_MISSING_B",
+                           "GAVEL_TEST_MISSING_C", "GAVEL_TEST_MISSING_D"}) {
+    auto found = e.message.find(what, at);
+    CAF_MESSAGE("looking for " << what << " after offset " << at);
+    CAF_CHECK(found != std::string::npos);
+    if (found != std::string::npos)
+      at = found;
+  }
+  // One fault alone reads as before: no count.
+  e = fails("[server]\nbogus = 1\n");
+  CAF_CHECK(!mentions(e.message, "errors:"));
+}
+
 CAF_TEST(secrets resolve from files without the trailing newline) {
   temp_file f{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"};
   auto r = parse_config("[[destination]]\nname = \"x\"\nkind = \"webhook\"\n"
