@@ -35,6 +35,13 @@ outbox_record rec(std::int64_t position, std::int64_t auction) {
   return r;
 }
 
+/// A record of a backfilled auction.
+outbox_record backfilled(std::int64_t position, std::int64_t auction) {
+  auto r = rec(position, auction);
+  r.backfill = true;
+  return r;
+}
+
 std::vector<std::int64_t> positions(const std::vector<outbox_record>& batch) {
   std::vector<std::int64_t> out;
   out.reserve(batch.size());
@@ -187,11 +194,6 @@ CAF_TEST(a kind that takes many records of one auction sends them in order) {
 CAF_TEST(live auctions go before backfilled ones in every request) {
   limits_only one_each{{}};
   destination_lanes lanes;
-  auto backfilled = [](std::int64_t position, std::int64_t auction) {
-    auto r = rec(position, auction);
-    r.backfill = true;
-    return r;
-  };
   CAF_CHECK(lanes.push(backfilled(1, 100)));
   CAF_CHECK(lanes.push(backfilled(2, 101)));
   CAF_CHECK(lanes.push(rec(3, 7)));
@@ -217,11 +219,6 @@ CAF_TEST(a request with live records carries no backfilled ones) {
   hubspot.mixes_auctions = true;
   limits_only client{hubspot};
   destination_lanes lanes;
-  auto backfilled = [](std::int64_t position, std::int64_t auction) {
-    auto r = rec(position, auction);
-    r.backfill = true;
-    return r;
-  };
   CAF_CHECK(lanes.push(backfilled(1, 100)));
   CAF_CHECK(lanes.push(rec(2, 7)));
   CAF_CHECK(lanes.push(backfilled(3, 101)));
@@ -240,11 +237,6 @@ CAF_TEST(backfill never takes the requests kept free for live auctions) {
   limits_only one_each{{}};
   destination_lanes lanes;
   lanes.set_backfill_limit(2);
-  auto backfilled = [](std::int64_t position, std::int64_t auction) {
-    auto r = rec(position, auction);
-    r.backfill = true;
-    return r;
-  };
   for (std::int64_t a = 100; a < 105; ++a)
     CAF_CHECK(lanes.push(backfilled(a, a)));
   // Two backfill requests go out; the other three auctions wait though the
