@@ -192,8 +192,10 @@ std::vector<alert_notice> alert_engine::evaluate(const health_input& in) {
                 ").\nState: " + std::string{to_string(d.state)},
             out);
     if (cfg_.dead_letters) {
-      auto [base, fresh] = dead_letter_baseline_.try_emplace(d.name, d.dead_letters);
-      bool rose = !fresh && d.dead_letters > base->second;
+      // The count is this process's (it starts at 0): one made before the
+      // first evaluation is new too.
+      auto base = dead_letter_baseline_.try_emplace(d.name, 0).first;
+      bool rose = d.dead_letters > base->second;
       std::uint64_t added = rose ? d.dead_letters - base->second : 0;
       base->second = d.dead_letters; // a lower value (a reset) is the new baseline
       observe("dead_letters:" + d.name, rose, 0, now, "new dead letters on " + d.name,

@@ -178,6 +178,13 @@ CAF_TEST(new dead letters alert once and recover after a quiet min_interval) {
   CAF_CHECK(n[0].recovery);
 }
 
+CAF_TEST(a dead letter made before the first evaluation alerts too) {
+  in.destinations[0].dead_letters = 1;
+  auto n = run(5s);
+  CAF_REQUIRE_EQUAL(n.size(), 1u);
+  CAF_CHECK_EQUAL(n[0].key, "dead_letters:crm");
+}
+
 CAF_TEST(the database rule waits for its threshold) {
   in.database_up = false;
   CAF_CHECK(run(5s).empty());
